@@ -1,0 +1,140 @@
+"""The ledger as plain synchronous functions: no loop, no socket, no clock."""
+
+import pytest
+
+from zq.exceptions import RemoteProtocolError
+from zq.ledger import Ledger
+from zq.messages import TaskMsg
+
+A, B = b"exec-a", b"exec-b"
+
+
+def task(i: int, name: str = "t", queue: str = "default") -> TaskMsg:
+    return TaskMsg(task_id=f"id{i}", task_name=name, payload=b"", queue=queue)
+
+
+def ids(batches: list[tuple[bytes, list[TaskMsg]]]) -> dict[bytes, list[str]]:
+    return {peer: [t.task_id for t in batch] for peer, batch in batches}
+
+
+def test_pending_tasks_wait_for_an_executor_then_go_within_its_credit() -> None:
+    ledger = Ledger()
+    for i in range(5):
+        assert ledger.submit(task(i))
+    assert ledger.dispatch() == []
+    ledger.join(A, ["t"], [], credit=3)
+    assert ids(ledger.dispatch()) == {A: ["id0", "id1", "id2"]}
+    assert ledger.dispatch() == []  # no credit left
+    assert ledger.pending_count == 2 and ledger.leased_count == 3
+    ledger.grant(A, 1)
+    assert ids(ledger.dispatch()) == {A: ["id3"]}
+
+
+def test_duplicate_submit_of_a_task_in_flight_is_refused() -> None:
+    ledger = Ledger()
+    assert ledger.submit(task(1))
+    assert not ledger.submit(task(1))
+    assert ledger.pending_count == 1
+
+
+def test_first_result_wins_and_later_ones_are_duplicates() -> None:
+    ledger = Ledger()
+    ledger.submit(task(1), origin=b"producer-2")
+    ledger.join(A, ["t"], [], 1)
+    ledger.dispatch()
+    done = ledger.complete(A, "id1")
+    assert done.outcome == "accepted" and done.origin == b"producer-2"
+    assert ledger.complete(A, "id1").outcome == "duplicate"
+    assert ledger.leased_count == 0
+
+
+def test_tasks_go_only_to_executors_that_have_the_task_and_serve_the_queue() -> None:
+    ledger = Ledger()
+    ledger.submit(task(1, name="email", queue="mail"))
+    ledger.submit(task(2, name="report"))
+    ledger.join(A, ["report"], [], 10)
+    ledger.join(B, ["email"], ["other"], 10)
+    assert ids(ledger.dispatch()) == {A: ["id2"]}
+    ledger.join(b"c", ["email"], ["mail"], 10)
+    assert ids(ledger.dispatch()) == {b"c": ["id1"]}
+
+
+def test_a_lost_executor_puts_its_leases_back_in_front_in_order() -> None:
+    ledger = Ledger()
+    for i in range(4):
+        ledger.submit(task(i))
+    ledger.join(A, ["t"], [], 2)
+    ledger.dispatch()
+    lost = ledger.lose(A)
+    assert lost.requeued == ["id0", "id1"] and lost.dead == []
+    ledger.join(B, ["t"], [], 10)
+    assert ids(ledger.dispatch()) == {B: ["id0", "id1", "id2", "id3"]}
+
+
+def test_a_late_result_from_a_lost_executor_still_counts_once() -> None:
+    ledger = Ledger()
+    ledger.submit(task(1))
+    ledger.join(A, ["t"], [], 1)
+    ledger.dispatch()
+    ledger.lose(A)
+    assert ledger.complete(A, "id1").outcome == "accepted"  # it had run after all
+    assert ledger.pending_count == 0
+    ledger.join(B, ["t"], [], 1)
+    assert ledger.dispatch() == []
+
+
+def test_a_task_that_keeps_losing_its_executor_is_dead_lettered() -> None:
+    ledger = Ledger(delivery_limit=2)
+    ledger.submit(task(1))
+    for n, peer in enumerate([A, B]):
+        ledger.join(peer, ["t"], [], 1)
+        assert ids(ledger.dispatch()) == {peer: ["id1"]}
+        lost = ledger.lose(peer)
+        if n == 0:
+            assert lost.requeued == ["id1"]
+    assert [d.task.task_id for d in lost.dead] == ["id1"]
+    assert "delivery limit 2" in lost.dead[0].reason
+    assert ledger.pending_count == 0 and ledger.leased_count == 0
+
+
+def test_bye_returns_unstarted_tasks_at_once_and_keeps_running_ones_leased() -> None:
+    ledger = Ledger()
+    for i in range(3):
+        ledger.submit(task(i))
+    ledger.join(A, ["t"], [], 3)
+    ledger.dispatch()
+    assert ledger.leave(A, ["id1", "id2"]) == ["id1", "id2"]
+    assert ledger.leases_of(A) == {"id0"}
+    ledger.grant(A, 5)  # credit from a leaving executor is ignored
+    assert ledger.dispatch() == []
+    assert ledger.complete(A, "id0").outcome == "accepted"
+    assert not ledger.knows(A)  # gone once its last lease ended
+
+
+def test_negative_credit_is_the_peers_fault() -> None:
+    ledger = Ledger()
+    with pytest.raises(RemoteProtocolError):
+        ledger.join(A, ["t"], [], -1)
+    ledger.join(A, ["t"], [], 0)
+    with pytest.raises(RemoteProtocolError):
+        ledger.grant(A, -3)
+
+
+def test_credit_is_spread_over_task_names() -> None:
+    ledger = Ledger()
+    for i in range(10):
+        ledger.submit(task(i, name="x"))
+        ledger.submit(task(100 + i, name="y"))
+    ledger.join(A, ["x", "y"], [], 4)
+    names = [t.task_name for _, batch in ledger.dispatch() for t in batch]
+    assert sorted(names) == ["x", "x", "y", "y"]
+
+
+def test_rejoining_under_the_same_session_requeues_the_old_leases() -> None:
+    ledger = Ledger()
+    ledger.submit(task(1))
+    ledger.join(A, ["t"], [], 1)
+    ledger.dispatch()
+    lost = ledger.join(A, ["t"], [], 1)
+    assert lost is not None and lost.requeued == ["id1"]
+    assert ids(ledger.dispatch()) == {A: ["id1"]}

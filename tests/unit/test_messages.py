@@ -1,0 +1,81 @@
+"""Golden bytes freeze the encoding of every message; bad bytes are the peer's fault."""
+
+import pytest
+
+from zq import codec
+from zq.exceptions import RemoteProtocolError
+from zq.messages import (
+    SIGNATURE,
+    Assign,
+    Bye,
+    Cancel,
+    Credit,
+    ErrorInfo,
+    Forward,
+    Heartbeat,
+    Hello,
+    Refuse,
+    Rejoin,
+    ResultMsg,
+    Results,
+    Submit,
+    TaskMsg,
+    Welcome,
+)
+
+TASK = TaskMsg("id1", "app:add", b"\x92\x92\x01\x02\x80", {"k": 1}, "default", 1)
+RESULT = ResultMsg("id1", False, b"\x03", 0.5)
+ERROR = ResultMsg("id2", True, b"", 0.1, {}, ErrorInfo("builtins", "ValueError", "bad", ["bad"]))
+
+GOLDEN = [
+    (Hello("executor", 1, "s1", 42, "h", ["app:add"], [], 10),
+     "99 a5 68 65 6c 6c 6f a8 65 78 65 63 75 74 6f 72 01 a2 73 31 2a a1 68 91 a7 61 70 70 3a "
+     "61 64 64 90 0a"),
+    (Welcome("inc", 1.0), "93 a7 77 65 6c 63 6f 6d 65 a3 69 6e 63 cb 3f f0 00 00 00 00 00 00"),
+    (Refuse("no"), "92 a6 72 65 66 75 73 65 a2 6e 6f"),
+    (Rejoin("inc"), "92 a6 72 65 6a 6f 69 6e a3 69 6e 63"),
+    (Credit(5), "92 a6 63 72 65 64 69 74 05"),
+    (Assign([TASK]),
+     "92 a6 61 73 73 69 67 6e 91 96 a3 69 64 31 a7 61 70 70 3a 61 64 64 c4 05 92 92 01 02 80 "
+     "81 a1 6b 01 a7 64 65 66 61 75 6c 74 01"),
+    (Results([RESULT], 1),
+     "93 a7 72 65 73 75 6c 74 73 91 97 a3 69 64 31 c2 c4 01 03 cb 3f e0 00 00 00 00 00 00 80 "
+     "c0 c0 01"),
+    (Forward([ERROR]),
+     "92 a7 66 6f 72 77 61 72 64 91 97 a3 69 64 32 c3 c4 00 cb 3f b9 99 99 99 99 99 9a 80 96 "
+     "a8 62 75 69 6c 74 69 6e 73 aa 56 61 6c 75 65 45 72 72 6f 72 a3 62 61 64 91 a3 62 61 64 "
+     "80 a0 c0"),
+    (Heartbeat(), "91 a2 68 62"),
+    (Bye(["id1"]), "92 a3 62 79 65 91 a3 69 64 31"),
+    (Submit([TASK]),
+     "92 a6 73 75 62 6d 69 74 91 96 a3 69 64 31 a7 61 70 70 3a 61 64 64 c4 05 92 92 01 02 80 "
+     "81 a1 6b 01 a7 64 65 66 61 75 6c 74 01"),
+    (Cancel(["id1"]), "92 a6 63 61 6e 63 65 6c 91 a3 69 64 31"),
+]
+
+
+@pytest.mark.parametrize(("message", "golden"), GOLDEN, ids=[type(m).__name__ for m, _ in GOLDEN])
+def test_every_message_has_frozen_bytes(message: object, golden: str) -> None:
+    body = codec.encode(message)  # type: ignore[arg-type]
+    assert body.hex(" ") == golden
+    assert codec.decode(SIGNATURE, body) == message
+
+
+def test_the_payload_travels_as_opaque_bytes() -> None:
+    decoded = codec.decode(SIGNATURE, codec.encode(Assign([TASK])))
+    assert isinstance(decoded, Assign) and decoded.tasks[0].payload == TASK.payload
+
+
+@pytest.mark.parametrize(
+    ("signature", "body", "match"),
+    [
+        (b"ZQ\x07", codec.encode(Heartbeat()), "protocol version 7"),
+        (b"HTTP", codec.encode(Heartbeat()), "not a zq peer"),
+        (SIGNATURE, b"\xc1garbage", "undecodable"),
+        (SIGNATURE, b"\x92\xa4nope\x01", "undecodable"),
+        (SIGNATURE, b"\x92\xa6credit\xa3bad", "undecodable"),
+    ],
+)
+def test_bad_frames_raise_remote_protocol_error(signature: bytes, body: bytes, match: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=match):
+        codec.decode(signature, body)

@@ -1,0 +1,59 @@
+"""The pure modules import no zmq, asyncio or clock, and their small pieces behave."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from zq.backoff import backoff_s
+from zq.liveness import Liveness
+from zq.result_table import ResultTable
+
+PURE = ["messages", "codec", "ledger", "liveness", "backoff", "result_table", "remote_errors"]
+FORBIDDEN = {"zmq", "asyncio", "uvloop", "time", "socket", "threading", "selectors", "datetime"}
+ZQ = Path(__file__).resolve().parents[2] / "zq"
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_pure_modules_do_no_io_and_read_no_clock(module: str) -> None:
+    tree = ast.parse((ZQ / f"{module}.py").read_text())
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert not imported & FORBIDDEN, f"zq/{module}.py imports {imported & FORBIDDEN}"
+
+
+def test_liveness_expires_silent_peers_and_owes_heartbeats() -> None:
+    table: Liveness[str] = Liveness(interval_s=1.0, timeout_s=3.0)
+    table.heard("a", now=0.0)
+    table.heard("b", now=0.0)
+    table.sent("a", now=0.5)
+    assert table.owed(now=1.2) == ["b"]
+    table.heard("a", now=2.5)
+    assert table.expired(now=3.1) == ["b"]
+    assert "b" not in table and "a" in table
+    with pytest.raises(ValueError):
+        Liveness(interval_s=2.0, timeout_s=1.0)
+
+
+def test_backoff_doubles_caps_and_jitters_deterministically() -> None:
+    assert [backoff_s(n, base_s=0.1, max_s=1.0) for n in range(5)] == [0.1, 0.2, 0.4, 0.8, 1.0]
+    assert backoff_s(1, base_s=1.0, max_s=10.0, jitter=0.5, draw=0.0) == 1.0
+    assert backoff_s(1, base_s=1.0, max_s=10.0, jitter=0.5, draw=1.0) == 3.0
+    with pytest.raises(ValueError):
+        backoff_s(0, base_s=1.0, max_s=1.0, jitter=2.0)
+
+
+def test_result_table_keeps_the_first_result_and_is_bounded() -> None:
+    table: ResultTable[str] = ResultTable(max_results=2, ttl_s=10.0)
+    assert table.put("a", "first", now=0.0)
+    assert not table.put("a", "second", now=0.1)
+    assert table.get("a") == "first" and table.duplicates == 1
+    table.put("b", "x", now=1.0)
+    table.put("c", "y", now=2.0)
+    assert "a" not in table and len(table) == 2 and table.evicted == 1
+    assert table.expire(now=11.5) == 1
+    assert "b" not in table and "c" in table

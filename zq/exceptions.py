@@ -1,0 +1,153 @@
+"""Every exception zq raises: taskiq's tree (same names, same keyword fields) plus zq's own.
+
+taskiq's exceptions are templated: keyword arguments fill ``__template__`` and become
+attributes, e.g. ``TaskiqResultTimeoutError(timeout=5)``. zq keeps that shape so that code
+catching or constructing them is unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class TaskiqError(Exception):
+    """Base exception for all errors (taskiq's name)."""
+
+    __template__: ClassVar[str] = "Exception occurred"
+
+    def __init__(self, *args: Any, **fields: Any) -> None:
+        for key, value in fields.items():
+            setattr(self, key, value)
+        if not args:
+            try:
+                args = (self.__template__.format(**fields),)
+            except (KeyError, IndexError, AttributeError):
+                args = (self.__template__,)
+        super().__init__(*args)
+
+
+class TaskiqResultTimeoutError(TaskiqError):
+    """Waiting for task results has timed out."""
+
+    __template__ = "Waiting for task results has timed out, timeout={timeout}"
+    timeout: float | None = None
+
+
+class BrokerError(TaskiqError):
+    """Base class for all broker errors."""
+
+    __template__ = "Base exception for all broker errors"
+
+
+class ListenError(TaskiqError):
+    """The broker is unable to listen to the queue."""
+
+
+class SharedBrokerListenError(ListenError):
+    """A shared broker cannot listen."""
+
+    __template__ = "Shared broker cannot listen"
+
+
+class SendTaskError(BrokerError):
+    """The broker was unable to send the task."""
+
+    __template__ = "Cannot send task to the queue"
+
+
+class SharedBrokerSendTaskError(SendTaskError):
+    """``kiq`` was called on a shared task without a default broker."""
+
+    __template__ = (
+        "You cannot use kiq directly on shared task without setting the default_broker."
+    )
+
+
+class UnknownTaskError(SendTaskError):
+    """The task is not known."""
+
+    __template__ = "Cannot send unknown task to the queue, task name - {task_name}"
+    task_name: str = ""
+
+
+class ResultBackendError(TaskiqError):
+    """Base class for all result backend errors."""
+
+    __template__ = "Base exception for all result backend errors"
+
+
+class ResultGetError(ResultBackendError):
+    """The result backend was unable to get a result."""
+
+    __template__ = "Cannot get result for the task"
+
+
+class ResultSetError(ResultBackendError):
+    """The result backend was unable to set a result."""
+
+    __template__ = "Cannot set result for the task"
+
+
+class ResultIsReadyError(ResultBackendError):
+    """The result backend was unable to tell whether the task is ready."""
+
+    __template__ = "Cannot find out if the task is ready"
+
+
+class NoResultError(TaskiqError):
+    """The task has no result (taskiq's name)."""
+
+    __template__ = "Task has no result"
+
+
+class SecurityError(TaskiqError):
+    """A security check failed."""
+
+    __template__ = "Security error occurred: {description}"
+    description: str = ""
+
+
+class TaskRejectedError(TaskiqError):
+    """The task was rejected."""
+
+    __template__ = "Task was rejected"
+
+
+class TaskBrokerMismatchError(TaskiqError):
+    """A task was kicked with a broker it does not belong to."""
+
+    __template__ = "Task already has a different broker: {broker}"
+    broker: Any = None
+
+
+# --- zq's own -------------------------------------------------------------------------------
+
+
+class ZQError(TaskiqError):
+    """Base of the errors that only zq raises."""
+
+    __template__ = "zq error"
+
+
+class LocalProtocolError(ZQError):
+    """This process misused the protocol or the API: the fault is on this side."""
+
+
+class RemoteProtocolError(ZQError):
+    """A peer sent something that is not valid zq protocol: the fault is the peer's."""
+
+
+class AddressInUseError(ZQError):
+    """The dispatcher address is bound by something that is not a live zq dispatcher."""
+
+
+class ActorDeadError(ZQError):
+    """The actor stopped (or crashed) before it could answer."""
+
+
+class WouldBlock(ZQError):
+    """A ``*_nowait`` call could not proceed without waiting (e.g. a full mailbox)."""
+
+
+class ClosedResourceError(ZQError):
+    """The object was used after it was shut down."""

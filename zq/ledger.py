@@ -1,0 +1,280 @@
+"""The dispatcher's bookkeeping: pending tasks, executors' credit, and a lease per task in flight.
+
+Every dispatch decision is made here; the dispatcher actor only performs them. Pure: no sockets,
+no asyncio, no clock (nothing here needs the time yet; liveness lives in ``zq.liveness``).
+
+Rules:
+
+1. An accepted task is in exactly one place: pending (in a queue) or leased (to one executor).
+   It leaves the ledger when its first result arrives or when it is dead-lettered.
+2. An executor is sent at most the credit it granted: ``credit`` never goes below zero.
+3. A task is only sent to an executor that registered its name and serves its queue; others
+   wait, in order, in the dispatcher.
+4. When an executor is lost, each of its leases goes back to the front of its queue, or to the
+   dead letters once the task has been delivered ``delivery_limit`` times.
+5. The first result for a task wins, whichever executor sends it; later ones are duplicates.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+from zq.exceptions import RemoteProtocolError
+from zq.messages import TaskMsg
+
+QueueKey = tuple[str, str]  # (queue name, task name)
+
+
+@dataclass(slots=True)
+class _Entry:
+    task: TaskMsg
+    origin: bytes | None  # the submitting peer, or None for this process's own producer
+    holder: bytes | None = None  # the executor holding the lease, None while pending
+    deliveries: int = 0
+
+
+@dataclass(slots=True)
+class _Executor:
+    peer: bytes
+    tasks: frozenset[str]
+    queues: frozenset[str]  # empty: every queue
+    credit: int
+    leases: dict[str, _Entry] = field(default_factory=dict)
+    leaving: bool = False
+
+    def serves(self, key: QueueKey) -> bool:
+        return (not self.queues or key[0] in self.queues) and key[1] in self.tasks
+
+
+@dataclass(slots=True, frozen=True)
+class Completion:
+    """What ``complete`` decided: ``accepted`` (the first result) or ``duplicate``."""
+
+    outcome: Literal["accepted", "duplicate"]
+    origin: bytes | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class DeadLetter:
+    """A task taken out of circulation, and why."""
+
+    task: TaskMsg
+    origin: bytes | None
+    reason: str
+
+
+@dataclass(slots=True, frozen=True)
+class Lost:
+    """What losing an executor did: tasks requeued, and tasks dead-lettered."""
+
+    requeued: list[str]
+    dead: list[DeadLetter]
+
+
+class Ledger:
+    """Queues, credit and leases for one dispatcher; events in, effects out."""
+
+    def __init__(self, delivery_limit: int = 5) -> None:
+        if delivery_limit < 1:
+            raise ValueError("delivery_limit must be at least 1")
+        self.delivery_limit = delivery_limit
+        self._tasks: dict[str, _Entry] = {}
+        self._pending: dict[QueueKey, deque[_Entry]] = {}
+        self._pending_count = 0
+        self._executors: dict[bytes, _Executor] = {}
+        self._turn = 0  # rotates which executor is served first
+
+    # --- events -------------------------------------------------------------------------
+
+    def submit(self, task: TaskMsg, origin: bytes | None = None) -> bool:
+        """Accept a task; False if a task with that id is already pending or in flight."""
+        if task.task_id in self._tasks:
+            return False
+        entry = _Entry(task, origin)
+        self._tasks[task.task_id] = entry
+        self._enqueue(entry, front=False)
+        return True
+
+    def join(
+        self, peer: bytes, tasks: list[str], queues: list[str], credit: int
+    ) -> Lost | None:
+        """Register an executor session; a session id seen again replaces the old one."""
+        if credit < 0:
+            raise RemoteProtocolError(f"negative credit {credit} in hello")
+        lost = self.lose(peer) if peer in self._executors else None
+        self._executors[peer] = _Executor(peer, frozenset(tasks), frozenset(queues), credit)
+        return lost
+
+    def grant(self, peer: bytes, amount: int) -> None:
+        """The executor hands back (or grants) ``amount`` more slots."""
+        if amount < 0:
+            raise RemoteProtocolError(f"negative credit {amount}")
+        executor = self._executors.get(peer)
+        if executor is not None and not executor.leaving:
+            executor.credit += amount
+
+    def complete(self, peer: bytes, task_id: str) -> Completion:
+        """A result arrived from ``peer``: the first one for a task ends it."""
+        entry = self._tasks.pop(task_id, None)
+        if entry is None:
+            return Completion("duplicate")
+        if entry.holder is None:  # requeued after a loss, and the old executor answered first
+            self._unqueue(entry)
+        else:
+            holder = self._executors.get(entry.holder)
+            if holder is not None:
+                holder.leases.pop(task_id, None)
+                self._forget_if_done(holder)
+        return Completion("accepted", entry.origin)
+
+    def leave(self, peer: bytes, returned: list[str]) -> list[str]:
+        """The executor says bye: requeue what it hands back, send it nothing more.
+
+        Tasks it is still running stay leased to it until their results arrive or it is lost.
+        Returns the ids requeued.
+        """
+        executor = self._executors.get(peer)
+        if executor is None:
+            return []
+        executor.leaving = True
+        executor.credit = 0
+        requeued = []
+        for task_id in reversed(returned):
+            entry = executor.leases.pop(task_id, None)
+            if entry is not None:
+                entry.holder = None
+                entry.deliveries -= 1  # handed back unstarted: not a delivery that failed
+                self._enqueue(entry, front=True)
+                requeued.append(task_id)
+        self._forget_if_done(executor)
+        requeued.reverse()
+        return requeued
+
+    def lose(self, peer: bytes) -> Lost:
+        """The executor is gone (dead, frozen or replaced): its leases go back or die."""
+        executor = self._executors.pop(peer, None)
+        if executor is None:
+            return Lost([], [])
+        requeued: list[str] = []
+        dead: list[DeadLetter] = []
+        for entry in reversed(executor.leases.values()):
+            entry.holder = None
+            if entry.deliveries >= self.delivery_limit:
+                del self._tasks[entry.task.task_id]
+                reason = (
+                    f"delivered {entry.deliveries} times and its executor was lost each time "
+                    f"(delivery limit {self.delivery_limit})"
+                )
+                dead.append(DeadLetter(entry.task, entry.origin, reason))
+            else:
+                self._enqueue(entry, front=True)
+                requeued.append(entry.task.task_id)
+        requeued.reverse()
+        dead.reverse()
+        return Lost(requeued, dead)
+
+    # --- the decision ---------------------------------------------------------------------
+
+    def dispatch(self) -> list[tuple[bytes, list[TaskMsg]]]:
+        """Lease pending tasks to executors within their credit; one batch per executor."""
+        if not self._pending_count:
+            return []
+        executors = [e for e in self._executors.values() if e.credit > 0]
+        if not executors:
+            return []
+        self._turn = (self._turn + 1) % len(executors)
+        executors = executors[self._turn :] + executors[: self._turn]
+        out: list[tuple[bytes, list[TaskMsg]]] = []
+        for executor in executors:
+            batch = self._fill(executor)
+            if batch:
+                out.append((executor.peer, batch))
+            if not self._pending_count:
+                break
+        return out
+
+    def _fill(self, executor: _Executor) -> list[TaskMsg]:
+        keys = [k for k, q in self._pending.items() if executor.serves(k)]
+        batch: list[TaskMsg] = []
+        leases = executor.leases
+        while keys and executor.credit > 0:
+            share = max(1, executor.credit // len(keys))  # spread the credit over task names
+            for key in keys:
+                queue = self._pending[key]
+                take = min(share, len(queue), executor.credit)
+                for _ in range(take):
+                    entry = queue.popleft()
+                    entry.holder = executor.peer
+                    entry.deliveries += 1
+                    entry.task.attempt = entry.deliveries
+                    leases[entry.task.task_id] = entry
+                    batch.append(entry.task)
+                executor.credit -= take
+                self._pending_count -= take
+                if not executor.credit:
+                    break
+            keys = [k for k in keys if self._pending[k]]
+        for key in [k for k, q in self._pending.items() if not q]:
+            del self._pending[key]
+        return batch
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _enqueue(self, entry: _Entry, *, front: bool) -> None:
+        key = (entry.task.queue, entry.task.task_name)
+        queue = self._pending.get(key)
+        if queue is None:
+            queue = self._pending[key] = deque()
+        if front:
+            queue.appendleft(entry)
+        else:
+            queue.append(entry)
+        self._pending_count += 1
+
+    def _unqueue(self, entry: _Entry) -> None:
+        key = (entry.task.queue, entry.task.task_name)
+        queue = self._pending[key]
+        queue.remove(entry)
+        self._pending_count -= 1
+        if not queue:
+            del self._pending[key]
+
+    def _forget_if_done(self, executor: _Executor) -> None:
+        if executor.leaving and not executor.leases:
+            self._executors.pop(executor.peer, None)
+
+    # --- queries --------------------------------------------------------------------------
+
+    @property
+    def pending_count(self) -> int:
+        """Tasks waiting in the dispatcher."""
+        return self._pending_count
+
+    @property
+    def leased_count(self) -> int:
+        """Tasks in flight on executors."""
+        return len(self._tasks) - self._pending_count
+
+    def pending_ids(self) -> set[str]:
+        """Ids of the pending tasks (for tests and introspection)."""
+        return {e.task.task_id for q in self._pending.values() for e in q}
+
+    def leases_of(self, peer: bytes) -> set[str]:
+        """Ids of the tasks leased to ``peer``."""
+        executor = self._executors.get(peer)
+        return set(executor.leases) if executor else set()
+
+    def credit_of(self, peer: bytes) -> int:
+        """Credit ``peer`` has left; 0 for an unknown peer."""
+        executor = self._executors.get(peer)
+        return executor.credit if executor else 0
+
+    def executors(self) -> list[bytes]:
+        """Registered executor sessions."""
+        return list(self._executors)
+
+    def knows(self, peer: bytes) -> bool:
+        """Whether ``peer`` is a registered executor session."""
+        return peer in self._executors

@@ -1,0 +1,163 @@
+"""The wire protocol: every message zq peers exchange, as one tagged union of msgspec Structs.
+
+Rules (changing them changes the protocol version):
+
+1. A message on the wire is two frames after any ROUTER routing id: ``SIGNATURE`` then the
+   msgpack body. The signature is ``b"ZQ"`` plus one version byte, so a peer of another
+   version is recognised before its body is decoded.
+2. Bodies are ``array_like`` Structs tagged by a short string; new fields are only ever
+   appended, with defaults.
+3. The task payload (args and kwargs, encoded by the producer's serializer) is opaque bytes:
+   the dispatcher routes it without decoding it.
+4. Tasks and results travel in batches (``Assign``, ``Results``, ``Submit``, ``Forward``), so
+   the per-message cost is paid per batch under load; a lone task is a batch of one.
+
+This module is pure: no sockets, no asyncio, no clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+SIGNATURE = b"ZQ" + bytes([PROTOCOL_VERSION])
+SIGNATURE_PREFIX = b"ZQ"
+
+ROLE_EXECUTOR = "executor"
+ROLE_PRODUCER = "producer"
+
+
+class ErrorInfo(msgspec.Struct, array_like=True, gc=False):
+    """An exception raised by a task, in a form any peer can decode without importing anything.
+
+    ``args`` and ``attrs`` hold the values that msgpack can carry; others are replaced by their
+    ``repr``. The client rebuilds the exception from ``module`` and ``qualname`` only if that
+    class is already imported there (see ``zq.remote_errors``).
+    """
+
+    module: str
+    qualname: str
+    message: str
+    args: list[Any] = []
+    attrs: dict[str, Any] = {}
+    traceback: str = ""
+
+
+class TaskMsg(msgspec.Struct, array_like=True, gc=False):
+    """One task: what the producer kicked, as it travels to an executor."""
+
+    task_id: str
+    task_name: str
+    payload: bytes
+    labels: dict[str, Any] = {}
+    queue: str = "default"
+    attempt: int = 0
+
+
+class ResultMsg(msgspec.Struct, array_like=True, gc=False):
+    """The outcome of one task: an encoded return value, or an error."""
+
+    task_id: str
+    is_err: bool
+    payload: bytes
+    execution_time: float
+    labels: dict[str, Any] = {}
+    error: ErrorInfo | None = None
+    log: str | None = None
+
+
+class Hello(msgspec.Struct, tag="hello", array_like=True):
+    """First message of a session: who the peer is and what it can run."""
+
+    role: str
+    version: int
+    session: str
+    pid: int
+    hostname: str
+    tasks: list[str] = []
+    queues: list[str] = []
+    credit: int = 0
+
+
+class Welcome(msgspec.Struct, tag="welcome", array_like=True):
+    """The dispatcher's answer to ``Hello``: the session is registered."""
+
+    incarnation: str
+    heartbeat_s: float
+
+
+class Refuse(msgspec.Struct, tag="refuse", array_like=True):
+    """The dispatcher will not talk to this peer; ``reason`` says why."""
+
+    reason: str
+
+
+class Rejoin(msgspec.Struct, tag="rejoin", array_like=True):
+    """The dispatcher does not know this session (it restarted): say ``Hello`` again."""
+
+    incarnation: str
+
+
+class Credit(msgspec.Struct, tag="credit", array_like=True):
+    """The executor grants this many more task slots."""
+
+    amount: int
+
+
+class Assign(msgspec.Struct, tag="assign", array_like=True):
+    """Tasks sent to an executor, within its credit."""
+
+    tasks: list[TaskMsg]
+
+
+class Results(msgspec.Struct, tag="results", array_like=True):
+    """Results from an executor; ``credit`` slots are handed back with them."""
+
+    results: list[ResultMsg]
+    credit: int = 0
+
+
+class Heartbeat(msgspec.Struct, tag="hb", array_like=True):
+    """Sent by either side when it has had nothing else to say for a while."""
+
+
+class Bye(msgspec.Struct, tag="bye", array_like=True):
+    """The peer is leaving; ``returned`` are tasks it received and did not start."""
+
+    returned: list[str] = []
+
+
+class Submit(msgspec.Struct, tag="submit", array_like=True):
+    """Tasks from a producer that joined the dispatcher over the network."""
+
+    tasks: list[TaskMsg]
+
+
+class Forward(msgspec.Struct, tag="forward", array_like=True):
+    """Results forwarded to the producer that submitted those tasks."""
+
+    results: list[ResultMsg]
+
+
+class Cancel(msgspec.Struct, tag="cancel", array_like=True):
+    """Cancel these tasks wherever they are."""
+
+    task_ids: list[str]
+
+
+Message = (
+    Hello
+    | Welcome
+    | Refuse
+    | Rejoin
+    | Credit
+    | Assign
+    | Results
+    | Heartbeat
+    | Bye
+    | Submit
+    | Forward
+    | Cancel
+)

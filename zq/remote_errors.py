@@ -1,0 +1,90 @@
+"""Exceptions across the wire: describe one on the executor, rebuild it on the client.
+
+Rebuilding never imports anything: a class is found only in a module that is already imported
+in this process (looked up in ``sys.modules`` and module dicts, not with ``getattr``, so a
+module ``__getattr__`` cannot import on a peer's behalf). An unknown class comes back as a
+generated subclass of ``TaskiqError`` with the original name.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback as tb_module
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import msgspec
+
+from zq.exceptions import TaskiqError
+from zq.messages import ErrorInfo
+
+_probe = msgspec.msgpack.Encoder()
+_generated: dict[tuple[str, str], type[TaskiqError]] = {}
+
+
+def _portable(value: Any) -> Any:
+    try:
+        _probe.encode(value)
+    except (TypeError, ValueError, OverflowError):
+        return repr(value)
+    return value
+
+
+def describe(exc: BaseException) -> ErrorInfo:
+    """Turn ``exc`` into an ``ErrorInfo`` that any peer can decode."""
+    cls = type(exc)
+    attrs = {k: _portable(v) for k, v in vars(exc).items() if not k.startswith("__")}
+    return ErrorInfo(
+        module=cls.__module__,
+        qualname=cls.__qualname__,
+        message=str(exc),
+        args=[_portable(a) for a in exc.args],
+        attrs=attrs,
+        traceback="".join(tb_module.format_exception(exc)),
+    )
+
+
+def _find_class(module: str, qualname: str, modules: Mapping[str, ModuleType]) -> type | None:
+    mod = modules.get(module)
+    if mod is None:
+        return None
+    obj: Any = vars(mod).get(qualname.split(".")[0])
+    for part in qualname.split(".")[1:]:
+        if not isinstance(obj, type):
+            return None
+        obj = vars(obj).get(part)
+    return obj if isinstance(obj, type) and issubclass(obj, BaseException) else None
+
+
+def _stand_in(module: str, qualname: str) -> type[TaskiqError]:
+    key = (module, qualname)
+    cls = _generated.get(key)
+    if cls is None:
+        name = qualname.rsplit(".", 1)[-1]
+        cls = type(name, (TaskiqError,), {"__module__": module, "__qualname__": qualname})
+        _generated[key] = cls
+    return cls
+
+
+def rebuild(info: ErrorInfo, modules: Mapping[str, ModuleType] | None = None) -> BaseException:
+    """An exception of the original type (or a stand-in), with its args, attributes and the
+    remote traceback attached as a note."""
+    cls = _find_class(info.module, info.qualname, sys.modules if modules is None else modules)
+    exc: BaseException
+    if cls is None:
+        exc = _stand_in(info.module, info.qualname)(*(info.args or [info.message]))
+    else:
+        try:
+            exc = cls(*info.args)
+        except Exception:  # a constructor that wants other arguments: build it bare
+            exc = cls.__new__(cls)
+            exc.args = tuple(info.args)
+    for key, value in info.attrs.items():
+        try:
+            setattr(exc, key, value)
+        except (AttributeError, TypeError):
+            continue
+    if info.traceback:
+        exc.add_note(f"Remote traceback (from the worker):\n{info.traceback.rstrip()}")
+    return exc
