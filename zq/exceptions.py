@@ -151,3 +151,7 @@ class WouldBlock(ZQError):
 
 class ClosedResourceError(ZQError):
     """The object was used after it was shut down."""
+
+
+class DeliveryLimitError(ZQError):
+    """The task was dead-lettered: its executor was lost each time it was delivered."""

@@ -97,15 +97,18 @@ class Ledger:
         self._enqueue(entry, front=False)
         return True
 
-    def join(
-        self, peer: bytes, tasks: list[str], queues: list[str], credit: int
-    ) -> Lost | None:
-        """Register an executor session; a session id seen again replaces the old one."""
+    def join(self, peer: bytes, tasks: list[str], queues: list[str], credit: int) -> bool:
+        """Register an executor session; False if that session is already registered.
+
+        A repeated hello from a registered session (a retry that crossed our welcome) changes
+        nothing: taking it as a new session would requeue tasks the executor is running.
+        """
         if credit < 0:
             raise RemoteProtocolError(f"negative credit {credit} in hello")
-        lost = self.lose(peer) if peer in self._executors else None
+        if peer in self._executors:
+            return False
         self._executors[peer] = _Executor(peer, frozenset(tasks), frozenset(queues), credit)
-        return lost
+        return True
 
     def grant(self, peer: bytes, amount: int) -> None:
         """The executor hands back (or grants) ``amount`` more slots."""

@@ -130,11 +130,10 @@ def test_credit_is_spread_over_task_names() -> None:
     assert sorted(names) == ["x", "x", "y", "y"]
 
 
-def test_rejoining_under_the_same_session_requeues_the_old_leases() -> None:
+def test_a_repeated_hello_from_a_registered_session_changes_nothing() -> None:
     ledger = Ledger()
     ledger.submit(task(1))
-    ledger.join(A, ["t"], [], 1)
+    assert ledger.join(A, ["t"], [], 1)
     ledger.dispatch()
-    lost = ledger.join(A, ["t"], [], 1)
-    assert lost is not None and lost.requeued == ["id1"]
-    assert ids(ledger.dispatch()) == {A: ["id1"]}
+    assert not ledger.join(A, ["t"], [], 5)
+    assert ledger.leases_of(A) == {"id1"} and ledger.credit_of(A) == 0

@@ -35,12 +35,10 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(peer=st.sampled_from(PEERS), names=st.sets(st.sampled_from(NAMES), min_size=1),
           credit=st.integers(0, 5))
     def join(self, peer: bytes, names: set[str], credit: int) -> None:
-        lost = self.ledger.join(peer, sorted(names), [], credit)
-        if lost is not None:
-            self._account_loss(lost.dead)
-        self.granted[peer] = credit
-        self.assigned[peer] = 0
-        self.leaving.discard(peer)
+        if self.ledger.join(peer, sorted(names), [], credit):
+            self.granted[peer] = credit
+            self.assigned[peer] = 0
+            self.leaving.discard(peer)
 
     @rule(peer=st.sampled_from(PEERS), amount=st.integers(0, 4))
     def grant(self, peer: bytes, amount: int) -> None:

@@ -1,0 +1,1 @@
+"""The asyncio actors: thin glue that performs the pure core's decisions."""

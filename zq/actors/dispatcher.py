@@ -1,0 +1,360 @@
+"""Dispatcher: binds the ROUTER, feeds the ledger, performs the effects it returns.
+
+All decisions are the ledger's (``zq.ledger``) and the liveness table's (``zq.liveness``); this
+actor decodes frames, turns them into ledger events, and sends what the ledger decided, one
+batch per peer per wake-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+from zq.actors.base import Actor
+from zq.actors.results import Put, ResultStore
+from zq.exceptions import RemoteProtocolError
+from zq.ledger import DeadLetter, Ledger, Lost
+from zq.liveness import Liveness
+from zq.messages import (
+    PROTOCOL_VERSION,
+    ROLE_EXECUTOR,
+    ROLE_PRODUCER,
+    Assign,
+    Bye,
+    Credit,
+    ErrorInfo,
+    Forward,
+    Heartbeat,
+    Hello,
+    Message,
+    Refuse,
+    Rejoin,
+    ResultMsg,
+    Results,
+    Submit,
+    TaskMsg,
+    Welcome,
+)
+from zq.transport import sockets
+from zq.transport.channel import Channel, frame, parse
+
+log = logging.getLogger("zq.dispatcher")
+
+
+@dataclass(slots=True, frozen=True)
+class _Tick:
+    """Timer message: check liveness and send heartbeats."""
+
+
+@dataclass(slots=True)
+class PeerInfo:
+    """What a peer said about itself in its hello."""
+
+    role: str
+    pid: int
+    hostname: str
+    tasks: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DispatcherStats:
+    """Counters, for tests, benchmarks and operators."""
+
+    submitted: int = 0
+    completed: int = 0
+    duplicates: int = 0
+    requeued: int = 0
+    dead_lettered: int = 0
+    protocol_errors: int = 0
+    executors_lost: int = 0
+
+
+class Dispatcher(Actor):
+    """The producer side of zq: one per address, embedded in the process that binds it."""
+
+    def __init__(
+        self,
+        address: str,
+        results: ResultStore,
+        *,
+        heartbeat_s: float = 1.0,
+        liveness_timeout_s: float = 5.0,
+        delivery_limit: int = 5,
+        max_msg_size: int = sockets.DEFAULT_MAX_MSG_SIZE,
+    ) -> None:
+        super().__init__("dispatcher")
+        self.address = address
+        self.endpoint = address  # the endpoint actually bound, once started
+        self.heartbeat_s = heartbeat_s
+        self.liveness_timeout_s = liveness_timeout_s
+        self.delivery_limit = delivery_limit
+        self.max_msg_size = max_msg_size
+        self.incarnation = uuid.uuid4().hex
+        self.stats = DispatcherStats()
+        self.peers: dict[bytes, PeerInfo] = {}
+        self._results = results
+        self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
+        self._channel: Channel | None = None
+        self._ledger = Ledger(delivery_limit)
+        self._liveness: Liveness[bytes] = Liveness(heartbeat_s, liveness_timeout_s)
+        self._local_results: list[ResultMsg] = []
+        self._forwards: dict[bytes, list[ResultMsg]] = {}
+        self._dirty = False
+        self._executor_waiters: list[tuple[int, Any]] = []
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        self._ctx = zmq.Context()
+        try:
+            sock, self.endpoint = sockets.router(self._ctx, self.address, self.max_msg_size)
+        except BaseException:
+            self._ctx.term()
+            raise
+        assert self._loop is not None
+        self._channel = Channel(sock, self._wake)
+        self._channel.attach(self._loop)
+        self.send_after(self.heartbeat_s / 2, _Tick())
+        log.debug("dispatcher bound %s", self.endpoint)
+
+    async def on_stop(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        if self._ctx is not None:
+            self._ctx.term()
+        for _, waiter in self._executor_waiters:
+            if not waiter.done():
+                waiter.cancel()
+
+    # --- inputs ---------------------------------------------------------------------------
+
+    def receive(self, message: Any) -> None:
+        if type(message) is TaskMsg:  # a kiq() in this process: the hot path
+            self._submit(message, None)
+        elif type(message) is _Tick:
+            self._tick()
+            self.send_after(self.heartbeat_s / 2, _Tick())
+        else:
+            super().receive(message)
+
+    def answer(self, message: Any) -> Any:
+        if type(message) is WaitExecutors:
+            assert self._loop is not None
+            if self._executor_count() >= message.count:
+                return self._executor_count()
+            waiter = self._loop.create_future()
+            self._executor_waiters.append((message.count, waiter))
+            return waiter
+        if type(message) is GetStats:
+            return {
+                "pending": self._ledger.pending_count,
+                "leased": self._ledger.leased_count,
+                "executors": {p: self.peers[p] for p in self._ledger.executors() if p in self.peers},
+                "stats": self.stats,
+            }
+        return super().answer(message)
+
+    def poll_io(self) -> bool:
+        channel = self._channel
+        assert channel is not None
+        batch = channel.recv_batch()
+        if not batch:
+            return False
+        now = self._now()
+        heard = self._liveness.heard
+        for frames in batch:
+            try:
+                peer, message = parse(frames, routed=True)
+            except RemoteProtocolError as exc:
+                self._protocol_error(frames[0] if frames else b"?", exc)
+                continue
+            heard(peer, now)
+            self._handle(peer, message)
+        return len(batch) >= 1000 or channel.readable()
+
+    def _handle(self, peer: bytes, message: Message) -> None:
+        ledger = self._ledger
+        match message:
+            case Results(results=results, credit=credit):
+                known = ledger.knows(peer)
+                for result in results:
+                    self._complete(peer, result)
+                if known:
+                    if credit:
+                        ledger.grant(peer, credit)
+                        self._dirty = True
+                else:  # we restarted, or declared it lost: its results count, then it rejoins
+                    self._send(peer, Rejoin(self.incarnation))
+            case Submit(tasks=tasks):
+                if peer not in self.peers:
+                    self._send(peer, Rejoin(self.incarnation))
+                    return
+                for task in tasks:
+                    self._submit(task, peer)
+            case Credit(amount=amount):
+                if ledger.knows(peer):
+                    ledger.grant(peer, amount)
+                    self._dirty = True
+                else:
+                    self._send(peer, Rejoin(self.incarnation))
+            case Heartbeat():
+                if peer not in self.peers:
+                    self._send(peer, Rejoin(self.incarnation))
+            case Hello():
+                self._hello(peer, message)
+            case Bye(returned=returned):
+                requeued = ledger.leave(peer, returned)
+                self.stats.requeued += len(requeued)
+                self.peers.pop(peer, None)
+                self._dirty = True
+            case _:
+                self._protocol_error(peer, RemoteProtocolError(f"unexpected {type(message).__name__}"))
+
+    def _hello(self, peer: bytes, hello: Hello) -> None:
+        if hello.version != PROTOCOL_VERSION:
+            self._send(peer, Refuse(f"protocol version {hello.version} != {PROTOCOL_VERSION}"))
+            return
+        if hello.role == ROLE_EXECUTOR:
+            try:
+                fresh = self._ledger.join(peer, hello.tasks, hello.queues, hello.credit)
+            except RemoteProtocolError as exc:
+                self._protocol_error(peer, exc)
+                return
+            if not fresh:  # a retried hello: just welcome it again
+                self._send(peer, Welcome(self.incarnation, self.heartbeat_s))
+                return
+            self._dirty = True
+        elif hello.role != ROLE_PRODUCER:
+            self._send(peer, Refuse(f"unknown role {hello.role!r}"))
+            return
+        self.peers[peer] = PeerInfo(hello.role, hello.pid, hello.hostname, hello.tasks)
+        self._send(peer, Welcome(self.incarnation, self.heartbeat_s))
+        log.info("%s %s joined (pid %d on %s)", hello.role, peer.hex()[:12], hello.pid,
+                 hello.hostname)
+        self._wake_executor_waiters()
+
+    # --- ledger events and their effects --------------------------------------------------
+
+    def _submit(self, task: TaskMsg, origin: bytes | None) -> None:
+        if self._ledger.submit(task, origin):
+            self.stats.submitted += 1
+            self._dirty = True
+
+    def _complete(self, peer: bytes, result: ResultMsg) -> None:
+        done = self._ledger.complete(peer, result.task_id)
+        if done.outcome == "duplicate":
+            self.stats.duplicates += 1
+            return
+        self.stats.completed += 1
+        self._deliver(result, done.origin)
+
+    def _deliver(self, result: ResultMsg, origin: bytes | None) -> None:
+        if origin is None:
+            self._local_results.append(result)
+        else:
+            self._forwards.setdefault(origin, []).append(result)
+
+    def _account_loss(self, lost: Lost) -> None:
+        self.stats.requeued += len(lost.requeued)
+        for letter in lost.dead:
+            self._dead_letter(letter)
+        self._dirty = True
+
+    def _dead_letter(self, letter: DeadLetter) -> None:
+        self.stats.dead_lettered += 1
+        log.error("task %s (%s) dead-lettered: %s", letter.task.task_id, letter.task.task_name,
+                  letter.reason)
+        error = ErrorInfo("zq.exceptions", "DeliveryLimitError", letter.reason, [letter.reason])
+        self._deliver(ResultMsg(letter.task.task_id, True, b"", 0.0, letter.task.labels, error),
+                      letter.origin)
+
+    def _lose(self, peer: bytes, why: str) -> None:
+        info = self.peers.pop(peer, None)
+        self._liveness.forget(peer)
+        if not self._ledger.knows(peer):
+            return
+        lost = self._ledger.lose(peer)
+        self.stats.executors_lost += 1
+        log.warning("executor %s%s lost (%s); %d task(s) requeued, %d dead-lettered",
+                    peer.hex()[:12], f" (pid {info.pid})" if info else "", why,
+                    len(lost.requeued), len(lost.dead))
+        self._account_loss(lost)
+
+    def _tick(self) -> None:
+        now = self._now()
+        for peer in self._liveness.expired(now):
+            if self._ledger.knows(peer):
+                self._lose(peer, f"silent for over {self.liveness_timeout_s:g}s")
+            else:
+                self.peers.pop(peer, None)
+        for peer in self._liveness.owed(now):
+            self._send(peer, Heartbeat())
+
+    def after_batch(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            for peer, batch in self._ledger.dispatch():
+                self._send(peer, Assign(batch))
+        if self._local_results:
+            self._results.tell_nowait(Put(self._local_results))
+            self._local_results = []
+        if self._forwards:
+            forwards, self._forwards = self._forwards, {}
+            for origin, results in forwards.items():
+                self._send(origin, Forward(results))
+        assert self._channel is not None
+        if self._channel.backlog:
+            for frames in self._channel.flush():
+                self._lose(frames[0], "unroutable")
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _send(self, peer: bytes, message: Message) -> None:
+        assert self._channel is not None
+        if self._channel.send([peer, *frame(message)]):
+            self._liveness.sent(peer, self._now())
+        elif self._ledger.knows(peer):
+            self._lose(peer, "unroutable")
+            self._dirty = True
+
+    def _protocol_error(self, peer: bytes, exc: RemoteProtocolError) -> None:
+        self.stats.protocol_errors += 1
+        if self.stats.protocol_errors <= 10 or self.stats.protocol_errors % 1000 == 0:
+            log.warning("protocol error from peer %s (#%d): %s", peer.hex()[:12],
+                        self.stats.protocol_errors, exc)
+
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    def _executor_count(self) -> int:
+        return len(self._ledger.executors())
+
+    def _wake_executor_waiters(self) -> None:
+        count = self._executor_count()
+        keep = []
+        for want, waiter in self._executor_waiters:
+            if waiter.done():
+                continue
+            if count >= want:
+                waiter.set_result(count)
+            else:
+                keep.append((want, waiter))
+        self._executor_waiters = keep
+
+
+@dataclass(slots=True, frozen=True)
+class WaitExecutors:
+    """Ask: answer once at least ``count`` executor sessions are registered."""
+
+    count: int
+
+
+@dataclass(slots=True, frozen=True)
+class GetStats:
+    """Ask: queue sizes, connected executors and counters."""
+

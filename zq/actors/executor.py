@@ -1,0 +1,309 @@
+"""Executor: the worker side. One DEALER per dispatcher address, credit, and a pool of slots.
+
+Credit: each dispatcher (link) is granted ``max_async_tasks + max_prefetch`` slots at hello; a
+finished task hands one back with its result. The pool is ``max_async_tasks`` slot coroutines
+that take tasks from one ready queue, so at most that many run at once and the rest wait here
+(prefetched). The slots belong to this actor and share its ready queue within the loop.
+
+Graceful stop (``drain``): a ``Bye`` hands the unstarted tasks back at once, running tasks
+finish (up to a timeout), their results go out, then the sockets close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+
+from zq.actors.base import Actor
+from zq.exceptions import RemoteProtocolError
+from zq.messages import (
+    PROTOCOL_VERSION,
+    ROLE_EXECUTOR,
+    Assign,
+    Bye,
+    Heartbeat,
+    Hello,
+    Message,
+    Refuse,
+    Rejoin,
+    ResultMsg,
+    Results,
+    TaskMsg,
+    Welcome,
+)
+from zq.receiver import Receiver
+from zq.transport import sockets
+from zq.transport.channel import Channel, frame, parse
+
+log = logging.getLogger("zq.executor")
+
+
+class _Link:
+    """One dispatcher connection and its bookkeeping."""
+
+    def __init__(self, address: str, channel: Channel) -> None:
+        self.address = address
+        self.channel = channel
+        self.joined = False
+        self.outstanding = 0  # tasks received from it and not yet finished
+        self.credit_back = 0  # slots freed since the last Results
+        self.results: list[ResultMsg] = []
+        self.returned: list[str] = []  # tasks to hand back with the next Bye
+        self.last_sent_at = -1e300
+        self.last_heard_at = 0.0
+        self.incarnation = ""
+
+
+@dataclass(slots=True, frozen=True)
+class _Tick:
+    pass
+
+
+@dataclass(slots=True, frozen=True)
+class _Drain:
+    pass
+
+
+class Executor(Actor):
+    """Takes tasks from dispatchers within its credit and runs them through a ``Receiver``."""
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        addresses: list[str],
+        *,
+        max_async_tasks: int = 100,
+        max_prefetch: int = 0,
+        queues: list[str] | None = None,
+        heartbeat_s: float = 1.0,
+        liveness_timeout_s: float = 5.0,
+        max_msg_size: int = sockets.DEFAULT_MAX_MSG_SIZE,
+    ) -> None:
+        super().__init__("executor")
+        if max_async_tasks < 1 or max_prefetch < 0:
+            raise ValueError("max_async_tasks must be >= 1 and max_prefetch >= 0")
+        if not addresses:
+            raise ValueError("an executor needs at least one dispatcher address")
+        self.receiver = receiver
+        self.addresses = addresses
+        self.max_async_tasks = max_async_tasks
+        self.capacity = max_async_tasks + max_prefetch
+        self.queues = queues or []
+        self.heartbeat_s = heartbeat_s
+        self.liveness_timeout_s = liveness_timeout_s
+        self.max_msg_size = max_msg_size
+        self.session = uuid.uuid4().hex
+        self.tasks_run = 0
+        self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
+        self._links: list[_Link] = []
+        self._ready: deque[tuple[_Link, TaskMsg]] = deque()
+        self._idle: deque[asyncio.Future[tuple[_Link, TaskMsg]]] = deque()
+        self._slots: list[asyncio.Task[None]] = []
+        self._running = 0
+        self._draining = False
+        self._drained: asyncio.Event | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        assert self._loop is not None
+        self._ctx = zmq.Context()
+        self._drained = asyncio.Event()
+        self.receiver.startup()
+        for n, address in enumerate(self.addresses):
+            routing_id = f"{self.session}.{n}".encode()
+            sock = sockets.dealer(self._ctx, address, routing_id, self.max_msg_size)
+            link = _Link(address, Channel(sock, self._wake))
+            link.channel.attach(self._loop)
+            link.last_heard_at = self._loop.time()
+            self._links.append(link)
+            self._hello(link)
+        self._slots = [
+            self._loop.create_task(self._slot(), name=f"zq-slot-{i}")
+            for i in range(self.max_async_tasks)
+        ]
+        self.send_after(min(0.2, self.heartbeat_s / 2), _Tick())
+
+    async def on_stop(self) -> None:
+        for slot in self._slots:
+            slot.cancel()
+        for link in self._links:
+            link.channel.close()
+        if self._ctx is not None:
+            self._ctx.term()
+        self.receiver.shutdown()
+
+    async def drain(self, wait_tasks_timeout_s: float | None = None) -> bool:
+        """Stop taking tasks, hand back the unstarted ones, let running ones finish, stop.
+
+        Returns False if running tasks were still unfinished after ``wait_tasks_timeout_s``.
+        """
+        await self.tell(_Drain())
+        assert self._drained is not None
+        try:
+            await asyncio.wait_for(self._drained.wait(), wait_tasks_timeout_s)
+            finished = True
+        except TimeoutError:
+            finished = False
+            log.warning("%d task(s) still running after %ss", self._running, wait_tasks_timeout_s)
+        await self.stop()
+        return finished
+
+    @property
+    def running(self) -> int:
+        """Tasks executing right now."""
+        return self._running
+
+    # --- the pool -------------------------------------------------------------------------
+
+    async def _slot(self) -> None:
+        assert self._loop is not None
+        loop = self._loop
+        ready = self._ready
+        idle = self._idle
+        run = self.receiver.run
+        done = self.tell_nowait
+        while True:
+            if ready:
+                link, task = ready.popleft()
+            else:
+                waiter: asyncio.Future[tuple[_Link, TaskMsg]] = loop.create_future()
+                idle.append(waiter)
+                link, task = await waiter
+            self._running += 1
+            try:
+                result = await run(task)
+            finally:
+                self._running -= 1
+            done((link, result))
+
+    def _offer(self, link: _Link, task: TaskMsg) -> None:
+        idle = self._idle
+        while idle:
+            waiter = idle.popleft()
+            if not waiter.done():
+                waiter.set_result((link, task))
+                return
+        self._ready.append((link, task))
+
+    # --- inputs ---------------------------------------------------------------------------
+
+    def receive(self, message: Any) -> None:
+        if type(message) is tuple:  # (link, result) from a slot: the hot path
+            link, result = message
+            link.results.append(result)
+            link.outstanding -= 1
+            link.credit_back += 1
+            self.tasks_run += 1
+        elif type(message) is _Tick:
+            self._tick()
+            self.send_after(min(0.2, self.heartbeat_s / 2), _Tick())
+        elif type(message) is _Drain:
+            self._draining = True
+            for link, task in self._ready:
+                link.returned.append(task.task_id)
+                link.outstanding -= 1
+            self._ready.clear()
+        else:
+            super().receive(message)
+
+    def poll_io(self) -> bool:
+        more = False
+        for link in self._links:
+            batch = link.channel.recv_batch()
+            if not batch:
+                continue
+            assert self._loop is not None
+            link.last_heard_at = self._loop.time()
+            for frames in batch:
+                try:
+                    _, message = parse(frames, routed=False)
+                except RemoteProtocolError as exc:
+                    log.warning("protocol error from dispatcher %s: %s", link.address, exc)
+                    continue
+                self._handle(link, message)
+            more = more or len(batch) >= 1000 or link.channel.readable()
+        return more
+
+    def _handle(self, link: _Link, message: Message) -> None:
+        match message:
+            case Assign(tasks=tasks):
+                link.outstanding += len(tasks)
+                if self._draining:
+                    link.returned.extend(t.task_id for t in tasks)
+                    link.outstanding -= len(tasks)
+                    return
+                for task in tasks:
+                    self._offer(link, task)
+            case Heartbeat():
+                pass
+            case Welcome(incarnation=incarnation):
+                link.joined = True
+                if link.incarnation and link.incarnation != incarnation:
+                    log.warning("dispatcher %s restarted; rejoined", link.address)
+                link.incarnation = incarnation
+                log.info("joined dispatcher %s", link.address)
+            case Rejoin():
+                link.joined = False
+                self._hello(link)
+            case Refuse(reason=reason):
+                raise RemoteProtocolError(f"dispatcher {link.address} refused us: {reason}")
+            case _:
+                log.warning("unexpected %s from %s", type(message).__name__, link.address)
+
+    def _hello(self, link: _Link) -> None:
+        credit = 0 if self._draining else max(0, self.capacity - link.outstanding)
+        link.credit_back = 0
+        tasks = sorted(self.receiver.broker.available_tasks)
+        hello = Hello(ROLE_EXECUTOR, PROTOCOL_VERSION, self.session, os.getpid(),
+                      socket.gethostname(), tasks, self.queues, credit)
+        self._send(link, hello, queue=False)  # retried by the tick until welcomed
+
+    def _tick(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        for link in self._links:
+            if not link.joined:
+                self._hello(link)  # until a Welcome: the dispatcher may not be up yet
+            elif now - link.last_heard_at > self.liveness_timeout_s:
+                log.warning("dispatcher %s silent for %.1fs; rejoining", link.address,
+                            now - link.last_heard_at)
+                link.joined = False
+                link.last_heard_at = now
+                self._hello(link)
+            elif now - link.last_sent_at >= self.heartbeat_s:
+                self._send(link, Heartbeat())
+
+    def after_batch(self) -> None:
+        for link in self._links:
+            if link.returned:
+                self._send(link, Bye(link.returned))
+                link.returned = []
+            if link.results or (link.credit_back and link.joined and not self._draining):
+                credit = 0 if self._draining else link.credit_back
+                self._send(link, Results(link.results, credit))
+                link.results = []
+                link.credit_back -= credit
+            if link.channel.backlog:
+                link.channel.flush()
+        if self._draining and not self._running and not self._ready and self._drained:
+            if not any(link.results or link.channel.backlog for link in self._links):
+                self._drained.set()
+
+    def _send(self, link: _Link, message: Message, *, queue: bool = True) -> None:
+        assert self._loop is not None
+        try:
+            sent = link.channel.send(frame(message), queue=queue)
+        except zmq.ZMQError as exc:
+            log.debug("send to %s failed: %s", link.address, exc)
+            return
+        if sent:
+            link.last_sent_at = self._loop.time()

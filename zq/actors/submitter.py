@@ -1,0 +1,174 @@
+"""Submitter: a producer that found its address taken joins that dispatcher over a DEALER.
+
+It sends its tasks in ``Submit`` batches and receives their results in ``Forward`` batches. It
+keeps every task until its result arrives, and submits the unfinished ones again if the
+dispatcher restarts (a new incarnation), so a joined producer loses nothing a dispatcher
+restart could have lost; the dispatcher and the result store drop the duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+
+from zq.actors.base import Actor
+from zq.actors.results import Put, ResultStore
+from zq.exceptions import AddressInUseError, RemoteProtocolError
+from zq.messages import (
+    PROTOCOL_VERSION,
+    ROLE_PRODUCER,
+    Forward,
+    Heartbeat,
+    Hello,
+    Message,
+    Refuse,
+    Rejoin,
+    Submit,
+    TaskMsg,
+    Welcome,
+)
+from zq.transport import sockets
+from zq.transport.channel import Channel, frame, parse
+
+log = logging.getLogger("zq.submitter")
+
+
+@dataclass(slots=True, frozen=True)
+class _Tick:
+    pass
+
+
+class Submitter(Actor):
+    """Joins the dispatcher at ``address`` as a producer."""
+
+    def __init__(
+        self,
+        address: str,
+        results: ResultStore,
+        *,
+        join_timeout_s: float = 5.0,
+        heartbeat_s: float = 1.0,
+        max_msg_size: int = sockets.DEFAULT_MAX_MSG_SIZE,
+    ) -> None:
+        super().__init__("submitter")
+        self.address = address
+        self.join_timeout_s = join_timeout_s
+        self.heartbeat_s = heartbeat_s
+        self.max_msg_size = max_msg_size
+        self.session = uuid.uuid4().hex
+        self._results = results
+        self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
+        self._channel: Channel | None = None
+        self._unfinished: dict[str, TaskMsg] = {}
+        self._outgoing: list[TaskMsg] = []
+        self._incarnation = ""
+        self._welcomed: asyncio.Event | None = None
+        self._last_sent_at = 0.0
+
+    async def on_start(self) -> None:
+        assert self._loop is not None
+        self._ctx = zmq.Context()
+        sock = sockets.dealer(self._ctx, self.address, self.session.encode(), self.max_msg_size)
+        self._channel = Channel(sock, self._wake)
+        self._channel.attach(self._loop)
+        self._welcomed = asyncio.Event()
+        loop = self._loop
+        deadline = loop.time() + self.join_timeout_s
+        # The actor loop is not running yet: wait for the welcome here, re-sending the hello
+        # (it is dropped while the connection is not up yet, since DEALERs are IMMEDIATE).
+        while True:
+            self._hello()
+            self.poll_io()
+            if self._welcomed.is_set():
+                break
+            if loop.time() > deadline:
+                raise AddressInUseError(
+                    f"{self.address} is in use, but no zq dispatcher answered there within "
+                    f"{self.join_timeout_s:g}s: is another program bound to it?"
+                )
+            self._wakeup = loop.create_future()  # set by input on the socket
+            try:
+                await asyncio.wait_for(self._wakeup, 0.05)
+            except TimeoutError:
+                pass
+            self._wakeup = None
+        self.send_after(self.heartbeat_s / 2, _Tick())
+
+    async def on_stop(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        if self._ctx is not None:
+            self._ctx.term()
+
+    def receive(self, message: Any) -> None:
+        if type(message) is TaskMsg:
+            if message.task_id not in self._unfinished:
+                self._unfinished[message.task_id] = message
+                self._outgoing.append(message)
+        elif type(message) is _Tick:
+            assert self._loop is not None
+            if self._loop.time() - self._last_sent_at >= self.heartbeat_s:
+                self._send(Heartbeat())
+            self.send_after(self.heartbeat_s / 2, _Tick())
+        else:
+            super().receive(message)
+
+    def poll_io(self) -> bool:
+        assert self._channel is not None
+        batch = self._channel.recv_batch()
+        for frames in batch:
+            try:
+                _, message = parse(frames, routed=False)
+            except RemoteProtocolError as exc:
+                log.warning("protocol error from dispatcher %s: %s", self.address, exc)
+                continue
+            self._handle(message)
+        return bool(batch) and self._channel.readable()
+
+    def _handle(self, message: Message) -> None:
+        match message:
+            case Forward(results=results):
+                for result in results:
+                    self._unfinished.pop(result.task_id, None)
+                self._results.tell_nowait(Put(results))
+            case Welcome(incarnation=incarnation):
+                assert self._welcomed is not None
+                self._welcomed.set()
+                if self._incarnation and incarnation != self._incarnation:
+                    log.warning("dispatcher %s restarted: submitting %d unfinished task(s) again",
+                                self.address, len(self._unfinished))
+                    self._outgoing = list(self._unfinished.values())
+                self._incarnation = incarnation
+            case Rejoin():
+                self._hello()
+            case Refuse(reason=reason):
+                raise RemoteProtocolError(f"dispatcher {self.address} refused us: {reason}")
+            case Heartbeat():
+                pass
+            case _:
+                log.warning("unexpected %s from %s", type(message).__name__, self.address)
+
+    def after_batch(self) -> None:
+        if self._outgoing:
+            self._send(Submit(self._outgoing))
+            self._outgoing = []
+        assert self._channel is not None
+        if self._channel.backlog:
+            self._channel.flush()
+
+    def _hello(self) -> None:
+        hello = Hello(ROLE_PRODUCER, PROTOCOL_VERSION, self.session, os.getpid(),
+                      socket.gethostname())
+        self._send(hello, queue=False)
+
+    def _send(self, message: Message, *, queue: bool = True) -> None:
+        assert self._channel is not None and self._loop is not None
+        if self._channel.send(frame(message), queue=queue):
+            self._last_sent_at = self._loop.time()

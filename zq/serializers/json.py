@@ -1,0 +1,25 @@
+"""JSON through msgspec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from zq.serializers.base import TaskiqSerializer
+
+
+class JSONSerializer(TaskiqSerializer):
+    """JSON; bytes values are not representable (use msgpack for those)."""
+
+    def __init__(self) -> None:
+        self._encoder = msgspec.json.Encoder()
+        self._decoder = msgspec.json.Decoder()
+
+    def dumpb(self, value: Any) -> bytes:
+        """Encode ``value`` as JSON."""
+        return self._encoder.encode(value)
+
+    def loadb(self, value: bytes) -> Any:
+        """Decode JSON bytes."""
+        return self._decoder.decode(value)

@@ -1,0 +1,1 @@
+"""Sockets with their options, framing and endpoints. Everything that touches pyzmq lives here."""

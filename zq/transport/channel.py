@@ -1,0 +1,123 @@
+"""A socket driven by the event loop: read in batches on each wake-up, write without blocking.
+
+A ZeroMQ socket's file descriptor is edge-triggered and also flips on sends, so after every
+wake-up the owner drains with NOBLOCK until EAGAIN, and checks ``readable()`` again before it
+waits: one ``await`` per message costs more than the network (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+from collections import deque
+from collections.abc import Callable
+
+import zmq
+
+from zq import codec
+from zq.exceptions import RemoteProtocolError
+from zq.messages import SIGNATURE, Message
+
+log = logging.getLogger("zq.transport")
+
+Frames = list[bytes]
+
+
+class Channel:
+    """One socket owned by one actor; ``on_ready`` is called when it may have input."""
+
+    def __init__(self, sock: zmq.Socket[bytes], on_ready: Callable[[], None]) -> None:
+        self.sock = sock
+        self._on_ready = on_ready
+        self._fd = sock.getsockopt(zmq.FD)
+        self._outbox: deque[Frames] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.protocol_errors = 0
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start watching the socket on ``loop``."""
+        self._loop = loop
+        loop.add_reader(self._fd, self._on_ready)
+
+    def close(self) -> None:
+        """Stop watching and close the socket (LINGER 0: never blocks)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self._fd)
+        self._loop = None
+        self.sock.close(linger=0)
+
+    def readable(self) -> bool:
+        """Whether a message is waiting (also re-arms the edge-triggered descriptor)."""
+        return bool(self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+
+    def recv_batch(self, limit: int = 1000) -> list[Frames]:
+        """Up to ``limit`` messages that are already here, without waiting."""
+        out: list[Frames] = []
+        recv = self.sock.recv_multipart
+        try:
+            for _ in range(limit):
+                out.append(recv(zmq.NOBLOCK))
+        except zmq.Again:
+            pass
+        return out
+
+    def send(self, frames: Frames, *, queue: bool = True) -> bool:
+        """Send now, or queue behind earlier sends if the pipe is full or not connected.
+
+        With ``queue=False`` a message that cannot go now is dropped instead (returns False).
+        Returns False if the destination is unroutable (a ROUTER peer that is gone).
+        """
+        if self._outbox:
+            if not queue:
+                return False
+            self._outbox.append(frames)
+            return True
+        try:
+            self.sock.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            if not queue:
+                return False
+            self._outbox.append(frames)
+        except zmq.ZMQError as exc:
+            if exc.errno == errno.EHOSTUNREACH:
+                return False
+            raise
+        return True
+
+    def flush(self) -> list[Frames]:
+        """Retry queued sends; returns those whose destination turned out unroutable."""
+        dropped: list[Frames] = []
+        while self._outbox:
+            frames = self._outbox[0]
+            try:
+                self.sock.send_multipart(frames, zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            except zmq.ZMQError as exc:
+                if exc.errno != errno.EHOSTUNREACH:
+                    raise
+                dropped.append(frames)
+            self._outbox.popleft()
+        return dropped
+
+    @property
+    def backlog(self) -> int:
+        """Messages waiting for room in the peer's pipe."""
+        return len(self._outbox)
+
+
+def frame(message: Message) -> Frames:
+    """Signature and body of ``message``, for a DEALER (prefix a routing id for a ROUTER)."""
+    return [SIGNATURE, codec.encode(message)]
+
+
+def parse(frames: Frames, *, routed: bool) -> tuple[bytes, Message]:
+    """Split a received multipart message into (routing id or b"", decoded message)."""
+    if routed:
+        if len(frames) != 3:
+            raise RemoteProtocolError(f"expected 3 frames, got {len(frames)}")
+        return frames[0], codec.decode(frames[1], frames[2])
+    if len(frames) != 2:
+        raise RemoteProtocolError(f"expected 2 frames, got {len(frames)}")
+    return b"", codec.decode(frames[0], frames[1])
