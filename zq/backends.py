@@ -36,9 +36,7 @@ class AsyncResultBackend(ABC, Generic[_ReturnType]):
         """Whether ``task_id`` has a result."""
 
     @abstractmethod
-    async def get_result(
-        self, task_id: str, with_logs: bool = False
-    ) -> TaskiqResult[_ReturnType]:
+    async def get_result(self, task_id: str, with_logs: bool = False) -> TaskiqResult[_ReturnType]:
         """The result of ``task_id``."""
 
 
@@ -55,8 +53,9 @@ class EmbeddedResultBackend(AsyncResultBackend[Any]):
 
         error = describe(result.error) if result.error is not None else None
         payload = b"" if result.is_err else self.serializer.dumpb(result.return_value)
-        msg = ResultMsg(task_id, result.is_err, payload, result.execution_time, result.labels,
-                        error, result.log)
+        msg = ResultMsg(
+            task_id, result.is_err, payload, result.execution_time, result.labels, error, result.log
+        )
         await self.store.tell(Put([msg]))
 
     async def is_result_ready(self, task_id: str) -> bool:

@@ -27,8 +27,9 @@ class _NoBackend(AsyncResultBackend[Any]):
     """Stands in until ``startup``: any use says what to do."""
 
     def _fail(self) -> SendTaskError:
-        return SendTaskError("the broker is not started: `await broker.startup()` or "
-                             "`async with broker:` first")
+        return SendTaskError(
+            "the broker is not started: `await broker.startup()` or `async with broker:` first"
+        )
 
     async def set_result(self, task_id: str, result: Any) -> None:
         raise self._fail()
@@ -62,7 +63,10 @@ class AsyncBroker(ABC):
     ) -> Callable[[Callable[..., _T]], AsyncTaskiqDecoratedTask[Any, _T]]: ...
 
     def task(self, task_name: Any = None, **labels: Any) -> Any:
-        """Register a task: ``@broker.task``, ``@broker.task()`` or ``@broker.task("name", **labels)``."""
+        """Register a task.
+
+        As ``@broker.task``, ``@broker.task()`` or ``@broker.task("name", **labels)``.
+        """
         if callable(task_name):
             return self.register_task(task_name)
 

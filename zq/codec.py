@@ -11,7 +11,7 @@ from zq.exceptions import RemoteProtocolError
 from zq.messages import PROTOCOL_VERSION, SIGNATURE, SIGNATURE_PREFIX, Message
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)  # type: ignore[arg-type]
+_decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 
 
 def encode(message: Message) -> bytes:
@@ -32,7 +32,10 @@ def check_signature(signature: bytes) -> None:
 
 
 def decode(signature: bytes, body: bytes) -> Message:
-    """Check the signature and decode the body; any fault is the peer's (``RemoteProtocolError``)."""
+    """Check the signature and decode the body.
+
+    Any fault is the peer's: ``RemoteProtocolError``.
+    """
     check_signature(signature)
     try:
         return _decoder.decode(body)

@@ -58,9 +58,7 @@ class SendTaskError(BrokerError):
 class SharedBrokerSendTaskError(SendTaskError):
     """``kiq`` was called on a shared task without a default broker."""
 
-    __template__ = (
-        "You cannot use kiq directly on shared task without setting the default_broker."
-    )
+    __template__ = "You cannot use kiq directly on shared task without setting the default_broker."
 
 
 class UnknownTaskError(SendTaskError):
@@ -130,7 +128,7 @@ class ZQError(TaskiqError):
 
 
 class LocalProtocolError(ZQError):
-    """This process misused the protocol or the API: the fault is on this side."""
+    """The local side misused the protocol or the API: the fault is on this side."""
 
 
 class RemoteProtocolError(ZQError):

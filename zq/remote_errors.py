@@ -45,11 +45,13 @@ def describe(exc: BaseException) -> ErrorInfo:
     )
 
 
-def _find_class(module: str, qualname: str, modules: Mapping[str, ModuleType]) -> type | None:
+def _find_class(
+    module: str, qualname: str, modules: Mapping[str, ModuleType]
+) -> type[BaseException] | None:
     mod = modules.get(module)
     if mod is None:
         return None
-    obj: Any = vars(mod).get(qualname.split(".")[0])
+    obj: Any = vars(mod).get(qualname.split(".", maxsplit=1)[0])
     for part in qualname.split(".")[1:]:
         if not isinstance(obj, type):
             return None
@@ -68,8 +70,11 @@ def _stand_in(module: str, qualname: str) -> type[TaskiqError]:
 
 
 def rebuild(info: ErrorInfo, modules: Mapping[str, ModuleType] | None = None) -> BaseException:
-    """An exception of the original type (or a stand-in), with its args, attributes and the
-    remote traceback attached as a note."""
+    """Rebuild the exception that ``info`` describes.
+
+    It has the original type (or a stand-in), its args and attributes, and the remote
+    traceback attached as a note.
+    """
     cls = _find_class(info.module, info.qualname, sys.modules if modules is None else modules)
     exc: BaseException
     if cls is None:
@@ -78,7 +83,7 @@ def rebuild(info: ErrorInfo, modules: Mapping[str, ModuleType] | None = None) ->
         try:
             exc = cls(*info.args)
         except Exception:  # a constructor that wants other arguments: build it bare
-            exc = cls.__new__(cls)
+            exc = BaseException.__new__(cls)
             exc.args = tuple(info.args)
     for key, value in info.attrs.items():
         try:

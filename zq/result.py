@@ -48,7 +48,18 @@ class TaskiqResult(Generic[_ReturnType]):
         """Decode a wire result with the broker's serializer."""
         if msg.is_err:
             error = rebuild(msg.error) if msg.error is not None else None
-            return cls(is_err=True, return_value=None, execution_time=msg.execution_time,
-                       labels=msg.labels, error=error, log=msg.log)
-        return cls(is_err=False, return_value=serializer.loadb(msg.payload),
-                   execution_time=msg.execution_time, labels=msg.labels, log=msg.log)
+            return TaskiqResult(
+                is_err=True,
+                return_value=None,
+                execution_time=msg.execution_time,
+                labels=msg.labels,
+                error=error,
+                log=msg.log,
+            )
+        return TaskiqResult(
+            is_err=False,
+            return_value=serializer.loadb(msg.payload),
+            execution_time=msg.execution_time,
+            labels=msg.labels,
+            log=msg.log,
+        )

@@ -12,8 +12,10 @@ R = TypeVar("R")
 
 
 class ResultTable(Generic[R]):
-    """Task id -> result, in arrival order; expires results after ``ttl_s``, keeps at most
-    ``max_results`` (the oldest go first)."""
+    """Task id -> result, in arrival order.
+
+    Results expire after ``ttl_s``; at most ``max_results`` are kept (the oldest go first).
+    """
 
     def __init__(self, max_results: int, ttl_s: float) -> None:
         if max_results < 1 or ttl_s <= 0:

@@ -44,8 +44,9 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
     async def wait_result(
         self, check_interval: float = 0.2, timeout: float = -1.0, with_logs: bool = False
     ) -> TaskiqResult[_ReturnType]:
-        """Wait for the result; raise ``TaskiqResultTimeoutError`` after ``timeout`` seconds
-        (a value <= 0 waits forever).
+        """Wait for the result, at most ``timeout`` seconds (<= 0: forever).
+
+        Raises ``TaskiqResultTimeoutError`` when the time is up.
 
         With zq's embedded backend the result is pushed: ``check_interval`` is accepted for
         taskiq compatibility and only used to poll a third-party backend.
@@ -60,7 +61,7 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
                 raise TaskiqResultTimeoutError(timeout=timeout) from None
         try:
             async with asyncio.timeout(limit):
-                while not await self.is_ready():
+                while not await self.is_ready():  # noqa: ASYNC110 - third-party backend
                     await asyncio.sleep(check_interval)
         except TimeoutError:
             raise TaskiqResultTimeoutError(timeout=timeout) from None

@@ -46,8 +46,9 @@ class WorkerConfig(msgspec.Struct, kw_only=True):
 def configure_logging(config: WorkerConfig) -> None:
     """Set up the root logger as the CLI was asked to."""
     if config.configure_logging:
-        logging.basicConfig(level=config.log_level.upper(), format=config.log_format,
-                            stream=sys.stderr)
+        logging.basicConfig(
+            level=config.log_level.upper(), format=config.log_format, stream=sys.stderr
+        )
 
 
 def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
@@ -68,18 +69,23 @@ async def serve(config: WorkerConfig) -> int:
     if not addresses[0]:
         raise SystemExit(f"{config.app} has no address: pass --connect")
     await broker.startup()
-    kwargs = {}
-    if isinstance(broker, ZeroMQBroker):
-        kwargs = {"heartbeat_s": broker.heartbeat_s,
-                  "liveness_timeout_s": broker.liveness_timeout_s,
-                  "max_msg_size": broker.max_msg_size}
     executor = Executor(
-        Receiver(broker, config.max_threadpool_threads), addresses,
-        max_async_tasks=config.max_async_tasks, max_prefetch=config.max_prefetch, **kwargs,
+        Receiver(broker, config.max_threadpool_threads),
+        addresses,
+        max_async_tasks=config.max_async_tasks,
+        max_prefetch=config.max_prefetch,
     )
+    if isinstance(broker, ZeroMQBroker):  # the worker follows the app's liveness settings
+        executor.heartbeat_s = broker.heartbeat_s
+        executor.liveness_timeout_s = broker.liveness_timeout_s
+        executor.max_msg_size = broker.max_msg_size
     await executor.start()
-    log.info("worker %d ready: %d task(s), dispatcher(s) %s", config.index,
-             len(broker.available_tasks), ", ".join(addresses))
+    log.info(
+        "worker %d ready: %d task(s), dispatcher(s) %s",
+        config.index,
+        len(broker.available_tasks),
+        ", ".join(addresses),
+    )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -32,8 +32,11 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.ledger.submit(TaskMsg(task_id, name, b""))
         self.accepted.add(task_id)
 
-    @rule(peer=st.sampled_from(PEERS), names=st.sets(st.sampled_from(NAMES), min_size=1),
-          credit=st.integers(0, 5))
+    @rule(
+        peer=st.sampled_from(PEERS),
+        names=st.sets(st.sampled_from(NAMES), min_size=1),
+        credit=st.integers(0, 5),
+    )
     def join(self, peer: bytes, names: set[str], credit: int) -> None:
         if self.ledger.join(peer, sorted(names), [], credit):
             self.granted[peer] = credit

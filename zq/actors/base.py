@@ -221,7 +221,9 @@ class Actor:
             await self.on_stop()
         except Exception:
             log.exception("actor %s failed while stopping", self.name)
-        dead = ActorDeadError(f"{self.name} stopped" + (f" after a crash: {error!r}" if error else ""))
+        dead = ActorDeadError(
+            f"{self.name} stopped" + (f" after a crash: {error!r}" if error else "")
+        )
         while self._mailbox:
             item = self._mailbox.popleft()
             if type(item) is _Ask and not item.reply.done():

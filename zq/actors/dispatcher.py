@@ -153,7 +153,9 @@ class Dispatcher(Actor):
             return {
                 "pending": self._ledger.pending_count,
                 "leased": self._ledger.leased_count,
-                "executors": {p: self.peers[p] for p in self._ledger.executors() if p in self.peers},
+                "executors": {
+                    p: self.peers[p] for p in self._ledger.executors() if p in self.peers
+                },
                 "stats": self.stats,
             }
         return super().answer(message)
@@ -212,7 +214,9 @@ class Dispatcher(Actor):
                 self.peers.pop(peer, None)
                 self._dirty = True
             case _:
-                self._protocol_error(peer, RemoteProtocolError(f"unexpected {type(message).__name__}"))
+                self._protocol_error(
+                    peer, RemoteProtocolError(f"unexpected {type(message).__name__}")
+                )
 
     def _hello(self, peer: bytes, hello: Hello) -> None:
         if hello.version != PROTOCOL_VERSION:
@@ -233,8 +237,9 @@ class Dispatcher(Actor):
             return
         self.peers[peer] = PeerInfo(hello.role, hello.pid, hello.hostname, hello.tasks)
         self._send(peer, Welcome(self.incarnation, self.heartbeat_s))
-        log.info("%s %s joined (pid %d on %s)", hello.role, peer.hex()[:12], hello.pid,
-                 hello.hostname)
+        log.info(
+            "%s %s joined (pid %d on %s)", hello.role, peer.hex()[:12], hello.pid, hello.hostname
+        )
         self._wake_executor_waiters()
 
     # --- ledger events and their effects --------------------------------------------------
@@ -266,11 +271,16 @@ class Dispatcher(Actor):
 
     def _dead_letter(self, letter: DeadLetter) -> None:
         self.stats.dead_lettered += 1
-        log.error("task %s (%s) dead-lettered: %s", letter.task.task_id, letter.task.task_name,
-                  letter.reason)
+        log.error(
+            "task %s (%s) dead-lettered: %s",
+            letter.task.task_id,
+            letter.task.task_name,
+            letter.reason,
+        )
         error = ErrorInfo("zq.exceptions", "DeliveryLimitError", letter.reason, [letter.reason])
-        self._deliver(ResultMsg(letter.task.task_id, True, b"", 0.0, letter.task.labels, error),
-                      letter.origin)
+        self._deliver(
+            ResultMsg(letter.task.task_id, True, b"", 0.0, letter.task.labels, error), letter.origin
+        )
 
     def _lose(self, peer: bytes, why: str) -> None:
         info = self.peers.pop(peer, None)
@@ -279,9 +289,14 @@ class Dispatcher(Actor):
             return
         lost = self._ledger.lose(peer)
         self.stats.executors_lost += 1
-        log.warning("executor %s%s lost (%s); %d task(s) requeued, %d dead-lettered",
-                    peer.hex()[:12], f" (pid {info.pid})" if info else "", why,
-                    len(lost.requeued), len(lost.dead))
+        log.warning(
+            "executor %s%s lost (%s); %d task(s) requeued, %d dead-lettered",
+            peer.hex()[:12],
+            f" (pid {info.pid})" if info else "",
+            why,
+            len(lost.requeued),
+            len(lost.dead),
+        )
         self._account_loss(lost)
 
     def _tick(self) -> None:
@@ -324,8 +339,12 @@ class Dispatcher(Actor):
     def _protocol_error(self, peer: bytes, exc: RemoteProtocolError) -> None:
         self.stats.protocol_errors += 1
         if self.stats.protocol_errors <= 10 or self.stats.protocol_errors % 1000 == 0:
-            log.warning("protocol error from peer %s (#%d): %s", peer.hex()[:12],
-                        self.stats.protocol_errors, exc)
+            log.warning(
+                "protocol error from peer %s (#%d): %s",
+                peer.hex()[:12],
+                self.stats.protocol_errors,
+                exc,
+            )
 
     def _now(self) -> float:
         assert self._loop is not None
@@ -357,4 +376,3 @@ class WaitExecutors:
 @dataclass(slots=True, frozen=True)
 class GetStats:
     """Ask: queue sizes, connected executors and counters."""
-

@@ -263,8 +263,16 @@ class Executor(Actor):
         credit = 0 if self._draining else max(0, self.capacity - link.outstanding)
         link.credit_back = 0
         tasks = sorted(self.receiver.broker.available_tasks)
-        hello = Hello(ROLE_EXECUTOR, PROTOCOL_VERSION, self.session, os.getpid(),
-                      socket.gethostname(), tasks, self.queues, credit)
+        hello = Hello(
+            ROLE_EXECUTOR,
+            PROTOCOL_VERSION,
+            self.session,
+            os.getpid(),
+            socket.gethostname(),
+            tasks,
+            self.queues,
+            credit,
+        )
         self._send(link, hello, queue=False)  # retried by the tick until welcomed
 
     def _tick(self) -> None:
@@ -274,8 +282,11 @@ class Executor(Actor):
             if not link.joined:
                 self._hello(link)  # until a Welcome: the dispatcher may not be up yet
             elif now - link.last_heard_at > self.liveness_timeout_s:
-                log.warning("dispatcher %s silent for %.1fs; rejoining", link.address,
-                            now - link.last_heard_at)
+                log.warning(
+                    "dispatcher %s silent for %.1fs; rejoining",
+                    link.address,
+                    now - link.last_heard_at,
+                )
                 link.joined = False
                 link.last_heard_at = now
                 self._hello(link)
@@ -294,9 +305,14 @@ class Executor(Actor):
                 link.credit_back -= credit
             if link.channel.backlog:
                 link.channel.flush()
-        if self._draining and not self._running and not self._ready and self._drained:
-            if not any(link.results or link.channel.backlog for link in self._links):
-                self._drained.set()
+        if (
+            self._draining
+            and self._drained is not None
+            and not self._running
+            and not self._ready
+            and not any(link.results or link.channel.backlog for link in self._links)
+        ):
+            self._drained.set()
 
     def _send(self, link: _Link, message: Message, *, queue: bool = True) -> None:
         assert self._loop is not None

@@ -9,6 +9,7 @@ restart could have lost; the dispatcher and the result store drop the duplicates
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -94,10 +95,8 @@ class Submitter(Actor):
                     f"{self.join_timeout_s:g}s: is another program bound to it?"
                 )
             self._wakeup = loop.create_future()  # set by input on the socket
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup, 0.05)
-            except TimeoutError:
-                pass
             self._wakeup = None
         self.send_after(self.heartbeat_s / 2, _Tick())
 
@@ -142,8 +141,11 @@ class Submitter(Actor):
                 assert self._welcomed is not None
                 self._welcomed.set()
                 if self._incarnation and incarnation != self._incarnation:
-                    log.warning("dispatcher %s restarted: submitting %d unfinished task(s) again",
-                                self.address, len(self._unfinished))
+                    log.warning(
+                        "dispatcher %s restarted: submitting %d unfinished task(s) again",
+                        self.address,
+                        len(self._unfinished),
+                    )
                     self._outgoing = list(self._unfinished.values())
                 self._incarnation = incarnation
             case Rejoin():
@@ -164,8 +166,9 @@ class Submitter(Actor):
             self._channel.flush()
 
     def _hello(self) -> None:
-        hello = Hello(ROLE_PRODUCER, PROTOCOL_VERSION, self.session, os.getpid(),
-                      socket.gethostname())
+        hello = Hello(
+            ROLE_PRODUCER, PROTOCOL_VERSION, self.session, os.getpid(), socket.gethostname()
+        )
         self._send(hello, queue=False)
 
     def _send(self, message: Message, *, queue: bool = True) -> None:

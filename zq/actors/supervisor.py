@@ -60,8 +60,12 @@ class WorkerSupervisor:
         self._stopping = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
-        log.info("zq worker starting %d process(es) for %s (pid %d)", self.workers,
-                 self.config.app, os.getpid())
+        log.info(
+            "zq worker starting %d process(es) for %s (pid %d)",
+            self.workers,
+            self.config.app,
+            os.getpid(),
+        )
         for index in range(self.workers):
             await self._spawn(index)
         await self._stopping.wait()
@@ -91,11 +95,13 @@ class WorkerSupervisor:
         if self._stopping.is_set():
             return
         loop = asyncio.get_running_loop()
-        log.error("worker %d (pid %d) died with exit code %s", child.index, child.process.pid,
-                  code)
+        log.error("worker %d (pid %d) died with exit code %s", child.index, child.process.pid, code)
         if not self.intensity.allow(loop.time()):
-            log.critical("workers died %d times within %gs: giving up",
-                         self.intensity.max_restarts, self.intensity.window_s)
+            log.critical(
+                "workers died %d times within %gs: giving up",
+                self.intensity.max_restarts,
+                self.intensity.window_s,
+            )
             self.exit_code = 1
             self._begin_stop(signal.SIGTERM)
             return
@@ -107,13 +113,19 @@ class WorkerSupervisor:
     def _on_signal(self, sig: int) -> None:
         self.signals += 1
         if self.signals == 1:
-            log.info("got %s: shutting down gracefully, waiting for %d worker(s) to finish "
-                     "their running tasks (signal again to kill them)",
-                     signal.Signals(sig).name, len(self.children))
+            log.info(
+                "got %s: shutting down gracefully, waiting for %d worker(s) to finish "
+                "their running tasks (signal again to kill them)",
+                signal.Signals(sig).name,
+                len(self.children),
+            )
             self._begin_stop(signal.SIGTERM)
         else:
-            log.warning("got %s again: killing %d worker(s) now", signal.Signals(sig).name,
-                        len(self.children))
+            log.warning(
+                "got %s again: killing %d worker(s) now",
+                signal.Signals(sig).name,
+                len(self.children),
+            )
             self._signal_children(signal.SIGKILL)
 
     def _begin_stop(self, sig: int) -> None:

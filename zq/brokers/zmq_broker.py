@@ -55,8 +55,10 @@ class ZeroMQBroker(AsyncBroker):
         self._sink: Actor | None = None
 
     async def startup(self) -> None:
-        """In a producer: start the result store, then bind the dispatcher or join the one
-        already on ``address``. In a worker process (``is_worker_process``): nothing to start."""
+        """Start the result store, then bind the dispatcher or join the one on ``address``.
+
+        In a worker process (``is_worker_process``) there is nothing to start.
+        """
         await super().startup()
         if self.is_worker_process or self._sink is not None:
             return
@@ -65,8 +67,11 @@ class ZeroMQBroker(AsyncBroker):
         self._store = store
         self.result_backend = EmbeddedResultBackend(store, self.serializer)
         dispatcher = Dispatcher(
-            self.address, store, heartbeat_s=self.heartbeat_s,
-            liveness_timeout_s=self.liveness_timeout_s, delivery_limit=self.delivery_limit,
+            self.address,
+            store,
+            heartbeat_s=self.heartbeat_s,
+            liveness_timeout_s=self.liveness_timeout_s,
+            delivery_limit=self.delivery_limit,
             max_msg_size=self.max_msg_size,
         )
         sink: Actor
@@ -76,8 +81,13 @@ class ZeroMQBroker(AsyncBroker):
             self.endpoint = dispatcher.endpoint
             log.info("dispatcher bound to %s", self.endpoint)
         except AddressInUseError:
-            sink = Submitter(self.address, store, join_timeout_s=self.join_timeout_s,
-                             heartbeat_s=self.heartbeat_s, max_msg_size=self.max_msg_size)
+            sink = Submitter(
+                self.address,
+                store,
+                join_timeout_s=self.join_timeout_s,
+                heartbeat_s=self.heartbeat_s,
+                max_msg_size=self.max_msg_size,
+            )
             try:
                 await sink.start()
             except BaseException:

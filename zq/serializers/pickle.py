@@ -28,4 +28,4 @@ class PickleSerializer(TaskiqSerializer):
 
     def loadb(self, value: bytes) -> Any:
         """Unpickle ``value`` (runs code chosen by the sender)."""
-        return pickle.loads(value)  # noqa: S301 - opt-in, documented above
+        return pickle.loads(value)

@@ -30,7 +30,9 @@ class Channel:
     def __init__(self, sock: zmq.Socket[bytes], on_ready: Callable[[], None]) -> None:
         self.sock = sock
         self._on_ready = on_ready
-        self._fd = sock.getsockopt(zmq.FD)
+        fd = sock.getsockopt(zmq.FD)
+        assert isinstance(fd, int)
+        self._fd = fd
         self._outbox: deque[Frames] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.protocol_errors = 0
@@ -49,7 +51,9 @@ class Channel:
 
     def readable(self) -> bool:
         """Whether a message is waiting (also re-arms the edge-triggered descriptor)."""
-        return bool(self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+        events = self.sock.getsockopt(zmq.EVENTS)
+        assert isinstance(events, int)
+        return bool(events & zmq.POLLIN)
 
     def recv_batch(self, limit: int = 1000) -> list[Frames]:
         """Up to ``limit`` messages that are already here, without waiting."""
