@@ -66,7 +66,9 @@ class Actor:
         await asyncio.wait({self._task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
         if not self.started.is_set():
-            await self._task  # re-raises the start-up failure
+            await self._task
+            if self.crash is not None:
+                raise self.crash  # the start-up failure, for the caller to handle
             raise ActorDeadError(f"{self.name} stopped while starting")
 
     async def stop(self) -> None:
@@ -195,7 +197,8 @@ class Actor:
         except BaseException as exc:
             error = exc
             self.crash = exc
-            log.exception("actor %s crashed", self.name)
+            if self.started.is_set():  # a start-up failure goes to the caller of start()
+                log.exception("actor %s crashed", self.name)
         finally:
             await self._die(error)
 

@@ -1,0 +1,47 @@
+"""Tasks for the integration tests. They write their own execution log: the test oracle."""
+
+import asyncio
+import os
+import threading
+
+from zq import ZeroMQBroker
+
+# Short liveness settings so that a killed worker is noticed quickly in tests.
+broker = ZeroMQBroker("tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_s=1.0)
+
+
+def _log(path: str, token: str) -> None:
+    line = f"{token} {os.getpid()}\n".encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)  # one O_APPEND write per line: lines never interleave
+    finally:
+        os.close(fd)
+
+
+@broker.task
+async def record(token: str, log_path: str) -> str:
+    _log(log_path, token)
+    return token
+
+
+@broker.task
+def sync_where(x: int) -> list[object]:
+    return [x * 2, threading.current_thread().name]
+
+
+@broker.task
+async def fail(code: int) -> None:
+    raise ValueError(f"failed with {code}")
+
+
+@broker.task
+async def hang_first_time(token: str, log_path: str, marker: str) -> str:
+    """Logs, then hangs forever on its first delivery; returns on the next one."""
+    _log(log_path, token)
+    if not os.path.exists(marker):
+        with open(marker + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(marker + ".tmp", marker)  # atomic: the test never sees it half-written
+        await asyncio.Event().wait()
+    return token

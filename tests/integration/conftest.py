@@ -1,0 +1,108 @@
+"""Real `zq worker` processes on random loopback ports, and helpers to read their execution log."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from zq import ZeroMQBroker
+from zq.kicker import AsyncKicker
+from zq.task import AsyncTaskiqTask
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = "tests.integration.app_tasks:broker"
+
+
+def free_address() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+class Worker:
+    """A `zq worker` subprocess; stopped with SIGINT (then killed) at teardown."""
+
+    def __init__(self, address: str, *args: str) -> None:
+        cmd = [sys.executable, "-m", "zq", "worker", APP, "--connect", address, *args]
+        self.process = subprocess.Popen(cmd, cwd=ROOT)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                return self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+
+@pytest.fixture
+def workers() -> Iterator[Callable[..., Worker]]:
+    started: list[Worker] = []
+
+    def start(address: str, *args: str) -> Worker:
+        worker = Worker(address, *args)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+async def producer() -> AsyncIterator[ZeroMQBroker]:
+    broker = ZeroMQBroker("tcp://127.0.0.1:*", heartbeat_s=0.2, liveness_timeout_s=1.0)
+    await broker.startup()
+    yield broker
+    await broker.shutdown()
+
+
+async def kick(broker: ZeroMQBroker, name: str, *args: Any) -> AsyncTaskiqTask[Any]:
+    """Kick a task of the test app by name (the producer does not import the app's broker)."""
+    return await AsyncKicker(f"tests.integration.app_tasks:{name}", broker, {}).kiq(*args)
+
+
+def read_log(path: Path) -> tuple[Counter[str], set[str]]:
+    """(executions per token, worker pids) from an execution log."""
+    counts: Counter[str] = Counter()
+    pids: set[str] = set()
+    if path.exists():
+        for line in path.read_text().splitlines():
+            token, pid = line.split()
+            counts[token] += 1
+            pids.add(pid)
+    return counts, pids
+
+
+async def wait_for_file(path: Path, timeout: float = 20.0) -> None:
+    """Wait until ``path`` exists, woken by filesystem events (no polling)."""
+    loop = asyncio.get_running_loop()
+    appeared = asyncio.Event()
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if os.path.exists(path):
+                loop.call_soon_threadsafe(appeared.set)
+
+    observer = Observer()
+    observer.schedule(Handler(), str(path.parent))
+    observer.start()
+    try:
+        if not path.exists():
+            await asyncio.wait_for(appeared.wait(), timeout)
+    finally:
+        observer.stop()
+        observer.join()

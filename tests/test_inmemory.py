@@ -1,0 +1,60 @@
+"""InMemoryBroker: the same API in one process, through the same pipeline as a worker."""
+
+import threading
+
+import pytest
+
+from zq import InMemoryBroker, TaskiqResultTimeoutError, gather
+
+broker = InMemoryBroker()
+
+
+@broker.task
+async def add(a: int, b: int) -> int:
+    return a + b
+
+
+@broker.task("custom-name", team="core")
+def where() -> str:
+    return threading.current_thread().name
+
+
+@broker.task()
+async def boom() -> None:
+    raise ZeroDivisionError("nope")
+
+
+async def test_kiq_wait_result_gather_and_errors() -> None:
+    async with broker:
+        result = await (await add.kiq(1, 2)).wait_result(timeout=5)
+        assert result.return_value == 3 and not result.is_err
+        many = await gather(*[await add.kiq(i, i) for i in range(100)], timeout=5)
+        assert [r.return_value for r in many] == [2 * i for i in range(100)]
+        failed = await (await boom.kiq()).wait_result(timeout=5)
+        assert failed.is_err and isinstance(failed.error, ZeroDivisionError)
+        named = await (await where.kiq()).wait_result(timeout=5)
+        assert named.return_value.startswith("zq-sync") and named.labels == {"team": "core"}
+
+
+async def test_registry_names_and_local_calls() -> None:
+    assert broker.find_task("custom-name") is where
+    assert "tests.test_inmemory:add" in broker.get_all_tasks()
+    assert await add(2, 3) == 5  # still callable locally
+
+
+async def test_a_kicker_sets_labels_and_task_id_for_one_kick_only() -> None:
+    async with broker:
+        task = await add.kicker().with_labels(extra=1).with_task_id("fixed").kiq(1, 1)
+        assert task.task_id == "fixed"
+        result = await task.wait_result(timeout=5)
+        assert result.labels == {"extra": 1}
+        assert add.labels == {}
+
+
+async def test_wait_result_times_out_with_taskiq_error() -> None:
+    async with broker:
+        task = await add.kicker().with_task_id("never").kiq(1, 1)
+        await broker.wait_all()
+        orphan = type(task)("no-such-task", broker.result_backend)
+        with pytest.raises(TaskiqResultTimeoutError):
+            await orphan.wait_result(timeout=0.05)
