@@ -1,0 +1,123 @@
+"""Throughput and latency of zq end to end: one producer, real `zq worker` processes, loopback.
+
+    .venv/bin/python bench/throughput.py [--tasks 20000] [--runs 5] [--workers 1 2]
+
+For each worker count: a warm-up, then ``--runs`` timed runs of ``--tasks`` no-op tasks kicked
+and their results awaited (median and spread reported); then ``--latency`` sequential single
+round trips (kiq + wait_result) for p50/p99; then peak RSS of the producer and the workers.
+Both producer and workers run on uvloop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import uvloop
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.tasks import broker, noop  # noqa: E402
+from zq import ZeroMQBroker, gather  # noqa: E402
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+async def one_config(workers: int, tasks: int, runs: int, latency_n: int) -> dict[str, object]:
+    producer = ZeroMQBroker("tcp://127.0.0.1:*")
+    producer.available_tasks = broker.available_tasks
+    await producer.startup()
+    noop.broker = producer
+    cmd = [
+        sys.executable,
+        "-m",
+        "zq",
+        "worker",
+        "bench.tasks:broker",
+        "-w",
+        str(workers),
+        "--connect",
+        producer.endpoint,
+        "--log-level",
+        "WARNING",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    try:
+        await asyncio.wait_for(producer.wait_workers(workers), 30)
+        await gather(*[await noop.kiq() for _ in range(2000)])  # warm-up
+        rates = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            await gather(*[await noop.kiq() for _ in range(tasks)], timeout=120)
+            rates.append(tasks / (time.perf_counter() - start))
+        lat = []
+        for _ in range(latency_n):
+            start = time.perf_counter()
+            await (await noop.kiq()).wait_result(timeout=10)
+            lat.append((time.perf_counter() - start) * 1000)
+        lat.sort()
+        stats = await producer.stats()
+        pids = [info.pid for info in stats["executors"].values()]
+        worker_rss = [peak_rss_mb(pid) for pid in pids]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+        await producer.shutdown()
+    return {
+        "workers": workers,
+        "median": statistics.median(rates),
+        "min": min(rates),
+        "max": max(rates),
+        "p50": lat[len(lat) // 2],
+        "p99": lat[int(len(lat) * 0.99)],
+        "producer_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_rss": worker_rss,
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    print(
+        f"# zq throughput: {os.cpu_count()} cores, {platform.python_implementation()} "
+        f"{platform.python_version()}, {platform.system()} {platform.machine()}"
+    )
+    print(f"# {args.tasks} no-op tasks x {args.runs} runs; {args.latency} sequential round trips")
+    print(
+        "| worker processes | tasks/s (median) | min–max | p50 ms | p99 ms | "
+        "producer peak RSS MB | worker peak RSS MB |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for workers in args.workers:
+        r = await one_config(workers, args.tasks, args.runs, args.latency)
+        wr = ", ".join(f"{x:.0f}" for x in r["worker_rss"] if x)  # type: ignore[attr-defined]
+        print(
+            f"| {workers} | {r['median']:,.0f} | {r['min']:,.0f}–{r['max']:,.0f} | "
+            f"{r['p50']:.3f} | {r['p99']:.3f} | {r['producer_rss']:.0f} | {wr} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--latency", type=int, default=2000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    uvloop.run(main(parser.parse_args()))
