@@ -100,7 +100,7 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(f"# {args.tasks} no-op tasks x {args.runs} runs; {args.latency} sequential round trips")
     print(
-        "| worker processes | tasks/s (median) | min–max | p50 ms | p99 ms | "
+        "| worker processes | tasks/s (median) | min-max | p50 ms | p99 ms | "
         "producer peak RSS MB | worker peak RSS MB |"
     )
     print("|---|---|---|---|---|---|---|")
@@ -108,7 +108,7 @@ async def main(args: argparse.Namespace) -> None:
         r = await one_config(workers, args.tasks, args.runs, args.latency)
         wr = ", ".join(f"{x:.0f}" for x in r["worker_rss"] if x)  # type: ignore[attr-defined]
         print(
-            f"| {workers} | {r['median']:,.0f} | {r['min']:,.0f}–{r['max']:,.0f} | "
+            f"| {workers} | {r['median']:,.0f} | {r['min']:,.0f}-{r['max']:,.0f} | "
             f"{r['p50']:.3f} | {r['p99']:.3f} | {r['producer_rss']:.0f} | {wr} |",
             flush=True,
         )
