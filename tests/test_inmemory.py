@@ -26,8 +26,12 @@ async def boom() -> None:
 
 async def test_kiq_wait_result_gather_and_errors() -> None:
     async with broker:
-        result = await (await add.kiq(1, 2)).wait_result(timeout=5)
+        task = await add.kiq(1, 2)
+        result = await task.wait_result(timeout=5)
         assert result.return_value == 3 and not result.is_err
+        assert await task.is_ready()
+        again = await task.get_result()
+        assert again.return_value == 3 and again.execution_time >= 0
         many = await gather(*[await add.kiq(i, i) for i in range(100)], timeout=5)
         assert [r.return_value for r in many] == [2 * i for i in range(100)]
         failed = await (await boom.kiq()).wait_result(timeout=5)
