@@ -147,9 +147,5 @@ class WouldBlock(ZQError):
     """A ``*_nowait`` call could not proceed without waiting (e.g. a full mailbox)."""
 
 
-class ClosedResourceError(ZQError):
-    """The object was used after it was shut down."""
-
-
 class DeliveryLimitError(ZQError):
     """The task was dead-lettered: its executor was lost each time it was delivered."""

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from zq.exceptions import ActorDeadError, ClosedResourceError, WouldBlock
+from zq.exceptions import ActorDeadError, WouldBlock
 
 log = logging.getLogger("zq.actors")
 
@@ -242,7 +242,3 @@ class Actor:
                 watcher(self, error)
             except Exception:
                 log.exception("death watcher of %s failed", self.name)
-
-    def _check_open(self) -> None:
-        if self._dead:
-            raise ClosedResourceError(f"{self.name} is stopped")

@@ -40,7 +40,7 @@ from zq.messages import (
     Welcome,
 )
 from zq.transport import sockets
-from zq.transport.channel import Channel, frame, parse
+from zq.transport.channel import Channel, decoded, frame
 
 log = logging.getLogger("zq.dispatcher")
 
@@ -168,12 +168,7 @@ class Dispatcher(Actor):
             return False
         now = self._now()
         heard = self._liveness.heard
-        for frames in batch:
-            try:
-                peer, message = parse(frames, routed=True)
-            except RemoteProtocolError as exc:
-                self._protocol_error(frames[0] if frames else b"?", exc)
-                continue
+        for peer, message in decoded(batch, routed=True, on_error=self._protocol_error):
             heard(peer, now)
             self._handle(peer, message)
         return len(batch) >= 1000 or channel.readable()

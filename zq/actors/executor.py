@@ -41,7 +41,7 @@ from zq.messages import (
 )
 from zq.receiver import Receiver
 from zq.transport import sockets
-from zq.transport.channel import Channel, frame, parse
+from zq.transport.channel import Channel, bad_frame_logger, decoded, frame
 
 log = logging.getLogger("zq.executor")
 
@@ -223,12 +223,9 @@ class Executor(Actor):
                 continue
             assert self._loop is not None
             link.last_heard_at = self._loop.time()
-            for frames in batch:
-                try:
-                    _, message = parse(frames, routed=False)
-                except RemoteProtocolError as exc:
-                    log.warning("protocol error from dispatcher %s: %s", link.address, exc)
-                    continue
+            for _, message in decoded(
+                batch, routed=False, on_error=bad_frame_logger(log, link.address)
+            ):
                 self._handle(link, message)
             more = more or len(batch) >= 1000 or link.channel.readable()
         return more

@@ -36,7 +36,7 @@ from zq.messages import (
     Welcome,
 )
 from zq.transport import sockets
-from zq.transport.channel import Channel, frame, parse
+from zq.transport.channel import Channel, bad_frame_logger, decoded, frame
 
 log = logging.getLogger("zq.submitter")
 
@@ -122,12 +122,9 @@ class Submitter(Actor):
     def poll_io(self) -> bool:
         assert self._channel is not None
         batch = self._channel.recv_batch()
-        for frames in batch:
-            try:
-                _, message = parse(frames, routed=False)
-            except RemoteProtocolError as exc:
-                log.warning("protocol error from dispatcher %s: %s", self.address, exc)
-                continue
+        for _, message in decoded(
+            batch, routed=False, on_error=bad_frame_logger(log, self.address)
+        ):
             self._handle(message)
         return bool(batch) and self._channel.readable()
 

@@ -11,7 +11,7 @@ import asyncio
 import errno
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import zmq
 
@@ -125,3 +125,28 @@ def parse(frames: Frames, *, routed: bool) -> tuple[bytes, Message]:
     if len(frames) != 2:
         raise RemoteProtocolError(f"expected 2 frames, got {len(frames)}")
     return b"", codec.decode(frames[0], frames[1])
+
+
+def decoded(
+    batch: list[Frames], *, routed: bool, on_error: Callable[[bytes, RemoteProtocolError], None]
+) -> Iterator[tuple[bytes, Message]]:
+    """The valid messages of ``batch`` as (routing id or b"", message).
+
+    A frame that does not decode is the peer's fault: ``on_error`` is told, and it is skipped.
+    """
+    for frames in batch:
+        try:
+            yield parse(frames, routed=routed)
+        except RemoteProtocolError as exc:
+            on_error(frames[0] if routed and frames else b"", exc)
+
+
+def bad_frame_logger(
+    logger: logging.Logger, address: str
+) -> Callable[[bytes, RemoteProtocolError], None]:
+    """An ``on_error`` for ``decoded`` that logs a bad frame from the dispatcher at ``address``."""
+
+    def on_error(_peer: bytes, exc: RemoteProtocolError) -> None:
+        logger.warning("protocol error from dispatcher %s: %s", address, exc)
+
+    return on_error
