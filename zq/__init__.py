@@ -1,42 +1,83 @@
-"""zq: a brokerless distributed task queue over ZeroMQ, with taskiq's API."""
+"""zq: a brokerless distributed task queue over ZeroMQ, with taskiq's API.
 
+Every name taskiq exports from its top-level package is here under the same name (the
+scheduler's arrive with ``zq scheduler``); the module paths are listed in
+docs/coming-from-taskiq.md.
+"""
+
+from taskiq_dependencies import Depends as TaskiqDepends
+
+from zq.abc.formatter import TaskiqFormatter
+from zq.abc.middleware import TaskiqMiddleware
+from zq.acks import AckableMessage, AcknowledgeType
 from zq.backends import AsyncResultBackend
 from zq.broker import AsyncBroker
 from zq.brokers.inmemory_broker import InMemoryBroker
+from zq.brokers.shared_broker import async_shared_broker, shared_task
 from zq.brokers.zmq_broker import ZeroMQBroker
+from zq.context import Context
 from zq.decor import AsyncTaskiqDecoratedTask
+from zq.depends.progress_tracker import ProgressTracker, TaskProgress, TaskState
+from zq.events import TaskiqEvents
 from zq.exceptions import (
     NoResultError,
     ResultGetError,
     ResultIsReadyError,
     SecurityError,
     SendTaskError,
+    TaskBrokerMismatchError,
     TaskiqError,
     TaskiqResultTimeoutError,
+    TaskRejectedError,
+    UnknownTaskError,
 )
 from zq.funcs import gather
 from zq.kicker import AsyncKicker
+from zq.message import BrokerMessage, TaskiqMessage
+from zq.middlewares import PrometheusMiddleware, SimpleRetryMiddleware, SmartRetryMiddleware
 from zq.result import TaskiqResult
+from zq.state import TaskiqState
 from zq.task import AsyncTaskiqTask
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AckableMessage",
+    "AcknowledgeType",
     "AsyncBroker",
     "AsyncKicker",
     "AsyncResultBackend",
     "AsyncTaskiqDecoratedTask",
     "AsyncTaskiqTask",
+    "BrokerMessage",
+    "Context",
     "InMemoryBroker",
     "NoResultError",
+    "ProgressTracker",
+    "PrometheusMiddleware",
     "ResultGetError",
     "ResultIsReadyError",
     "SecurityError",
     "SendTaskError",
+    "SimpleRetryMiddleware",
+    "SmartRetryMiddleware",
+    "TaskBrokerMismatchError",
+    "TaskProgress",
+    "TaskRejectedError",
+    "TaskState",
+    "TaskiqDepends",
     "TaskiqError",
+    "TaskiqEvents",
+    "TaskiqFormatter",
+    "TaskiqMessage",
+    "TaskiqMiddleware",
     "TaskiqResult",
     "TaskiqResultTimeoutError",
+    "TaskiqState",
+    "UnknownTaskError",
     "ZeroMQBroker",
     "__version__",
+    "async_shared_broker",
     "gather",
+    "shared_task",
 ]

@@ -7,13 +7,18 @@ to it by the dispatcher, and ``wait_result`` is woken by it, never polling.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from zq.actors.results import Peek, Put, ResultStore, Unwait, WaitAll, WaitFor
+from zq.actors.results import GetProgress, Peek, Put, PutProgress, ResultStore, Unwait, WaitAll
+from zq.actors.results import WaitFor as _WaitFor
 from zq.exceptions import ResultGetError
 from zq.messages import ResultMsg
 from zq.result import TaskiqResult
 from zq.serializers.base import TaskiqSerializer
+
+if TYPE_CHECKING:
+    from zq.depends.progress_tracker import TaskProgress
 
 _ReturnType = TypeVar("_ReturnType")
 
@@ -39,13 +44,47 @@ class AsyncResultBackend(ABC, Generic[_ReturnType]):
     async def get_result(self, task_id: str, with_logs: bool = False) -> TaskiqResult[_ReturnType]:
         """The result of ``task_id``."""
 
+    async def set_progress(self, task_id: str, progress: TaskProgress[Any]) -> None:
+        """Store the progress of ``task_id`` (default: not kept)."""
+
+    async def get_progress(self, task_id: str) -> TaskProgress[Any] | None:
+        """The last progress of ``task_id`` (default: None)."""
+        return None
+
+
+def encode_progress(serializer: TaskiqSerializer, progress: TaskProgress[Any]) -> bytes:
+    """A progress report as bytes, with the broker's serializer (``meta`` is user data)."""
+    return serializer.dumpb([str(getattr(progress.state, "value", progress.state)), progress.meta])
+
+
+def decode_progress(serializer: TaskiqSerializer, payload: bytes) -> TaskProgress[Any]:
+    """The ``TaskProgress`` that ``encode_progress`` encoded."""
+    from zq.depends.progress_tracker import TaskProgress, TaskState
+
+    state, meta = serializer.loadb(payload)
+    known = state in TaskState._value2member_map_
+    return TaskProgress(state=TaskState(state) if known else state, meta=meta)
+
 
 class EmbeddedResultBackend(AsyncResultBackend[Any]):
-    """The producer's own ResultStore, with push-based waiting (``wait_for``, ``wait_all``)."""
+    """The process's own ResultStore, with push-based waiting (``wait_for``, ``wait_all``).
 
-    def __init__(self, store: ResultStore, serializer: TaskiqSerializer) -> None:
+    ``fetch`` (set by ``ZeroMQBroker``) asks the dispatcher for results of tasks this process
+    did not kick; ``report`` (set in worker processes) sends progress to the dispatcher.
+    """
+
+    def __init__(
+        self,
+        store: ResultStore,
+        serializer: TaskiqSerializer,
+        *,
+        fetch: Callable[[list[str]], Awaitable[None]] | None = None,
+        report: Callable[[str, bytes], Awaitable[None]] | None = None,
+    ) -> None:
         self.store = store
         self.serializer = serializer
+        self.fetch = fetch
+        self.report = report
 
     async def set_result(self, task_id: str, result: TaskiqResult[Any]) -> None:
         """Store a result produced outside the dispatcher (e.g. by a local execution)."""
@@ -59,28 +98,62 @@ class EmbeddedResultBackend(AsyncResultBackend[Any]):
         await self.store.tell(Put([msg]))
 
     async def is_result_ready(self, task_id: str) -> bool:
-        """Whether the store has a result for ``task_id``."""
-        return await self.store.ask(Peek(task_id)) is not None
+        """Whether a result for ``task_id`` is here (asks the dispatcher for it if not)."""
+        if await self.store.ask(Peek(task_id)) is not None:
+            return True
+        if self.fetch is not None:
+            await self.fetch([task_id])
+        return False
 
     async def get_result(self, task_id: str, with_logs: bool = False) -> TaskiqResult[Any]:
         """The stored result; ``ResultGetError`` if there is none (yet)."""
         msg = await self.store.ask(Peek(task_id))
         if msg is None:
-            raise ResultGetError()
+            if self.fetch is not None:
+                await self.fetch([task_id])
+            raise ResultGetError(f"no result for task {task_id} (yet)")
         return TaskiqResult.from_message(msg, self.serializer)
 
-    async def wait_for(self, task_id: str) -> TaskiqResult[Any]:
-        """The result of ``task_id``, as soon as it arrives."""
-        msg = await self.store.ask(WaitFor(task_id))
-        return TaskiqResult.from_message(msg, self.serializer)
+    async def wait_for(
+        self, task_id: str, return_type: Any = None, *, fetch: bool = False
+    ) -> TaskiqResult[Any]:
+        """The result of ``task_id``, as soon as it arrives.
 
-    async def wait_all(self, task_ids: list[str]) -> list[TaskiqResult[Any]]:
+        ``fetch``: the task was kicked elsewhere, so ask the dispatcher to send its result here.
+        """
+        if fetch and self.fetch is not None:
+            await self.fetch([task_id])
+        msg = await self.store.ask(_WaitFor(task_id))
+        return TaskiqResult.from_message(msg, self.serializer, return_type)
+
+    async def wait_all(
+        self, task_ids: list[str], return_types: list[Any]
+    ) -> list[TaskiqResult[Any]]:
         """The results of ``task_ids`` in order, once all have arrived (one waiter in all)."""
         msgs = await self.store.ask(WaitAll(task_ids))
         serializer = self.serializer
-        return [TaskiqResult.from_message(m, serializer) for m in msgs]
+        return [
+            TaskiqResult.from_message(m, serializer, t)
+            for m, t in zip(msgs, return_types, strict=True)
+        ]
 
     def give_up(self, task_id: str) -> None:
         """A waiter for ``task_id`` timed out: let the store drop it."""
         if self.store.alive:
             self.store.tell_nowait(Unwait(task_id))
+
+    async def set_progress(self, task_id: str, progress: TaskProgress[Any]) -> None:
+        """Keep the progress here and, in a worker, send it to the task's dispatcher."""
+        payload = encode_progress(self.serializer, progress)
+        await self.store.tell(PutProgress([(task_id, payload)]))
+        if self.report is not None:
+            await self.report(task_id, payload)
+
+    async def get_progress(self, task_id: str) -> TaskProgress[Any] | None:
+        """The last progress report of ``task_id`` that reached this process."""
+        payload = await self.store.ask(GetProgress(task_id))
+        if payload is None:
+            if self.fetch is not None:
+                await self.fetch([task_id])
+            return None
+        return decode_progress(self.serializer, payload)

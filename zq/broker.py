@@ -1,21 +1,37 @@
-"""``AsyncBroker``: the task registry and the producer's API, shared by every zq broker."""
+"""``AsyncBroker``: the task registry, middlewares, events, state and dependencies of an app.
+
+Subclasses implement ``kick``. Everything here is taskiq's API; the differences are listed in
+docs/coming-from-taskiq.md.
+"""
 
 from __future__ import annotations
 
-import inspect
+import logging
+import os
+import sys
+import typing
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Any, Self, TypeVar, overload
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Self, TypeVar, overload
 
+from zq.abc.formatter import TaskiqFormatter
+from zq.abc.middleware import HOOKS, TaskiqMiddleware
 from zq.backends import AsyncResultBackend
 from zq.decor import AsyncTaskiqDecoratedTask
-from zq.exceptions import SendTaskError
+from zq.events import TaskiqEvents
+from zq.exceptions import SendTaskError, TaskBrokerMismatchError
+from zq.formatters.proxy_formatter import ProxyFormatter
+from zq.hooks import call_hooks, maybe_await
 from zq.messages import TaskMsg
 from zq.serializers.base import TaskiqSerializer
 from zq.serializers.msgpack import MSGPackSerializer
+from zq.state import TaskiqState
 
 _T = TypeVar("_T")
+EventHandler = Callable[[TaskiqState], Awaitable[None] | None]
+log = logging.getLogger("zq.broker")
 
 
 def default_id_generator() -> str:
@@ -44,18 +60,38 @@ class _NoBackend(AsyncResultBackend[Any]):
 class AsyncBroker(ABC):
     """Registry of tasks plus the way to send them; subclasses implement ``kick``."""
 
+    global_task_registry: ClassVar[dict[str, AsyncTaskiqDecoratedTask[Any, Any]]] = {}
+    """Tasks declared with ``shared_task``: every broker can run them."""
+
     def __init__(self) -> None:
         self.available_tasks: dict[str, AsyncTaskiqDecoratedTask[Any, Any]] = {}
+        self.decorator_class: type[AsyncTaskiqDecoratedTask[Any, Any]] = AsyncTaskiqDecoratedTask
         self.serializer: TaskiqSerializer = MSGPackSerializer()
+        self.formatter: TaskiqFormatter = ProxyFormatter(self)
         self.result_backend: AsyncResultBackend[Any] = _NoBackend()
+        self.custom_result_backend = False
         self.id_generator: Callable[[], str] = default_id_generator
+        self.middlewares: list[TaskiqMiddleware] = []
+        self.hooks: dict[str, list[TaskiqMiddleware]] = {hook: [] for hook in HOOKS}
+        self.event_handlers: defaultdict[TaskiqEvents, list[EventHandler]] = defaultdict(list)
+        self.state = TaskiqState()
+        self.custom_dependency_context: dict[Any, Any] = {}
+        self.dependency_overrides: dict[Any, Any] = {}
         self.is_worker_process = False
+        self.is_scheduler_process = False
         self.started = False
+
+    @property
+    def local_task_registry(self) -> dict[str, AsyncTaskiqDecoratedTask[Any, Any]]:
+        """Tasks registered on this broker (taskiq's name for ``available_tasks``)."""
+        return self.available_tasks
 
     # --- registry -------------------------------------------------------------------------
 
     @overload
-    def task(self, task_name: Callable[..., _T]) -> AsyncTaskiqDecoratedTask[Any, _T]: ...
+    def task(
+        self, task_name: Callable[..., _T], **labels: Any
+    ) -> AsyncTaskiqDecoratedTask[Any, _T]: ...
 
     @overload
     def task(
@@ -68,7 +104,7 @@ class AsyncBroker(ABC):
         As ``@broker.task``, ``@broker.task()`` or ``@broker.task("name", **labels)``.
         """
         if callable(task_name):
-            return self.register_task(task_name)
+            return self.register_task(task_name, None, **labels)
 
         def decorate(func: Callable[..., _T]) -> AsyncTaskiqDecoratedTask[Any, _T]:
             return self.register_task(func, task_name, **labels)
@@ -79,23 +115,25 @@ class AsyncBroker(ABC):
         self, func: Callable[..., _T], task_name: str | None = None, **labels: Any
     ) -> AsyncTaskiqDecoratedTask[Any, _T]:
         """Register ``func`` under ``task_name`` (default ``module:function``)."""
-        name = task_name or f"{func.__module__}:{func.__name__}"
-        return_type = inspect.signature(func).return_annotation
-        if return_type is inspect.Signature.empty:
-            return_type = None
-        decorated: AsyncTaskiqDecoratedTask[Any, _T] = AsyncTaskiqDecoratedTask(
-            self, name, func, labels, return_type
+        name = task_name or default_task_name(func)
+        decorated: AsyncTaskiqDecoratedTask[Any, _T] = self.decorator_class(
+            self, name, func, labels, return_type_of(func)
         )
-        self.available_tasks[name] = decorated
+        self._register_task(name, decorated)
         return decorated
 
+    def _register_task(self, task_name: str, task: AsyncTaskiqDecoratedTask[Any, Any]) -> None:
+        if task.broker is not self:
+            raise TaskBrokerMismatchError(broker=task.broker)
+        self.available_tasks[task_name] = task
+
     def find_task(self, task_name: str) -> AsyncTaskiqDecoratedTask[Any, Any] | None:
-        """The registered task of that name, or None."""
-        return self.available_tasks.get(task_name)
+        """The task of that name on this broker, else a shared task of that name, else None."""
+        return self.available_tasks.get(task_name) or self.global_task_registry.get(task_name)
 
     def get_all_tasks(self) -> dict[str, AsyncTaskiqDecoratedTask[Any, Any]]:
-        """Every registered task, by name."""
-        return dict(self.available_tasks)
+        """Every task this broker can run: shared tasks, then its own (which win)."""
+        return {**self.global_task_registry, **self.available_tasks}
 
     # --- configuration --------------------------------------------------------------------
 
@@ -104,19 +142,87 @@ class AsyncBroker(ABC):
         self.serializer = serializer
         return self
 
+    def with_formatter(self, formatter: TaskiqFormatter) -> Self:
+        """Set the formatter (used only where user code calls ``broker.formatter``)."""
+        self.formatter = formatter
+        return self
+
     def with_id_generator(self, generator: Callable[[], str]) -> Self:
         """Generate task ids with ``generator``."""
         self.id_generator = generator
         return self
 
+    def with_result_backend(self, result_backend: AsyncResultBackend[Any]) -> Self:
+        """Store results in ``result_backend`` instead of zq's embedded result store.
+
+        The producer that kicked a task stores its result there when it arrives.
+        """
+        self.result_backend = result_backend
+        self.custom_result_backend = True
+        return self
+
+    def add_middlewares(self, *middlewares: TaskiqMiddleware) -> None:
+        """Add middlewares, in order (anything not a ``TaskiqMiddleware`` is skipped)."""
+        for middleware in middlewares:
+            if not isinstance(middleware, TaskiqMiddleware):
+                log.warning("%r is not a TaskiqMiddleware; skipped", middleware)
+                continue
+            middleware.set_broker(self)
+            self.middlewares.append(middleware)
+            for hook in HOOKS:
+                if getattr(type(middleware), hook) is not getattr(TaskiqMiddleware, hook):
+                    self.hooks[hook].append(middleware)
+
+    def with_middlewares(self, *middlewares: TaskiqMiddleware) -> Self:
+        """``add_middlewares``, returning the broker."""
+        self.add_middlewares(*middlewares)
+        return self
+
+    def on_event(self, *events: TaskiqEvents) -> Callable[[EventHandler], EventHandler]:
+        """Decorator: call the function (sync or async, given the state) on ``events``."""
+
+        def register(handler: EventHandler) -> EventHandler:
+            for event in events:
+                self.event_handlers[event].append(handler)
+            return handler
+
+        return register
+
+    def add_event_handler(self, event: TaskiqEvents, handler: EventHandler) -> None:
+        """Call ``handler`` (sync or async, given the state) on ``event``."""
+        self.event_handlers[event].append(handler)
+
+    def with_event_handlers(self, event: TaskiqEvents, *handlers: EventHandler) -> Self:
+        """Add ``handlers`` for ``event``, returning the broker."""
+        self.event_handlers[event].extend(handlers)
+        return self
+
+    def add_dependency_context(self, new_ctx: dict[Any, Any]) -> None:
+        """Values that ``TaskiqDepends()`` resolves by type in every task (copied per task)."""
+        self.custom_dependency_context.update(new_ctx)
+
     # --- lifecycle ------------------------------------------------------------------------
 
     async def startup(self) -> None:
-        """Start the broker (in a producer: its dispatcher and result store)."""
+        """Run the start-up event handlers, the middlewares' ``startup`` and the backend's."""
         self.started = True
+        event = (
+            TaskiqEvents.WORKER_STARTUP if self.is_worker_process else TaskiqEvents.CLIENT_STARTUP
+        )
+        for handler in self.event_handlers[event]:
+            await maybe_await(handler(self.state))
+        await call_hooks(self.hooks["startup"], "startup")
+        await self.result_backend.startup()
 
     async def shutdown(self) -> None:
-        """Stop the broker."""
+        """Run the shutdown event handlers, the middlewares' ``shutdown`` and the backend's."""
+        event = (
+            TaskiqEvents.WORKER_SHUTDOWN if self.is_worker_process else TaskiqEvents.CLIENT_SHUTDOWN
+        )
+        for handler in self.event_handlers[event]:
+            await maybe_await(handler(self.state))
+        await call_hooks(self.hooks["shutdown"], "shutdown")
+        await self.result_backend.shutdown()
         self.started = False
 
     async def __aenter__(self) -> Self:
@@ -129,3 +235,22 @@ class AsyncBroker(ABC):
     @abstractmethod
     async def kick(self, message: TaskMsg) -> None:
         """Hand one task to the queue."""
+
+
+def default_task_name(func: Callable[..., Any]) -> str:
+    """``module:function``; for a script run as ``__main__``, its path as a module name."""
+    module = func.__module__
+    if module == "__main__":
+        module = ".".join(os.path.normpath(sys.argv[0]).removesuffix(".py").split(os.path.sep))
+    name = func.__name__
+    if name == "<lambda>":
+        name = f"lambda_{uuid.uuid4().hex}"
+    return f"{module}:{name}"
+
+
+def return_type_of(func: Callable[..., Any]) -> Any:
+    """The declared return type of ``func``, or None."""
+    try:
+        return typing.get_type_hints(func).get("return")
+    except Exception:
+        return None

@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from zq.kicker import AsyncKicker, build_message
+from zq.kicker import AsyncKicker, portable_labels, send
 from zq.task import AsyncTaskiqTask
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ class AsyncTaskiqDecoratedTask(Generic[_Params, _ReturnType]):
         task_name: str,
         original_func: Callable[_Params, Any],
         labels: dict[str, Any],
-        return_type: type[_ReturnType] | None = None,
+        return_type: Any = None,
     ) -> None:
         self.broker = broker
         self.task_name = task_name
@@ -33,8 +33,12 @@ class AsyncTaskiqDecoratedTask(Generic[_Params, _ReturnType]):
         self.labels = labels
         self.return_type = return_type
         self.is_async = inspect.iscoroutinefunction(original_func)
+        self._wire_labels = portable_labels(labels)
         self.__name__ = getattr(original_func, "__name__", task_name)
+        self.__qualname__ = getattr(original_func, "__qualname__", task_name)
         self.__doc__ = getattr(original_func, "__doc__", None)
+        self.__module__ = getattr(original_func, "__module__", __name__)
+        self.__wrapped__ = original_func
 
     def __call__(self, *args: _Params.args, **kwargs: _Params.kwargs) -> Any:
         """Run the function here, as if it were not a task."""
@@ -45,13 +49,14 @@ class AsyncTaskiqDecoratedTask(Generic[_Params, _ReturnType]):
     ) -> AsyncTaskiqTask[_ReturnType]:
         """Send the task to a worker; returns a handle to its result."""
         broker = self.broker
-        message = build_message(broker, self.task_name, dict(self.labels), None, args, kwargs)
-        await broker.kick(message)
-        return AsyncTaskiqTask(message.task_id, broker.result_backend, self.return_type)
+        task_id = await send(
+            broker, self.task_name, self.labels, None, args, kwargs, wire_labels=self._wire_labels
+        )
+        return AsyncTaskiqTask(task_id, broker.result_backend, self.return_type, kicked=True)
 
     def kicker(self) -> AsyncKicker[_Params, _ReturnType]:
         """A kicker, to set labels, a task id or another broker for one kick."""
-        return AsyncKicker(self.task_name, self.broker, dict(self.labels), self.return_type)
+        return AsyncKicker(self.task_name, self.broker, self.labels, self.return_type)
 
     def __repr__(self) -> str:
         return f"AsyncTaskiqDecoratedTask({self.task_name})"

@@ -149,3 +149,10 @@ class WouldBlock(ZQError):
 
 class DeliveryLimitError(ZQError):
     """The task was dead-lettered: its executor was lost each time it was delivered."""
+
+
+class TaskLostError(ZQError):
+    """The task was acknowledged early, then its executor was lost before it finished.
+
+    It is not delivered again (that is what acknowledging means), so it is dead-lettered.
+    """

@@ -32,7 +32,8 @@ async def gather(
             t.result_backend is backend for t in tasks
         ):
             ids = [t.task_id for t in tasks]
-            return tuple(await asyncio.wait_for(backend.wait_all(ids), limit))
+            types = [t.return_type for t in tasks]
+            return tuple(await asyncio.wait_for(backend.wait_all(ids, types), limit))
         waits = [t.wait_result(check_interval=periodicity, with_logs=with_logs) for t in tasks]
         return tuple(await asyncio.wait_for(asyncio.gather(*waits), limit))
     except TimeoutError:

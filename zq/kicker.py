@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar
 
+import msgspec
+
+from zq.exceptions import SendTaskError
+from zq.message import TaskiqMessage
 from zq.messages import TaskMsg
 from zq.task import AsyncTaskiqTask
 
@@ -14,24 +18,79 @@ _Params = ParamSpec("_Params")
 _ReturnType = TypeVar("_ReturnType")
 
 DEFAULT_QUEUE = "default"
+_probe = msgspec.msgpack.Encoder()
 
 
-def build_message(
+def portable_labels(labels: dict[str, Any]) -> dict[str, Any]:
+    """The labels that can travel (msgpack keeps their types).
+
+    Others stay on the worker's own copy of the task (e.g. ``types_of_exceptions``).
+    """
+    out = {}
+    for key, value in labels.items():
+        try:
+            _probe.encode(value)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        out[key] = value
+    return out
+
+
+def to_wire(broker: AsyncBroker, message: TaskiqMessage) -> TaskMsg:
+    """The wire message for a ``TaskiqMessage`` (after ``pre_send`` middlewares)."""
+    return TaskMsg(
+        message.task_id,
+        message.task_name,
+        encode_args(broker, tuple(message.args), message.kwargs),
+        portable_labels(message.labels),
+        str(message.labels.get("queue", DEFAULT_QUEUE)),
+    )
+
+
+def encode_args(broker: AsyncBroker, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+    """Arguments encoded once, by the broker's serializer; a clear error if they cannot be."""
+    try:
+        return broker.serializer.dumpb([args, kwargs])
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise SendTaskError(
+            f"cannot encode the arguments with {type(broker.serializer).__name__}: {exc}"
+        ) from exc
+
+
+async def send(
     broker: AsyncBroker,
     task_name: str,
     labels: dict[str, Any],
     task_id: str | None,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-) -> TaskMsg:
-    """The wire message for one kick: arguments encoded once, by the broker's serializer."""
-    return TaskMsg(
-        task_id or broker.id_generator(),
-        task_name,
-        broker.serializer.dumpb([args, kwargs]),
-        labels,
-        str(labels.get("queue", DEFAULT_QUEUE)),
+    *,
+    wire_labels: dict[str, Any] | None = None,
+) -> str:
+    """Kick one task through ``broker`` with its send middlewares; returns the task id.
+
+    ``wire_labels``, when given, are ``labels`` already checked to be portable (the fast path
+    of a task's own labels).
+    """
+    pre, post = broker.hooks["pre_send"], broker.hooks["post_send"]
+    task_id = task_id or broker.id_generator()
+    if not pre and not post:  # the hot path: no TaskiqMessage at all
+        if wire_labels is None:
+            wire_labels = portable_labels(labels)
+        queue = str(labels.get("queue", DEFAULT_QUEUE))
+        payload = encode_args(broker, args, kwargs)
+        await broker.kick(TaskMsg(task_id, task_name, payload, wire_labels, queue))
+        return task_id
+    from zq.hooks import call_hooks, pipe_hooks
+
+    message = TaskiqMessage(
+        task_id=task_id, task_name=task_name, labels=dict(labels), args=list(args), kwargs=kwargs
     )
+    message = await pipe_hooks(pre, "pre_send", message)
+    await broker.kick(to_wire(broker, message))
+    await call_hooks(reversed(post), "post_send", message)
+    sent: str = message.task_id
+    return sent
 
 
 class AsyncKicker(Generic[_Params, _ReturnType]):
@@ -42,11 +101,11 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
         task_name: str,
         broker: AsyncBroker,
         labels: dict[str, Any],
-        return_type: type[_ReturnType] | None = None,
+        return_type: Any = None,
     ) -> None:
         self.task_name = task_name
         self.broker = broker
-        self.labels = labels
+        self.labels = dict(labels)
         self.custom_task_id: str | None = None
         self.return_type = return_type
 
@@ -55,7 +114,7 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
         self.labels.update(labels)
         return self
 
-    def with_task_id(self, task_id: str) -> Self:
+    def with_task_id(self, task_id: str | None) -> Self:
         """Use this task id instead of a generated one."""
         self.custom_task_id = task_id
         return self
@@ -70,8 +129,5 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
     ) -> AsyncTaskiqTask[_ReturnType]:
         """Send the task; returns a handle to its result."""
         broker = self.broker
-        message = build_message(
-            broker, self.task_name, self.labels, self.custom_task_id, args, kwargs
-        )
-        await broker.kick(message)
-        return AsyncTaskiqTask(message.task_id, broker.result_backend, self.return_type)
+        task_id = await send(broker, self.task_name, self.labels, self.custom_task_id, args, kwargs)
+        return AsyncTaskiqTask(task_id, broker.result_backend, self.return_type, kicked=True)

@@ -13,10 +13,19 @@ Rules:
 4. When an executor is lost, each of its leases goes back to the front of its queue, or to the
    dead letters once the task has been delivered ``delivery_limit`` times.
 5. The first result for a task wins, whichever executor sends it; later ones are duplicates.
+6. A task resubmitted under its own id by the executor that holds it (a retry, a requeue) is
+   its *successor*: when the current run's result arrives, the successor takes the entry's
+   place (same origin, deliveries reset) instead of the task ending.
+7. A task with a due time waits, delayed, outside the queues until ``release(now)``; the
+   caller passes the time, the ledger never reads a clock.
+8. A task acknowledged early (``ack``) is never delivered again: if its executor is lost, it
+   is dead-lettered with that reason.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
@@ -33,6 +42,10 @@ class _Entry:
     origin: bytes | None  # the submitting peer, or None for this process's own producer
     holder: bytes | None = None  # the executor holding the lease, None while pending
     deliveries: int = 0
+    due: float | None = None  # set while delayed
+    successor: TaskMsg | None = None  # the next run, resubmitted by the holder
+    successor_due: float | None = None
+    acked: bool = False
 
 
 @dataclass(slots=True)
@@ -50,10 +63,15 @@ class _Executor:
 
 @dataclass(slots=True, frozen=True)
 class Completion:
-    """What ``complete`` decided: ``accepted`` (the first result) or ``duplicate``."""
+    """What ``complete`` decided.
 
-    outcome: Literal["accepted", "duplicate"]
+    ``accepted``: the first result, the task is done. ``duplicate``: it was already done.
+    ``retried``: this run ended and the task's successor took its place.
+    """
+
+    outcome: Literal["accepted", "duplicate", "retried"]
     origin: bytes | None = None
+    task: TaskMsg | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -63,6 +81,7 @@ class DeadLetter:
     task: TaskMsg
     origin: bytes | None
     reason: str
+    error: str = "DeliveryLimitError"  # the zq.exceptions class its caller gets
 
 
 @dataclass(slots=True, frozen=True)
@@ -85,16 +104,59 @@ class Ledger:
         self._pending_count = 0
         self._executors: dict[bytes, _Executor] = {}
         self._turn = 0  # rotates which executor is served first
+        self._delayed: list[tuple[float, int, _Entry]] = []  # a heap; stale rows are skipped
+        self._delayed_count = 0
+        self._seq = itertools.count()
 
     # --- events -------------------------------------------------------------------------
 
-    def submit(self, task: TaskMsg, origin: bytes | None = None) -> bool:
-        """Accept a task; False if a task with that id is already pending or in flight."""
-        if task.task_id in self._tasks:
+    def submit(self, task: TaskMsg, origin: bytes | None = None, due: float | None = None) -> bool:
+        """Accept a task (held until ``due`` if given); False if it is not a new task.
+
+        A task with the id of one already here is dropped, unless ``origin`` is the executor
+        holding that one: then it becomes its successor (rule 6).
+        """
+        entry = self._tasks.get(task.task_id)
+        if entry is not None:
+            if origin is not None and entry.holder == origin:
+                entry.successor = task
+                entry.successor_due = due
             return False
         entry = _Entry(task, origin)
         self._tasks[task.task_id] = entry
-        self._enqueue(entry, front=False)
+        self._place(entry, due)
+        return True
+
+    def release(self, now: float) -> int:
+        """Queue the delayed tasks that are due at ``now``; returns how many."""
+        delayed = self._delayed
+        released = 0
+        while delayed and delayed[0][0] <= now:
+            due, _, entry = heapq.heappop(delayed)
+            if entry.due != due or self._tasks.get(entry.task.task_id) is not entry:
+                continue  # stale: completed or replaced meanwhile
+            entry.due = None
+            self._delayed_count -= 1
+            self._enqueue(entry, front=False)
+            released += 1
+        return released
+
+    def next_due(self) -> float | None:
+        """When the earliest delayed task is due, or None."""
+        delayed = self._delayed
+        while delayed:
+            due, _, entry = delayed[0]
+            if entry.due == due and self._tasks.get(entry.task.task_id) is entry:
+                return due
+            heapq.heappop(delayed)
+        return None
+
+    def ack(self, peer: bytes, task_id: str) -> bool:
+        """The executor holding ``task_id`` acknowledged it early (rule 8)."""
+        entry = self._tasks.get(task_id)
+        if entry is None or entry.holder != peer:
+            return False
+        entry.acked = True
         return True
 
     def join(self, peer: bytes, tasks: list[str], queues: list[str], credit: int) -> bool:
@@ -123,14 +185,22 @@ class Ledger:
         entry = self._tasks.pop(task_id, None)
         if entry is None:
             return Completion("duplicate")
-        if entry.holder is None:  # requeued after a loss, and the old executor answered first
+        if entry.due is not None:  # delayed (a late result from before a loss)
+            entry.due = None
+            self._delayed_count -= 1
+        elif entry.holder is None:  # requeued after a loss, and the old executor answered first
             self._unqueue(entry)
         else:
             holder = self._executors.get(entry.holder)
             if holder is not None:
                 holder.leases.pop(task_id, None)
                 self._forget_if_done(holder)
-        return Completion("accepted", entry.origin)
+        if entry.successor is not None and entry.holder == peer:
+            successor = _Entry(entry.successor, entry.origin)
+            self._tasks[task_id] = successor
+            self._place(successor, entry.successor_due)
+            return Completion("retried", entry.origin, entry.task)
+        return Completion("accepted", entry.origin, entry.task)
 
     def leave(self, peer: bytes, returned: list[str]) -> list[str]:
         """The executor says bye: requeue what it hands back, send it nothing more.
@@ -164,7 +234,15 @@ class Ledger:
         dead: list[DeadLetter] = []
         for entry in reversed(executor.leases.values()):
             entry.holder = None
-            if entry.deliveries >= self.delivery_limit:
+            if entry.successor is not None:  # the run failed and was resubmitted: run that
+                entry.task = entry.successor
+                entry.successor = None
+                entry.deliveries = 0
+            if entry.acked:
+                del self._tasks[entry.task.task_id]
+                reason = "acknowledged before it finished, then its executor was lost"
+                dead.append(DeadLetter(entry.task, entry.origin, reason, "TaskLostError"))
+            elif entry.deliveries >= self.delivery_limit:
                 del self._tasks[entry.task.task_id]
                 reason = (
                     f"delivered {entry.deliveries} times and its executor was lost each time "
@@ -225,6 +303,14 @@ class Ledger:
 
     # --- helpers --------------------------------------------------------------------------
 
+    def _place(self, entry: _Entry, due: float | None) -> None:
+        if due is None:
+            self._enqueue(entry, front=False)
+        else:
+            entry.due = due
+            self._delayed_count += 1
+            heapq.heappush(self._delayed, (due, next(self._seq), entry))
+
     def _enqueue(self, entry: _Entry, *, front: bool) -> None:
         key = (entry.task.queue, entry.task.task_name)
         queue = self._pending.get(key)
@@ -256,9 +342,19 @@ class Ledger:
         return self._pending_count
 
     @property
+    def delayed_count(self) -> int:
+        """Tasks held until their due time."""
+        return self._delayed_count
+
+    @property
     def leased_count(self) -> int:
         """Tasks in flight on executors."""
-        return len(self._tasks) - self._pending_count
+        return len(self._tasks) - self._pending_count - self._delayed_count
+
+    def origin_of(self, task_id: str) -> tuple[bool, bytes | None]:
+        """``(known, origin)``: whether the task is here, and who submitted it."""
+        entry = self._tasks.get(task_id)
+        return (False, None) if entry is None else (True, entry.origin)
 
     def pending_ids(self) -> set[str]:
         """Ids of the pending tasks (for tests and introspection)."""

@@ -135,10 +135,29 @@ class Submit(msgspec.Struct, tag="submit", array_like=True):
     tasks: list[TaskMsg]
 
 
-class Forward(msgspec.Struct, tag="forward", array_like=True):
-    """Results forwarded to the producer that submitted those tasks."""
+class Forward(msgspec.Struct, tag="forward", array_like=True, omit_defaults=True):
+    """Results (and progress reports) for the peer that submitted or fetched those tasks."""
 
     results: list[ResultMsg]
+    progress: list[tuple[str, bytes]] = []
+
+
+class Ack(msgspec.Struct, tag="ack", array_like=True):
+    """The executor ends these leases early: the tasks must not be delivered again."""
+
+    task_ids: list[str]
+
+
+class Progress(msgspec.Struct, tag="progress", array_like=True):
+    """Progress reports of running tasks: ``(task_id, encoded TaskProgress)`` pairs."""
+
+    items: list[tuple[str, bytes]]
+
+
+class Fetch(msgspec.Struct, tag="fetch", array_like=True):
+    """A peer asks for the results (and progress) of tasks it did not submit."""
+
+    task_ids: list[str]
 
 
 class Cancel(msgspec.Struct, tag="cancel", array_like=True):
@@ -160,4 +179,7 @@ Message = (
     | Submit
     | Forward
     | Cancel
+    | Ack
+    | Progress
+    | Fetch
 )

@@ -1,22 +1,37 @@
-"""The per-task execution pipeline: find the task, decode its arguments, run it, encode the result.
+"""The per-task execution pipeline (taskiq's receiver).
+
+It finds the task, decodes and casts its arguments, resolves its dependencies, runs it under
+its timeout with the middlewares' hooks, and encodes the result.
 
 Async tasks run on the event loop; sync tasks run in a thread pool so they never block it.
 Used by the Executor actor in worker processes and by ``InMemoryBroker``; a subclass can be
-plugged in with ``zq worker --receiver``.
+plugged in with ``zq worker --receiver``. A task whose broker has no middlewares, no
+dependencies, nothing to cast and no timeout takes a short path with none of that machinery.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from zq.exceptions import UnknownTaskError
+from taskiq_dependencies import DependencyGraph
+
+from zq.acks import AcknowledgeType, parse_acknowledge_type
+from zq.casting import ParamCaster
+from zq.context import Context
+from zq.exceptions import NoResultError, UnknownTaskError
+from zq.hooks import call_hooks, pipe_hooks
+from zq.message import TaskiqMessage
 from zq.messages import ResultMsg, TaskMsg
+from zq.ports import TaskPort, current_port
 from zq.remote_errors import describe
+from zq.result import TaskiqResult
+from zq.state import TaskiqState
 
 if TYPE_CHECKING:
     from zq.broker import AsyncBroker
@@ -24,17 +39,53 @@ if TYPE_CHECKING:
 log = logging.getLogger("zq.receiver")
 
 
-class Receiver:
-    """Runs tasks of ``broker``'s registry; ``max_threadpool_threads`` bounds sync tasks."""
+class _Plan:
+    """What running one task needs, worked out once per task name."""
 
-    def __init__(self, broker: AsyncBroker, max_threadpool_threads: int | None = None) -> None:
+    __slots__ = ("caster", "func", "graph", "is_async", "plain")
+
+    def __init__(self, func: Any, is_async: bool, validate: bool, task_name: str) -> None:
+        self.func = func
+        self.is_async = is_async
+        caster = ParamCaster(func, task_name) if validate else None
+        self.caster = caster if caster is not None and caster.needed else None
+        graph = DependencyGraph(func)
+        self.graph = None if graph.is_empty() else graph
+        self.plain = self.caster is None and self.graph is None
+
+
+class Receiver:
+    """Runs tasks of ``broker``'s registry.
+
+    ``max_threadpool_threads`` bounds sync tasks; ``validate_params=False`` turns argument
+    casting off (``--no-parse``); ``propagate_exceptions=False`` keeps a task's exception out
+    of its generator dependencies; ``ack_type`` is the default for tasks without the label.
+    """
+
+    def __init__(
+        self,
+        broker: AsyncBroker,
+        max_threadpool_threads: int | None = None,
+        *,
+        validate_params: bool = True,
+        propagate_exceptions: bool = True,
+        ack_type: AcknowledgeType | str = AcknowledgeType.WHEN_SAVED,
+    ) -> None:
         self.broker = broker
         self.max_threadpool_threads = max_threadpool_threads
+        self.validate_params = validate_params
+        self.propagate_exceptions = propagate_exceptions
+        self.ack_type = parse_acknowledge_type(ack_type)
+        self._plain_acks = self.ack_type is AcknowledgeType.WHEN_SAVED
         self._pool: ThreadPoolExecutor | None = None
+        self._plans: dict[str, _Plan] = {}
 
     def startup(self) -> None:
         """Create the thread pool for sync tasks."""
-        self._pool = ThreadPoolExecutor(self.max_threadpool_threads, thread_name_prefix="zq-sync")
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                self.max_threadpool_threads, thread_name_prefix="zq-sync"
+            )
 
     def shutdown(self) -> None:
         """Release the thread pool; threads still running a sync task are not waited for."""
@@ -42,11 +93,39 @@ class Receiver:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
-    async def run(self, task: TaskMsg) -> ResultMsg:
-        """Run one task to a result; never raises for the task's own failure."""
+    # --- the pipeline ---------------------------------------------------------------------
+
+    async def run(self, task: TaskMsg, port: TaskPort | None = None) -> ResultMsg:
+        """Run one task to a result; never raises for the task's own failure.
+
+        ``port`` is how the task reaches its dispatcher (kicks, progress, acks).
+        """
+        token = current_port.set(port)
+        try:
+            plan = self._plan(task.task_name)
+            hooks = self.broker.hooks
+            labels = task.labels
+            if (
+                plan is not None
+                and plan.plain
+                and self._plain_acks
+                and "timeout" not in labels
+                and "ack_type" not in labels
+                and not hooks["pre_execute"]
+                and not hooks["post_execute"]
+                and not hooks["on_error"]
+                and not hooks["post_save"]
+            ):
+                return await self._run_plain(plan, task)
+            return await self._run_full(plan, task, port)
+        finally:
+            current_port.reset(token)
+
+    async def _run_plain(self, plan: _Plan, task: TaskMsg) -> ResultMsg:
         start = perf_counter()
         try:
-            value = await self._call(task)
+            args, kwargs = self.broker.serializer.loadb(task.payload)
+            value = await self._call(plan, args, kwargs)
             payload = self.broker.serializer.dumpb(value)
         except Exception as exc:
             log.debug("task %s (%s) failed", task.task_id, task.task_name, exc_info=True)
@@ -55,15 +134,131 @@ class Receiver:
             )
         return ResultMsg(task.task_id, False, payload, perf_counter() - start, task.labels)
 
-    async def _call(self, task: TaskMsg) -> Any:
-        decorated = self.broker.available_tasks.get(task.task_name)
-        if decorated is None:
-            raise UnknownTaskError(task_name=task.task_name)
-        args, kwargs = self.broker.serializer.loadb(task.payload)
-        func = decorated.original_func
-        if decorated.is_async:
-            return await func(*args, **kwargs)
+    async def _run_full(
+        self, plan: _Plan | None, task: TaskMsg, port: TaskPort | None
+    ) -> ResultMsg:
+        broker = self.broker
+        hooks = broker.hooks
+        start = perf_counter()
+        try:
+            args, kwargs = broker.serializer.loadb(task.payload)
+        except Exception as exc:
+            log.warning("task %s (%s): undecodable arguments", task.task_id, task.task_name)
+            return ResultMsg(task.task_id, True, b"", 0.0, task.labels, describe(exc))
+        message = TaskiqMessage(
+            task_id=task.task_id,
+            task_name=task.task_name,
+            labels=dict(task.labels),
+            args=list(args),
+            kwargs=kwargs,
+        )
+        message = await pipe_hooks(hooks["pre_execute"], "pre_execute", message)
+        try:
+            ack_type = parse_acknowledge_type(message.labels.get("ack_type", self.ack_type))
+        except ValueError as exc:
+            log.warning("task %s: %s; using %s", task.task_id, exc, self.ack_type.value)
+            ack_type = self.ack_type
+        if ack_type is AcknowledgeType.WHEN_RECEIVED and port is not None:
+            await port.ack(task.task_id)
+        start = perf_counter()
+        result = await self._execute(plan, message, port)
+        if result.error is not None:
+            await call_hooks(reversed(hooks["on_error"]), "on_error", message, result, result.error)
+        if ack_type is AcknowledgeType.WHEN_EXECUTED and port is not None:
+            await port.ack(task.task_id)
+        await call_hooks(reversed(hooks["post_execute"]), "post_execute", message, result)
+        wire = self._encode(task, result, perf_counter() - start)
+        if not isinstance(result.error, NoResultError):
+            await call_hooks(reversed(hooks["post_save"]), "post_save", message, result)
+        return wire
+
+    async def _execute(
+        self, plan: _Plan | None, message: TaskiqMessage, port: TaskPort | None
+    ) -> TaskiqResult[Any]:
+        """Cast, resolve dependencies, call under the ``timeout`` label, tear dependencies down."""
+        start = perf_counter()
+        value: Any = None
+        error: BaseException | None = None
+        dep_ctx: Any = None
+        try:
+            if plan is None:
+                raise UnknownTaskError(task_name=message.task_name)
+            if plan.caster is not None:
+                plan.caster.cast(message.args, message.kwargs)
+            kwargs = message.kwargs
+            if plan.graph is not None:
+                context = {
+                    **self.broker.custom_dependency_context,  # a fresh dict per task
+                    Context: Context(message, self.broker, port),
+                    TaskiqState: self.broker.state,
+                }
+                dep_ctx = plan.graph.async_ctx(context, self.broker.dependency_overrides or None)
+                kwargs = {**await dep_ctx.resolve_kwargs(), **message.kwargs}
+            timeout = message.labels.get("timeout")
+            if timeout is None:
+                value = await self._call(plan, message.args, kwargs)
+            else:
+                value = await self._call_with_timeout(plan, message, kwargs, float(timeout))
+        except asyncio.CancelledError:
+            raise
+        except NoResultError as exc:
+            error = exc
+        except BaseException as exc:
+            error = exc
+            log.debug("task %s (%s) failed", message.task_id, message.task_name, exc_info=True)
+        if dep_ctx is not None:
+            info: tuple[Any, Any, Any] = (None, None, None)
+            if error is not None and self.propagate_exceptions:
+                info = (type(error), error, error.__traceback__)
+            try:
+                await dep_ctx.close(*info)
+            except Exception:
+                log.exception("task %s: a dependency's teardown raised", message.task_id)
+        return TaskiqResult(
+            is_err=error is not None,
+            return_value=value,
+            execution_time=perf_counter() - start,
+            labels=message.labels,
+            error=error,
+        )
+
+    async def _call_with_timeout(
+        self, plan: _Plan, message: TaskiqMessage, kwargs: dict[str, Any], timeout: float
+    ) -> Any:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._call(plan, message.args, kwargs)
+        except TimeoutError:
+            raise TimeoutError(
+                f"task {message.task_name} exceeded its timeout of {timeout:g}s"
+            ) from None
+
+    async def _call(self, plan: _Plan, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if plan.is_async:
+            return await plan.func(*args, **kwargs)
         if self._pool is None:
             self.startup()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(func, *args, **kwargs))
+        call = functools.partial(contextvars.copy_context().run, plan.func, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    def _encode(self, task: TaskMsg, result: TaskiqResult[Any], elapsed: float) -> ResultMsg:
+        labels = task.labels
+        if result.error is not None:
+            return ResultMsg(task.task_id, True, b"", elapsed, labels, describe(result.error))
+        try:
+            payload = self.broker.serializer.dumpb(result.return_value)
+        except Exception as exc:
+            return ResultMsg(task.task_id, True, b"", elapsed, labels, describe(exc))
+        return ResultMsg(task.task_id, False, payload, elapsed, labels)
+
+    def _plan(self, task_name: str) -> _Plan | None:
+        plan = self._plans.get(task_name)
+        if plan is None:
+            decorated = self.broker.find_task(task_name)
+            if decorated is None:
+                return None
+            plan = _Plan(
+                decorated.original_func, decorated.is_async, self.validate_params, task_name
+            )
+            self._plans[task_name] = plan
+        return plan

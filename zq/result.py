@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, Self, TypeVar
 
+from zq.casting import cast_value, caster_for
 from zq.messages import ResultMsg
 from zq.remote_errors import rebuild
 from zq.serializers.base import TaskiqSerializer
@@ -44,8 +45,10 @@ class TaskiqResult(Generic[_ReturnType]):
         return f"TaskiqResult(is_err={self.is_err}, {what}, execution_time={self.execution_time})"
 
     @classmethod
-    def from_message(cls, msg: ResultMsg, serializer: TaskiqSerializer) -> TaskiqResult[Any]:
-        """Decode a wire result with the broker's serializer."""
+    def from_message(
+        cls, msg: ResultMsg, serializer: TaskiqSerializer, return_type: Any = None
+    ) -> TaskiqResult[Any]:
+        """Decode a wire result with the broker's serializer, cast to ``return_type``."""
         if msg.is_err:
             error = rebuild(msg.error) if msg.error is not None else None
             return TaskiqResult(
@@ -56,9 +59,14 @@ class TaskiqResult(Generic[_ReturnType]):
                 error=error,
                 log=msg.log,
             )
+        value = serializer.loadb(msg.payload)
+        if return_type is not None and value is not None:
+            caster = caster_for(return_type)
+            if caster is not None:
+                value = cast_value(caster, value, f"the result of task {msg.task_id}")
         return TaskiqResult(
             is_err=False,
-            return_value=serializer.loadb(msg.payload),
+            return_value=value,
             execution_time=msg.execution_time,
             labels=msg.labels,
             log=msg.log,

@@ -37,6 +37,14 @@ class ResultTable(Generic[R]):
             self.evicted += 1
         return True
 
+    def replace(self, task_id: str, value: R, now: float) -> None:
+        """Store ``value`` for ``task_id``, replacing (and renewing) any earlier one."""
+        self._rows.pop(task_id, None)
+        self._rows[task_id] = (now, value)
+        if len(self._rows) > self.max_results:
+            self._rows.popitem(last=False)
+            self.evicted += 1
+
     def get(self, task_id: str) -> R | None:
         """The stored result, or None."""
         row = self._rows.get(task_id)

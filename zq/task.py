@@ -3,29 +3,41 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from zq.backends import AsyncResultBackend, EmbeddedResultBackend
+from zq.casting import cast_value, caster_for
 from zq.exceptions import ResultGetError, ResultIsReadyError, TaskiqResultTimeoutError
 from zq.result import TaskiqResult
+
+if TYPE_CHECKING:
+    from zq.depends.progress_tracker import TaskProgress
 
 _ReturnType = TypeVar("_ReturnType")
 
 
 class AsyncTaskiqTask(Generic[_ReturnType]):
-    """A kicked task (taskiq's name and methods)."""
+    """A kicked task (taskiq's name and methods).
 
-    __slots__ = ("result_backend", "return_type", "task_id")
+    It can also be built from a task id alone, in any process of the app:
+    ``AsyncTaskiqTask(task_id, broker.result_backend)``; zq then asks the dispatcher for the
+    result.
+    """
+
+    __slots__ = ("_kicked", "result_backend", "return_type", "task_id")
 
     def __init__(
         self,
         task_id: str,
         result_backend: AsyncResultBackend[Any],
-        return_type: type[_ReturnType] | None = None,
+        return_type: Any = None,
+        *,
+        kicked: bool = False,
     ) -> None:
         self.task_id = task_id
         self.result_backend = result_backend
         self.return_type = return_type
+        self._kicked = kicked  # kicked by this process: its result comes here by itself
 
     async def is_ready(self) -> bool:
         """Whether the result has arrived."""
@@ -37,9 +49,14 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
     async def get_result(self, with_logs: bool = False) -> TaskiqResult[_ReturnType]:
         """The result, which must have arrived (see ``wait_result``)."""
         try:
-            return await self.result_backend.get_result(self.task_id, with_logs=with_logs)
+            result = await self.result_backend.get_result(self.task_id, with_logs=with_logs)
         except Exception as exc:
             raise ResultGetError() from exc
+        return self._cast(result)
+
+    async def get_progress(self) -> TaskProgress[Any] | None:
+        """The last progress the task reported (``ProgressTracker``), or None."""
+        return await self.result_backend.get_progress(self.task_id)
 
     async def wait_result(
         self, check_interval: float = 0.2, timeout: float = -1.0, with_logs: bool = False
@@ -55,7 +72,8 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
         limit = timeout if timeout > 0 else None
         if isinstance(backend, EmbeddedResultBackend):
             try:
-                return await asyncio.wait_for(backend.wait_for(self.task_id), limit)
+                waiting = backend.wait_for(self.task_id, self.return_type, fetch=not self._kicked)
+                return await asyncio.wait_for(waiting, limit)
             except TimeoutError:
                 backend.give_up(self.task_id)
                 raise TaskiqResultTimeoutError(timeout=timeout) from None
@@ -66,6 +84,15 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
         except TimeoutError:
             raise TaskiqResultTimeoutError(timeout=timeout) from None
         return await self.get_result(with_logs=with_logs)
+
+    def _cast(self, result: TaskiqResult[Any]) -> TaskiqResult[_ReturnType]:
+        if self.return_type is not None and not result.is_err and result.return_value is not None:
+            caster = caster_for(self.return_type)
+            if caster is not None:
+                result.return_value = cast_value(
+                    caster, result.return_value, f"the result of task {self.task_id}"
+                )
+        return result
 
     def __repr__(self) -> str:
         return f"AsyncTaskiqTask(task_id={self.task_id!r})"

@@ -35,6 +35,9 @@ class WorkerConfig(msgspec.Struct, kw_only=True):
     max_async_tasks: int = 100
     max_prefetch: int = 0
     max_threadpool_threads: int | None = None
+    parse_params: bool = True
+    propagate_errors: bool = True
+    ack_type: str = "when_saved"
     wait_tasks_timeout_s: float | None = None
     log_level: str = "INFO"
     log_format: str = "[%(asctime)s][%(name)s][%(levelname)s][pid %(process)d] %(message)s"
@@ -68,9 +71,15 @@ async def serve(config: WorkerConfig) -> int:
     addresses = config.connect or [getattr(broker, "endpoint", "")]
     if not addresses[0]:
         raise SystemExit(f"{config.app} has no address: pass --connect")
-    await broker.startup()
+    receiver = Receiver(
+        broker,
+        config.max_threadpool_threads,
+        validate_params=config.parse_params,
+        propagate_exceptions=config.propagate_errors,
+        ack_type=config.ack_type,
+    )
     executor = Executor(
-        Receiver(broker, config.max_threadpool_threads),
+        receiver,
         addresses,
         max_async_tasks=config.max_async_tasks,
         max_prefetch=config.max_prefetch,
@@ -79,11 +88,15 @@ async def serve(config: WorkerConfig) -> int:
         executor.heartbeat_s = broker.heartbeat_s
         executor.liveness_timeout_s = broker.liveness_timeout_s
         executor.max_msg_size = broker.max_msg_size
+        broker.attach_executor(executor)
+    await broker.startup()  # WORKER_STARTUP handlers may kick: the executor queues those
+    if isinstance(broker, ZeroMQBroker):
+        broker.attach_executor(executor)  # now with the broker's result store
     await executor.start()
     log.info(
         "worker %d ready: %d task(s), dispatcher(s) %s",
         config.index,
-        len(broker.available_tasks),
+        len(broker.get_all_tasks()),
         ", ".join(addresses),
     )
     loop = asyncio.get_running_loop()

@@ -6,14 +6,17 @@ from zq import codec
 from zq.exceptions import RemoteProtocolError
 from zq.messages import (
     SIGNATURE,
+    Ack,
     Assign,
     Bye,
     Cancel,
     Credit,
     ErrorInfo,
+    Fetch,
     Forward,
     Heartbeat,
     Hello,
+    Progress,
     Refuse,
     Rejoin,
     ResultMsg,
@@ -49,9 +52,9 @@ GOLDEN = [
     ),
     (
         Forward([ERROR]),
-        "92 a7 66 6f 72 77 61 72 64 91 97 a3 69 64 32 c3 c4 00 cb 3f b9 99 99 99 99 99 9a 80 96 "
+        "93 a7 66 6f 72 77 61 72 64 91 97 a3 69 64 32 c3 c4 00 cb 3f b9 99 99 99 99 99 9a 80 96 "
         "a8 62 75 69 6c 74 69 6e 73 aa 56 61 6c 75 65 45 72 72 6f 72 a3 62 61 64 91 a3 62 61 64 "
-        "80 a0 c0",
+        "80 a0 c0 90",
     ),
     (Heartbeat(), "91 a2 68 62"),
     (Bye(["id1"]), "92 a3 62 79 65 91 a3 69 64 31"),
@@ -61,7 +64,21 @@ GOLDEN = [
         "81 a1 6b 01 a7 64 65 66 61 75 6c 74 01",
     ),
     (Cancel(["id1"]), "92 a6 63 61 6e 63 65 6c 91 a3 69 64 31"),
+    (Ack(["id1"]), "92 a3 61 63 6b 91 a3 69 64 31"),
+    (Progress([("id1", b"\x01")]), "92 a8 70 72 6f 67 72 65 73 73 91 92 a3 69 64 31 c4 01 01"),
+    (Fetch(["id1"]), "92 a5 66 65 74 63 68 91 a3 69 64 31"),
 ]
+
+
+def test_an_appended_field_keeps_old_peers_decodable() -> None:
+    # Forward gained ``progress`` (appended, with a default): a Forward encoded before that
+    # still decodes, and the new field takes its default.
+    old = bytes.fromhex(
+        "92 a7 66 6f 72 77 61 72 64 91 97 a3 69 64 32 c3 c4 00 cb 3f b9 99 99 99 99 99 9a 80 96 "
+        "a8 62 75 69 6c 74 69 6e 73 aa 56 61 6c 75 65 45 72 72 6f 72 a3 62 61 64 91 a3 62 61 64 "
+        "80 a0 c0"
+    )
+    assert codec.decode(SIGNATURE, old) == Forward([ERROR])
 
 
 @pytest.mark.parametrize(("message", "golden"), GOLDEN, ids=[type(m).__name__ for m, _ in GOLDEN])

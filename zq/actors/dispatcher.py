@@ -7,15 +7,17 @@ batch per peer per wake-up.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
 
 from zq.actors.base import Actor
-from zq.actors.results import Put, ResultStore
+from zq.actors.results import FetchResults, Peek, Put, PutProgress, ResultStore
 from zq.exceptions import RemoteProtocolError
 from zq.ledger import DeadLetter, Ledger, Lost
 from zq.liveness import Liveness
@@ -23,14 +25,17 @@ from zq.messages import (
     PROTOCOL_VERSION,
     ROLE_EXECUTOR,
     ROLE_PRODUCER,
+    Ack,
     Assign,
     Bye,
     Credit,
     ErrorInfo,
+    Fetch,
     Forward,
     Heartbeat,
     Hello,
     Message,
+    Progress,
     Refuse,
     Rejoin,
     ResultMsg,
@@ -48,6 +53,34 @@ log = logging.getLogger("zq.dispatcher")
 @dataclass(slots=True, frozen=True)
 class _Tick:
     """Timer message: check liveness and send heartbeats."""
+
+
+@dataclass(slots=True, frozen=True)
+class _Release:
+    """Timer message: delayed tasks may be due."""
+
+
+@dataclass(slots=True, frozen=True)
+class _Found:
+    """Results the store had for a peer's ``Fetch``."""
+
+    peer: bytes
+    results: list[ResultMsg]
+
+
+@dataclass(slots=True)
+class DeadLetterInfo:
+    """A task taken out of circulation, and why (``broker.dead_letters()``)."""
+
+    task_id: str
+    task_name: str
+    reason: str
+    labels: dict[str, Any]
+    queue: str
+    payload: bytes
+
+
+MAX_DEAD_LETTERS = 10_000
 
 
 @dataclass(slots=True)
@@ -69,6 +102,8 @@ class DispatcherStats:
     duplicates: int = 0
     requeued: int = 0
     dead_lettered: int = 0
+    retried: int = 0
+    no_result: int = 0
     protocol_errors: int = 0
     executors_lost: int = 0
 
@@ -105,6 +140,12 @@ class Dispatcher(Actor):
         self._forwards: dict[bytes, list[ResultMsg]] = {}
         self._dirty = False
         self._executor_waiters: list[tuple[int, Any]] = []
+        self._local_progress: list[tuple[str, bytes]] = []
+        self._forward_progress: dict[bytes, list[tuple[str, bytes]]] = {}
+        self._fetchers: dict[str, set[bytes | None]] = {}  # task id -> peers that fetched it
+        self._release_at: float | None = None
+        self._lookups: set[asyncio.Task[None]] = set()
+        self.dead_letters: OrderedDict[str, DeadLetterInfo] = OrderedDict()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -138,6 +179,16 @@ class Dispatcher(Actor):
         elif type(message) is _Tick:
             self._tick()
             self.send_after(self.heartbeat_s / 2, _Tick())
+        elif type(message) is _Release:
+            self._release_at = None
+            if self._ledger.release(self._now()):
+                self._dirty = True
+            self._arm_release()
+        elif type(message) is FetchResults:
+            self._fetch(None, message.task_ids)
+        elif type(message) is _Found:
+            if message.results:
+                self._forwards.setdefault(message.peer, []).extend(message.results)
         else:
             super().receive(message)
 
@@ -149,9 +200,12 @@ class Dispatcher(Actor):
             waiter = self._loop.create_future()
             self._executor_waiters.append((message.count, waiter))
             return waiter
+        if type(message) is GetDeadLetters:
+            return list(self.dead_letters.values())
         if type(message) is GetStats:
             return {
                 "pending": self._ledger.pending_count,
+                "delayed": self._ledger.delayed_count,
                 "leased": self._ledger.leased_count,
                 "executors": {
                     p: self.peers[p] for p in self._ledger.executors() if p in self.peers
@@ -192,6 +246,16 @@ class Dispatcher(Actor):
                     return
                 for task in tasks:
                     self._submit(task, peer)
+            case Ack(task_ids=task_ids):
+                for task_id in task_ids:
+                    ledger.ack(peer, task_id)
+            case Progress(items=items):
+                self._progress(items)
+            case Fetch(task_ids=task_ids):
+                if peer in self.peers:
+                    self._fetch(peer, task_ids)
+                else:
+                    self._send(peer, Rejoin(self.incarnation))
             case Credit(amount=amount):
                 if ledger.knows(peer):
                     ledger.grant(peer, amount)
@@ -240,16 +304,49 @@ class Dispatcher(Actor):
     # --- ledger events and their effects --------------------------------------------------
 
     def _submit(self, task: TaskMsg, origin: bytes | None) -> None:
-        if self._ledger.submit(task, origin):
+        labels = task.labels
+        due = self._due(task) if labels and "delay" in labels else None
+        if self._ledger.submit(task, origin, due):
             self.stats.submitted += 1
-            self._dirty = True
+            if due is None:
+                self._dirty = True
+            else:
+                self._arm_release()
+
+    def _due(self, task: TaskMsg) -> float | None:
+        """The time a task with a ``delay`` label (seconds) is due, or None to run it now."""
+        try:
+            delay = float(task.labels["delay"])
+        except (TypeError, ValueError):
+            log.warning("task %s: ignoring bad delay %r", task.task_id, task.labels["delay"])
+            return None
+        return self._now() + delay if delay > 0 else None
+
+    def _arm_release(self) -> None:
+        due = self._ledger.next_due()
+        if due is not None and (self._release_at is None or due < self._release_at):
+            self._release_at = due
+            self.send_after(max(0.0, due - self._now()), _Release())
 
     def _complete(self, peer: bytes, result: ResultMsg) -> None:
         done = self._ledger.complete(peer, result.task_id)
         if done.outcome == "duplicate":
             self.stats.duplicates += 1
             return
+        if done.outcome == "retried":  # its successor runs next; this run's outcome is not final
+            self.stats.retried += 1
+            self._dirty = True
+            self._arm_release()
+            return
         self.stats.completed += 1
+        error = result.error
+        if error is not None and error.module == "zq.exceptions":
+            if error.qualname == "NoResultError":  # the task chose to have no result
+                self.stats.no_result += 1
+                self._fetchers.pop(result.task_id, None)
+                return
+            if error.qualname == "TaskRejectedError" and done.task is not None:
+                self._record_dead(done.task, f"rejected by the task: {error.message}")
         self._deliver(result, done.origin)
 
     def _deliver(self, result: ResultMsg, origin: bytes | None) -> None:
@@ -257,6 +354,53 @@ class Dispatcher(Actor):
             self._local_results.append(result)
         else:
             self._forwards.setdefault(origin, []).append(result)
+            self._local_results.append(result)  # kept here too, so any process can fetch it
+        if self._fetchers:
+            for peer in self._fetchers.pop(result.task_id, ()):
+                if peer is not None and peer != origin:
+                    self._forwards.setdefault(peer, []).append(result)
+
+    def _progress(self, items: list[tuple[str, bytes]]) -> None:
+        for item in items:
+            known, origin = self._ledger.origin_of(item[0])
+            if not known:
+                continue
+            targets: set[bytes | None] = {origin, *self._fetchers.get(item[0], ())}
+            for target in targets:
+                if target is None:
+                    self._local_progress.append(item)
+                else:
+                    self._forward_progress.setdefault(target, []).append(item)
+
+    def _fetch(self, peer: bytes | None, task_ids: list[str]) -> None:
+        """A process wants results of tasks it did not kick: watch live ones, look up others."""
+        done = []
+        for task_id in task_ids:
+            known, origin = self._ledger.origin_of(task_id)
+            if known:
+                if origin != peer:
+                    self._fetchers.setdefault(task_id, set()).add(peer)
+            elif peer is not None:
+                done.append(task_id)
+        if done and peer is not None:
+            lookup = asyncio.get_running_loop().create_task(self._look_up(peer, done))
+            self._lookups.add(lookup)
+            lookup.add_done_callback(self._lookups.discard)
+
+    async def _look_up(self, peer: bytes, task_ids: list[str]) -> None:
+        found = [r for r in [await self._results.ask(Peek(t)) for t in task_ids] if r is not None]
+        if self.alive:
+            await self.tell(_Found(peer, found))
+
+    def _record_dead(self, task: TaskMsg, reason: str) -> None:
+        self.stats.dead_lettered += 1
+        log.error("task %s (%s) dead-lettered: %s", task.task_id, task.task_name, reason)
+        letters = self.dead_letters
+        letters[task.task_id] = DeadLetterInfo(
+            task.task_id, task.task_name, reason, task.labels, task.queue, task.payload
+        )
+        if len(letters) > MAX_DEAD_LETTERS:
+            letters.popitem(last=False)
 
     def _account_loss(self, lost: Lost) -> None:
         self.stats.requeued += len(lost.requeued)
@@ -265,14 +409,8 @@ class Dispatcher(Actor):
         self._dirty = True
 
     def _dead_letter(self, letter: DeadLetter) -> None:
-        self.stats.dead_lettered += 1
-        log.error(
-            "task %s (%s) dead-lettered: %s",
-            letter.task.task_id,
-            letter.task.task_name,
-            letter.reason,
-        )
-        error = ErrorInfo("zq.exceptions", "DeliveryLimitError", letter.reason, [letter.reason])
+        self._record_dead(letter.task, letter.reason)
+        error = ErrorInfo("zq.exceptions", letter.error, letter.reason, [letter.reason])
         self._deliver(
             ResultMsg(letter.task.task_id, True, b"", 0.0, letter.task.labels, error), letter.origin
         )
@@ -312,10 +450,14 @@ class Dispatcher(Actor):
         if self._local_results:
             self._results.tell_nowait(Put(self._local_results))
             self._local_results = []
-        if self._forwards:
+        if self._local_progress:
+            self._results.tell_nowait(PutProgress(self._local_progress))
+            self._local_progress = []
+        if self._forwards or self._forward_progress:
             forwards, self._forwards = self._forwards, {}
-            for origin, results in forwards.items():
-                self._send(origin, Forward(results))
+            progress, self._forward_progress = self._forward_progress, {}
+            for origin in forwards.keys() | progress.keys():
+                self._send(origin, Forward(forwards.get(origin, []), progress.get(origin, [])))
         assert self._channel is not None
         if self._channel.backlog:
             for frames in self._channel.flush():
@@ -366,6 +508,11 @@ class WaitExecutors:
     """Ask: answer once at least ``count`` executor sessions are registered."""
 
     count: int
+
+
+@dataclass(slots=True, frozen=True)
+class GetDeadLetters:
+    """Ask: the dead letters held by this dispatcher (oldest first)."""
 
 
 @dataclass(slots=True, frozen=True)

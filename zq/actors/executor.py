@@ -23,19 +23,24 @@ from typing import Any
 import zmq
 
 from zq.actors.base import Actor
+from zq.actors.results import Put, PutProgress, ResultStore
 from zq.exceptions import RemoteProtocolError
 from zq.messages import (
     PROTOCOL_VERSION,
     ROLE_EXECUTOR,
+    Ack,
     Assign,
     Bye,
+    Forward,
     Heartbeat,
     Hello,
     Message,
+    Progress,
     Refuse,
     Rejoin,
     ResultMsg,
     Results,
+    Submit,
     TaskMsg,
     Welcome,
 )
@@ -49,9 +54,13 @@ log = logging.getLogger("zq.executor")
 class _Link:
     """One dispatcher connection and its bookkeeping."""
 
-    def __init__(self, address: str, channel: Channel) -> None:
+    def __init__(self, address: str, channel: Channel, executor: Executor) -> None:
         self.address = address
         self.channel = channel
+        self.port = _LinkPort(executor, self)
+        self.submits: list[TaskMsg] = []  # kicked by tasks: sent before the next Results
+        self.progress: list[tuple[str, bytes]] = []
+        self.acks: list[str] = []
         self.joined = False
         self.outstanding = 0  # tasks received from it and not yet finished
         self.credit_back = 0  # slots freed since the last Results
@@ -65,6 +74,34 @@ class _Link:
 @dataclass(slots=True, frozen=True)
 class _Tick:
     pass
+
+
+@dataclass(slots=True, frozen=True)
+class _Side:
+    """Something a running task sends its dispatcher: a kick, progress or an ack."""
+
+    link: _Link
+    kind: str
+    value: Any
+
+
+class _LinkPort:
+    """The ``TaskPort`` of one link: what tasks leased by that dispatcher send back to it."""
+
+    __slots__ = ("executor", "link")
+
+    def __init__(self, executor: Executor, link: _Link) -> None:
+        self.executor = executor
+        self.link = link
+
+    async def submit(self, task: TaskMsg) -> None:
+        await self.executor.tell(_Side(self.link, "submit", task))
+
+    async def progress(self, task_id: str, payload: bytes) -> None:
+        await self.executor.tell(_Side(self.link, "progress", (task_id, payload)))
+
+    async def ack(self, task_id: str) -> None:
+        await self.executor.tell(_Side(self.link, "ack", task_id))
 
 
 @dataclass(slots=True, frozen=True)
@@ -86,6 +123,7 @@ class Executor(Actor):
         heartbeat_s: float = 1.0,
         liveness_timeout_s: float = 5.0,
         max_msg_size: int = sockets.DEFAULT_MAX_MSG_SIZE,
+        results: ResultStore | None = None,
     ) -> None:
         super().__init__("executor")
         if max_async_tasks < 1 or max_prefetch < 0:
@@ -101,6 +139,7 @@ class Executor(Actor):
         self.liveness_timeout_s = liveness_timeout_s
         self.max_msg_size = max_msg_size
         self.session = uuid.uuid4().hex
+        self.results = results  # where results of tasks kicked from this worker arrive
         self.tasks_run = 0
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._links: list[_Link] = []
@@ -121,7 +160,7 @@ class Executor(Actor):
         for n, address in enumerate(self.addresses):
             routing_id = f"{self.session}.{n}".encode()
             sock = sockets.dealer(self._ctx, address, routing_id, self.max_msg_size)
-            link = _Link(address, Channel(sock, self._wake))
+            link = _Link(address, Channel(sock, self._wake), self)
             link.channel.attach(self._loop)
             link.last_heard_at = self._loop.time()
             self._links.append(link)
@@ -158,6 +197,11 @@ class Executor(Actor):
         return finished
 
     @property
+    def default_port(self) -> _LinkPort:
+        """Where kicks from outside any task go: the first dispatcher."""
+        return self._links[0].port
+
+    @property
     def running(self) -> int:
         """Tasks executing right now."""
         return self._running
@@ -180,7 +224,7 @@ class Executor(Actor):
                 link, task = await waiter
             self._running += 1
             try:
-                result = await run(task)
+                result = await run(task, link.port)
             finally:
                 self._running -= 1
             done((link, result))
@@ -203,6 +247,14 @@ class Executor(Actor):
             link.outstanding -= 1
             link.credit_back += 1
             self.tasks_run += 1
+        elif type(message) is _Side:
+            link = message.link
+            if message.kind == "submit":
+                link.submits.append(message.value)
+            elif message.kind == "progress":
+                link.progress.append(message.value)
+            else:
+                link.acks.append(message.value)
         elif type(message) is _Tick:
             self._tick()
             self.send_after(min(0.2, self.heartbeat_s / 2), _Tick())
@@ -242,6 +294,12 @@ class Executor(Actor):
                     self._offer(link, task)
             case Heartbeat():
                 pass
+            case Forward(results=results, progress=progress):
+                if self.results is not None and self.results.alive:
+                    if results:
+                        self.results.tell_nowait(Put(results))
+                    if progress:
+                        self.results.tell_nowait(PutProgress(progress))
             case Welcome(incarnation=incarnation):
                 link.joined = True
                 if link.incarnation and link.incarnation != incarnation:
@@ -259,7 +317,7 @@ class Executor(Actor):
     def _hello(self, link: _Link) -> None:
         credit = 0 if self._draining else max(0, self.capacity - link.outstanding)
         link.credit_back = 0
-        tasks = sorted(self.receiver.broker.available_tasks)
+        tasks = sorted(self.receiver.broker.get_all_tasks())
         hello = Hello(
             ROLE_EXECUTOR,
             PROTOCOL_VERSION,
@@ -292,6 +350,17 @@ class Executor(Actor):
 
     def after_batch(self) -> None:
         for link in self._links:
+            # Kicks, progress and acks go before results: a retry kicked by a failing task
+            # must reach the dispatcher before that task's result does.
+            if link.submits:
+                self._send(link, Submit(link.submits))
+                link.submits = []
+            if link.progress:
+                self._send(link, Progress(link.progress))
+                link.progress = []
+            if link.acks:
+                self._send(link, Ack(link.acks))
+                link.acks = []
             if link.returned:
                 self._send(link, Bye(link.returned))
                 link.returned = []

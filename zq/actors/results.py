@@ -25,6 +25,30 @@ class Put:
 
 
 @dataclass(slots=True, frozen=True)
+class PutProgress:
+    """Progress reports to store (tell): ``(task_id, encoded TaskProgress)`` pairs."""
+
+    items: list[tuple[str, bytes]]
+
+
+@dataclass(slots=True, frozen=True)
+class FetchResults:
+    """Tell the dispatcher or submitter: send this process the results of these tasks.
+
+    For tasks kicked by another process; they come when they exist.
+    """
+
+    task_ids: list[str]
+
+
+@dataclass(slots=True, frozen=True)
+class GetProgress:
+    """Ask: the last progress report of a task (encoded), or None."""
+
+    task_id: str
+
+
+@dataclass(slots=True, frozen=True)
 class WaitFor:
     """Ask: the result of one task, now or when it arrives."""
 
@@ -77,12 +101,15 @@ class ResultStore(Actor):
         max_results: int = 100_000,
         ttl_s: float = 3600.0,
         clock: Callable[[], float] | None = None,
+        listener: Callable[[list[ResultMsg]], None] | None = None,
     ) -> None:
         super().__init__("results")
         self.max_results = max_results
         self.ttl_s = ttl_s
         self._clock = clock
+        self._listener = listener  # told of every newly stored batch (a plugged backend)
         self._table: ResultTable[ResultMsg] = ResultTable(max_results, ttl_s)
+        self._progress: ResultTable[bytes] = ResultTable(max_results, ttl_s)
         self._waiters: dict[str, list[Any]] = {}
 
     async def on_start(self) -> None:
@@ -99,6 +126,12 @@ class ResultStore(Actor):
                 waiters[:] = [w for w in waiters if not _cancelled(w)]
                 if not waiters:
                     del self._waiters[message.task_id]
+        elif type(message) is PutProgress:
+            assert self._clock is not None
+            now = self._clock()
+            self._progress.expire(now)
+            for task_id, payload in message.items:
+                self._progress.replace(task_id, payload, now)
         elif type(message) is FailWaiters:
             self._fail_all(message.error)
         else:
@@ -128,6 +161,8 @@ class ResultStore(Actor):
             return group.future
         if type(message) is Peek:
             return table.get(message.task_id)
+        if type(message) is GetProgress:
+            return self._progress.get(message.task_id)
         return super().answer(message)
 
     def _put(self, results: list[ResultMsg]) -> None:
@@ -136,9 +171,12 @@ class ResultStore(Actor):
         table = self._table
         table.expire(now)
         waiters = self._waiters
+        stored: list[ResultMsg] | None = [] if self._listener is not None else None
         for result in results:
             if not table.put(result.task_id, result, now):
                 continue
+            if stored is not None:
+                stored.append(result)
             pending = waiters.pop(result.task_id, None)
             if pending is None:
                 continue
@@ -150,6 +188,8 @@ class ResultStore(Actor):
                         waiter.future.set_result([waiter.found[i] for i in waiter.ids])
                 elif not waiter.done():
                     waiter.set_result(result)
+        if stored and self._listener is not None:
+            self._listener(stored)
 
     def _fail_all(self, error: BaseException) -> None:
         for waiters in self._waiters.values():

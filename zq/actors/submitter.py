@@ -20,11 +20,12 @@ from typing import Any
 import zmq
 
 from zq.actors.base import Actor
-from zq.actors.results import Put, ResultStore
+from zq.actors.results import FetchResults, Put, PutProgress, ResultStore
 from zq.exceptions import AddressInUseError, RemoteProtocolError
 from zq.messages import (
     PROTOCOL_VERSION,
     ROLE_PRODUCER,
+    Fetch,
     Forward,
     Heartbeat,
     Hello,
@@ -111,6 +112,8 @@ class Submitter(Actor):
             if message.task_id not in self._unfinished:
                 self._unfinished[message.task_id] = message
                 self._outgoing.append(message)
+        elif type(message) is FetchResults:
+            self._send(Fetch(message.task_ids))
         elif type(message) is _Tick:
             assert self._loop is not None
             if self._loop.time() - self._last_sent_at >= self.heartbeat_s:
@@ -130,10 +133,13 @@ class Submitter(Actor):
 
     def _handle(self, message: Message) -> None:
         match message:
-            case Forward(results=results):
+            case Forward(results=results, progress=progress):
                 for result in results:
                     self._unfinished.pop(result.task_id, None)
-                self._results.tell_nowait(Put(results))
+                if results:
+                    self._results.tell_nowait(Put(results))
+                if progress:
+                    self._results.tell_nowait(PutProgress(progress))
             case Welcome(incarnation=incarnation):
                 assert self._welcomed is not None
                 self._welcomed.set()

@@ -8,50 +8,83 @@ from zq.actors.results import Put, ResultStore
 from zq.backends import EmbeddedResultBackend
 from zq.broker import AsyncBroker
 from zq.exceptions import SendTaskError
-from zq.messages import TaskMsg
+from zq.messages import ResultMsg, TaskMsg
 from zq.receiver import Receiver
+from zq.result import TaskiqResult
+
+
+class _LocalPort:
+    """A running task's way back: kicks and progress stay in this process; acks are no-ops."""
+
+    def __init__(self, broker: InMemoryBroker) -> None:
+        self.broker = broker
+
+    async def submit(self, task: TaskMsg) -> None:
+        await self.broker.kick(task)
+
+    async def progress(self, task_id: str, payload: bytes) -> None:
+        return None  # the backend keeps it already (same process)
+
+    async def ack(self, task_id: str) -> None:
+        return None
 
 
 class InMemoryBroker(AsyncBroker):
     """Runs each kicked task in this process, through the same execution pipeline as a worker.
 
     ``await broker.wait_all()`` waits until every kicked task has finished (like dramatiq's
-    stub broker ``join()``).
+    stub broker ``join()``). The ``delay`` label is honoured. ``validate_params``,
+    ``propagate_exceptions`` and ``ack_type`` are the receiver's (the worker's options).
     """
 
-    def __init__(self, max_stored_results: int = 100_000, max_async_tasks: int = 100) -> None:
+    def __init__(
+        self,
+        max_stored_results: int = 100_000,
+        max_async_tasks: int = 100,
+        *,
+        validate_params: bool = True,
+        propagate_exceptions: bool = True,
+    ) -> None:
         super().__init__()
         self.max_stored_results = max_stored_results
         self.max_async_tasks = max_async_tasks
+        self.validate_params = validate_params
+        self.propagate_exceptions = propagate_exceptions
         self._store: ResultStore | None = None
         self._receiver: Receiver | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._slots: asyncio.Semaphore | None = None
+        self._port = _LocalPort(self)
 
     async def startup(self) -> None:
-        """Start the result store and the execution pipeline."""
+        """Start the result store and the execution pipeline, then the event handlers."""
+        if self._store is None:
+            listener = self._save_elsewhere if self.custom_result_backend else None
+            self._store = ResultStore(self.max_stored_results, listener=listener)
+            await self._store.start()
+            if not self.custom_result_backend:
+                self.result_backend = EmbeddedResultBackend(self._store, self.serializer)
+            self._receiver = Receiver(
+                self,
+                validate_params=self.validate_params,
+                propagate_exceptions=self.propagate_exceptions,
+            )
+            self._receiver.startup()
+            self._slots = asyncio.Semaphore(self.max_async_tasks)
         await super().startup()
-        if self._store is not None:
-            return
-        self._store = ResultStore(self.max_stored_results)
-        await self._store.start()
-        self.result_backend = EmbeddedResultBackend(self._store, self.serializer)
-        self._receiver = Receiver(self)
-        self._receiver.startup()
-        self._slots = asyncio.Semaphore(self.max_async_tasks)
 
     async def shutdown(self) -> None:
-        """Wait for running tasks, then stop."""
+        """Wait for running tasks, run the shutdown handlers, then stop."""
         await self.wait_all()
+        await super().shutdown()
         if self._receiver is not None:
             self._receiver.shutdown()
         if self._store is not None:
             await self._store.stop()
         self._store = self._receiver = None
-        await super().shutdown()
 
     async def kick(self, message: TaskMsg) -> None:
-        """Start running the task in the background."""
+        """Start running the task in the background (after its ``delay`` label, if any)."""
         if self._receiver is None or self._slots is None:
             raise SendTaskError(
                 "the broker is not started: `await broker.startup()` or `async with broker:`"
@@ -62,9 +95,30 @@ class InMemoryBroker(AsyncBroker):
 
     async def _run(self, message: TaskMsg) -> None:
         assert self._receiver is not None and self._slots is not None and self._store is not None
+        delay = message.labels.get("delay") if message.labels else None
+        if delay:
+            await asyncio.sleep(float(delay))
         async with self._slots:
-            result = await self._receiver.run(message)
+            result = await self._receiver.run(message, self._port)
+        error = result.error
+        if (
+            error is not None
+            and error.module == "zq.exceptions"
+            and error.qualname == "NoResultError"
+        ):
+            return  # retried or requeued under the same id, or no result wanted
         await self._store.tell(Put([result]))
+
+    def _save_elsewhere(self, results: list[ResultMsg]) -> None:
+        backend, serializer = self.result_backend, self.serializer
+
+        async def save() -> None:
+            for msg in results:
+                await backend.set_result(msg.task_id, TaskiqResult.from_message(msg, serializer))
+
+        task = asyncio.get_running_loop().create_task(save())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def wait_all(self) -> None:
         """Wait until every task kicked so far has finished."""

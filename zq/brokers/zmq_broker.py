@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zq.actors.base import Actor
-from zq.actors.dispatcher import Dispatcher, GetStats, WaitExecutors
-from zq.actors.results import FailWaiters, ResultStore
+from zq.actors.dispatcher import (
+    DeadLetterInfo,
+    Dispatcher,
+    GetDeadLetters,
+    GetStats,
+    WaitExecutors,
+)
+from zq.actors.results import FailWaiters, FetchResults, ResultStore
 from zq.actors.submitter import Submitter
 from zq.backends import EmbeddedResultBackend
 from zq.broker import AsyncBroker
 from zq.exceptions import AddressInUseError, SendTaskError
-from zq.messages import TaskMsg
+from zq.messages import ResultMsg, TaskMsg
+from zq.ports import current_port
+from zq.result import TaskiqResult
 from zq.transport.sockets import DEFAULT_MAX_MSG_SIZE
+
+if TYPE_CHECKING:
+    from zq.actors.executor import Executor
 
 log = logging.getLogger("zq.broker")
 
@@ -53,19 +65,34 @@ class ZeroMQBroker(AsyncBroker):
         self.dispatcher: Dispatcher | None = None
         self._store: ResultStore | None = None
         self._sink: Actor | None = None
+        self._executor: Executor | None = None
+        self._saving: set[asyncio.Task[None]] = set()
 
     async def startup(self) -> None:
-        """Start the result store, then bind the dispatcher or join the one on ``address``.
+        """Start the store and dispatcher (or join one), then the event handlers and middlewares.
 
-        In a worker process (``is_worker_process``) there is nothing to start.
+        The dispatcher binds ``address``, or, if it is taken, joins the dispatcher there.
+
+        In a worker process (``is_worker_process``) only the result store starts (for results
+        of tasks kicked from tasks); the worker attaches its executor.
         """
+        if self._store is None:
+            await self._start_actors()
         await super().startup()
-        if self.is_worker_process or self._sink is not None:
-            return
-        store = ResultStore(self.max_results, self.result_ttl_s)
+
+    async def _start_actors(self) -> None:
+        listener = self._save_elsewhere if self.custom_result_backend else None
+        store = ResultStore(self.max_results, self.result_ttl_s, listener=listener)
         await store.start()
         self._store = store
-        self.result_backend = EmbeddedResultBackend(store, self.serializer)
+        if self.is_worker_process:
+            if not self.custom_result_backend:
+                self.result_backend = EmbeddedResultBackend(
+                    store, self.serializer, report=self._report
+                )
+            return
+        if not self.custom_result_backend:
+            self.result_backend = EmbeddedResultBackend(store, self.serializer, fetch=self._fetch)
         dispatcher = Dispatcher(
             self.address,
             store,
@@ -92,6 +119,7 @@ class ZeroMQBroker(AsyncBroker):
                 await sink.start()
             except BaseException:
                 await store.stop()
+                self._store = None
                 raise
             log.info("joined the dispatcher already bound to %s", self.address)
         sink.watch(self._sink_died)
@@ -104,23 +132,76 @@ class ZeroMQBroker(AsyncBroker):
         self._store.tell_nowait(FailWaiters(SendTaskError(f"the {actor.name} crashed: {error!r}")))
 
     async def shutdown(self) -> None:
-        """Stop the dispatcher (or submitter) and the result store."""
+        """Run the shutdown handlers, then stop the dispatcher (or submitter) and the store."""
+        await super().shutdown()
+        if self._saving:
+            await asyncio.gather(*self._saving, return_exceptions=True)
         sink, self._sink, self.dispatcher = self._sink, None, None
         if sink is not None:
             await sink.stop()
         if self._store is not None:
             await self._store.stop()
             self._store = None
-        await super().shutdown()
+        self._executor = None
 
     async def kick(self, message: TaskMsg) -> None:
-        """Hand the task to the dispatcher (waits if its mailbox is full)."""
+        """Hand the task to the dispatcher (waits if its mailbox is full).
+
+        In a worker, the task goes to the dispatcher that leased the running task (or the
+        first one).
+        """
         sink = self._sink
-        if sink is None:
+        if sink is not None:
+            await sink.tell(message)
+            return
+        port = current_port.get()
+        if port is None and self._executor is not None:
+            port = self._executor.default_port
+        if port is None:
             raise SendTaskError(
                 "the broker is not started: `await broker.startup()` or `async with broker:`"
             )
-        await sink.tell(message)
+        await port.submit(message)
+
+    def attach_executor(self, executor: Executor) -> None:
+        """In a worker process: kicks and progress from tasks go through ``executor``."""
+        self._executor = executor
+        executor.results = self._store
+
+    async def _report(self, task_id: str, payload: bytes) -> None:
+        port = current_port.get()
+        if port is None and self._executor is not None:
+            port = self._executor.default_port
+        if port is not None:
+            await port.progress(task_id, payload)
+
+    async def _fetch(self, task_ids: list[str]) -> None:
+        if self._sink is not None:
+            await self._sink.tell(FetchResults(task_ids))
+
+    def _save_elsewhere(self, results: list[ResultMsg]) -> None:
+        """With ``with_result_backend``: store each arriving result in that backend too."""
+        backend, serializer = self.result_backend, self.serializer
+
+        async def save() -> None:
+            for msg in results:
+                try:
+                    await backend.set_result(
+                        msg.task_id, TaskiqResult.from_message(msg, serializer)
+                    )
+                except Exception:
+                    log.exception("the result backend could not store task %s", msg.task_id)
+
+        task = asyncio.get_running_loop().create_task(save())
+        self._saving.add(task)
+        task.add_done_callback(self._saving.discard)
+
+    async def dead_letters(self) -> list[DeadLetterInfo]:
+        """Tasks this dispatcher took out of circulation, with the reason (oldest first)."""
+        if self.dispatcher is None:
+            return []
+        result: list[DeadLetterInfo] = await self.dispatcher.ask(GetDeadLetters())
+        return result
 
     # --- zq extensions --------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Base classes under taskiq's module paths (``taskiq.abc.*`` becomes ``zq.abc.*``)."""
