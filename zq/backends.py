@@ -10,7 +10,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from zq.actors.results import GetProgress, Peek, Put, PutProgress, ResultStore, Unwait, WaitAll
+from zq.actors.results import (
+    GetProgress,
+    Peek,
+    Put,
+    PutProgress,
+    ResultStore,
+    Unwait,
+    WaitAll,
+    WaitProgress,
+)
 from zq.actors.results import WaitFor as _WaitFor
 from zq.exceptions import ResultGetError
 from zq.messages import ResultMsg
@@ -148,6 +157,16 @@ class EmbeddedResultBackend(AsyncResultBackend[Any]):
         await self.store.tell(PutProgress([(task_id, payload)]))
         if self.report is not None:
             await self.report(task_id, payload)
+
+    async def wait_progress(
+        self, task_id: str, seen: TaskProgress[Any] | None = None, *, fetch: bool = False
+    ) -> TaskProgress[Any]:
+        """The task's progress as soon as there is one that differs from ``seen``."""
+        if fetch and self.fetch is not None:
+            await self.fetch([task_id])
+        known = None if seen is None else encode_progress(self.serializer, seen)
+        payload = await self.store.ask(WaitProgress(task_id, known))
+        return decode_progress(self.serializer, payload)
 
     async def get_progress(self, task_id: str) -> TaskProgress[Any] | None:
         """The last progress report of ``task_id`` that reached this process."""

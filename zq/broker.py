@@ -206,24 +206,26 @@ class AsyncBroker(ABC):
     async def startup(self) -> None:
         """Run the start-up event handlers, the middlewares' ``startup`` and the backend's."""
         self.started = True
-        event = (
-            TaskiqEvents.WORKER_STARTUP if self.is_worker_process else TaskiqEvents.CLIENT_STARTUP
-        )
-        for handler in self.event_handlers[event]:
-            await maybe_await(handler(self.state))
+        for event in self.lifecycle_events(starting=True):
+            for handler in self.event_handlers[event]:
+                await maybe_await(handler(self.state))
         await call_hooks(self.hooks["startup"], "startup")
         await self.result_backend.startup()
 
     async def shutdown(self) -> None:
         """Run the shutdown event handlers, the middlewares' ``shutdown`` and the backend's."""
-        event = (
-            TaskiqEvents.WORKER_SHUTDOWN if self.is_worker_process else TaskiqEvents.CLIENT_SHUTDOWN
-        )
-        for handler in self.event_handlers[event]:
-            await maybe_await(handler(self.state))
+        for event in self.lifecycle_events(starting=False):
+            for handler in self.event_handlers[event]:
+                await maybe_await(handler(self.state))
         await call_hooks(self.hooks["shutdown"], "shutdown")
         await self.result_backend.shutdown()
         self.started = False
+
+    def lifecycle_events(self, starting: bool) -> tuple[TaskiqEvents, ...]:
+        """The events ``startup`` (or ``shutdown``) fires: the worker's or the client's."""
+        if self.is_worker_process:
+            return (TaskiqEvents.WORKER_STARTUP if starting else TaskiqEvents.WORKER_SHUTDOWN,)
+        return (TaskiqEvents.CLIENT_STARTUP if starting else TaskiqEvents.CLIENT_SHUTDOWN,)
 
     async def __aenter__(self) -> Self:
         await self.startup()

@@ -58,6 +58,23 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
         """The last progress the task reported (``ProgressTracker``), or None."""
         return await self.result_backend.get_progress(self.task_id)
 
+    async def wait_progress(
+        self, seen: TaskProgress[Any] | None = None, timeout: float = -1.0
+    ) -> TaskProgress[Any]:
+        """Wait until the task reports progress other than ``seen`` (a zq extension).
+
+        Pushed, never polled, with zq's embedded backend (a long poll for a web endpoint);
+        raises ``TaskiqResultTimeoutError`` after ``timeout`` seconds (<= 0: no limit).
+        """
+        backend = self.result_backend
+        if not isinstance(backend, EmbeddedResultBackend):
+            raise NotImplementedError("wait_progress needs zq's embedded result backend")
+        waiting = backend.wait_progress(self.task_id, seen, fetch=not self._kicked)
+        try:
+            return await asyncio.wait_for(waiting, timeout if timeout > 0 else None)
+        except TimeoutError:
+            raise TaskiqResultTimeoutError(timeout=timeout) from None
+
     async def wait_result(
         self, check_interval: float = 0.2, timeout: float = -1.0, with_logs: bool = False
     ) -> TaskiqResult[_ReturnType]:

@@ -49,6 +49,14 @@ class GetProgress:
 
 
 @dataclass(slots=True, frozen=True)
+class WaitProgress:
+    """Ask: the task's progress (encoded) once it differs from ``seen``."""
+
+    task_id: str
+    seen: bytes | None = None
+
+
+@dataclass(slots=True, frozen=True)
 class WaitFor:
     """Ask: the result of one task, now or when it arrives."""
 
@@ -111,6 +119,7 @@ class ResultStore(Actor):
         self._table: ResultTable[ResultMsg] = ResultTable(max_results, ttl_s)
         self._progress: ResultTable[bytes] = ResultTable(max_results, ttl_s)
         self._waiters: dict[str, list[Any]] = {}
+        self._progress_waiters: dict[str, list[asyncio.Future[bytes]]] = {}
 
     async def on_start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -132,6 +141,9 @@ class ResultStore(Actor):
             self._progress.expire(now)
             for task_id, payload in message.items:
                 self._progress.replace(task_id, payload, now)
+                for waiter in self._progress_waiters.pop(task_id, ()):
+                    if not waiter.done():
+                        waiter.set_result(payload)
         elif type(message) is FailWaiters:
             self._fail_all(message.error)
         else:
@@ -163,6 +175,13 @@ class ResultStore(Actor):
             return table.get(message.task_id)
         if type(message) is GetProgress:
             return self._progress.get(message.task_id)
+        if type(message) is WaitProgress:
+            current = self._progress.get(message.task_id)
+            if current is not None and current != message.seen:
+                return current
+            waiter: asyncio.Future[bytes] = loop.create_future()
+            self._progress_waiters.setdefault(message.task_id, []).append(waiter)
+            return waiter
         return super().answer(message)
 
     def _put(self, results: list[ResultMsg]) -> None:

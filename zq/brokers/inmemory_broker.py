@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 from zq.actors.results import Put, ResultStore
 from zq.backends import EmbeddedResultBackend
 from zq.broker import AsyncBroker
-from zq.exceptions import SendTaskError
+from zq.events import TaskiqEvents
+from zq.exceptions import SendTaskError, UnknownTaskError
 from zq.messages import ResultMsg, TaskMsg
 from zq.receiver import Receiver
 from zq.result import TaskiqResult
@@ -32,24 +34,28 @@ class _LocalPort:
 class InMemoryBroker(AsyncBroker):
     """Runs each kicked task in this process, through the same execution pipeline as a worker.
 
-    ``await broker.wait_all()`` waits until every kicked task has finished (like dramatiq's
-    stub broker ``join()``). The ``delay`` label is honoured. ``validate_params``,
-    ``propagate_exceptions`` and ``ack_type`` are the receiver's (the worker's options).
+    taskiq's constructor arguments. ``await broker.wait_all()`` waits until every kicked task
+    has finished; ``await_inplace=True`` runs each task inside ``kiq()``. The ``delay`` label is
+    honoured. Start-up and shutdown run both the client and the worker event handlers.
     """
 
     def __init__(
         self,
+        sync_tasks_pool_size: int = 4,
         max_stored_results: int = 100_000,
-        max_async_tasks: int = 100,
-        *,
-        validate_params: bool = True,
+        cast_types: bool = True,
+        max_async_tasks: int = 30,
+        max_async_tasks_jitter: int = 0,
         propagate_exceptions: bool = True,
+        await_inplace: bool = False,
     ) -> None:
         super().__init__()
+        self.sync_tasks_pool_size = sync_tasks_pool_size
         self.max_stored_results = max_stored_results
-        self.max_async_tasks = max_async_tasks
-        self.validate_params = validate_params
+        self.max_async_tasks = max_async_tasks + random.randint(0, max(0, max_async_tasks_jitter))
+        self.validate_params = cast_types
         self.propagate_exceptions = propagate_exceptions
+        self.await_inplace = await_inplace
         self._store: ResultStore | None = None
         self._receiver: Receiver | None = None
         self._running: set[asyncio.Task[None]] = set()
@@ -66,6 +72,7 @@ class InMemoryBroker(AsyncBroker):
                 self.result_backend = EmbeddedResultBackend(self._store, self.serializer)
             self._receiver = Receiver(
                 self,
+                self.sync_tasks_pool_size,
                 validate_params=self.validate_params,
                 propagate_exceptions=self.propagate_exceptions,
             )
@@ -89,6 +96,11 @@ class InMemoryBroker(AsyncBroker):
             raise SendTaskError(
                 "the broker is not started: `await broker.startup()` or `async with broker:`"
             )
+        if self.find_task(message.task_name) is None:
+            raise UnknownTaskError(task_name=message.task_name)
+        if self.await_inplace:
+            await self._run(message)
+            return
         task = asyncio.get_running_loop().create_task(self._run(message))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -108,6 +120,12 @@ class InMemoryBroker(AsyncBroker):
         ):
             return  # retried or requeued under the same id, or no result wanted
         await self._store.tell(Put([result]))
+
+    def lifecycle_events(self, starting: bool) -> tuple[TaskiqEvents, ...]:
+        """Both sides' events: this process is the client and the worker."""
+        if starting:
+            return (TaskiqEvents.CLIENT_STARTUP, TaskiqEvents.WORKER_STARTUP)
+        return (TaskiqEvents.CLIENT_SHUTDOWN, TaskiqEvents.WORKER_SHUTDOWN)
 
     def _save_elsewhere(self, results: list[ResultMsg]) -> None:
         backend, serializer = self.result_backend, self.serializer
