@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
+from zq.broker import AsyncBroker
 from zq.exceptions import NoResultError, TaskRejectedError
+from zq.kicker import AsyncKicker
 from zq.message import TaskiqMessage
 from zq.ports import TaskPort
-
-if TYPE_CHECKING:
-    from zq.broker import AsyncBroker
-    from zq.state import TaskiqState
+from zq.state import TaskiqState
 
 
 class Context:

@@ -34,8 +34,8 @@ def free_address() -> str:
 class Worker:
     """A `zq worker` subprocess; stopped with SIGINT (then killed) at teardown."""
 
-    def __init__(self, address: str, *args: str) -> None:
-        cmd = [sys.executable, "-m", "zq", "worker", APP, "--connect", address, *args]
+    def __init__(self, address: str, *args: str, app: str = APP) -> None:
+        cmd = [sys.executable, "-m", "zq", "worker", app, "--connect", address, *args]
         self.process = subprocess.Popen(cmd, cwd=ROOT)
 
     def stop(self, timeout: float = 15.0) -> int:
@@ -52,8 +52,8 @@ class Worker:
 def workers() -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
-    def start(address: str, *args: str) -> Worker:
-        worker = Worker(address, *args)
+    def start(address: str, *args: str, app: str = APP) -> Worker:
+        worker = Worker(address, *args, app=app)
         started.append(worker)
         return worker
 
