@@ -240,10 +240,14 @@ class AsyncBroker(ABC):
 
 
 def default_task_name(func: Callable[..., Any]) -> str:
-    """``module:function``; for a script run as ``__main__``, its path as a module name."""
+    """``module:function``; for code run as ``__main__``, the name a worker imports it by."""
     module = func.__module__
     if module == "__main__":
-        module = ".".join(os.path.normpath(sys.argv[0]).removesuffix(".py").split(os.path.sep))
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if spec is not None and spec.name:  # `python -m package.module`: its real name
+            module = spec.name.removesuffix(".__main__")
+        else:  # `python path/to/script.py`: the path as a module name, as taskiq does
+            module = ".".join(os.path.normpath(sys.argv[0]).removesuffix(".py").split(os.path.sep))
     name = func.__name__
     if name == "<lambda>":
         name = f"lambda_{uuid.uuid4().hex}"

@@ -62,7 +62,7 @@ class Db:
         self.name = name
 
 
-def build(T: ModuleType, broker: Any) -> dict[str, Any]:  # noqa: C901, N803, PLR0915
+def build(T: ModuleType, broker: Any) -> dict[str, Any]:
     """Register the app's middlewares, events, dependencies and tasks on ``broker``."""
     from taskiq_dependencies import Depends
 
