@@ -42,10 +42,12 @@ async def service() -> AsyncIterator[str]:
 
 
 async def test_a_request_kicks_a_task_and_answers_with_its_result(service: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{service}/add", params={"a": "2", "b": "40"}) as response:
-            assert response.status == 200
-            assert await response.json() == {"result": 42}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{service}/add", params={"a": "2", "b": "40"}) as response,
+    ):
+        assert response.status == 200
+        assert await response.json() == {"result": 42}
 
 
 async def test_another_request_reports_progress_while_the_task_runs(

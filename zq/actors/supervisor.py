@@ -13,8 +13,10 @@ import asyncio
 import logging
 import os
 import random
+import shutil
 import signal
 import sys
+import tempfile
 
 import msgspec
 
@@ -53,6 +55,7 @@ class WorkerSupervisor:
         self.exit_code = 0
         self._stopping: asyncio.Event | None = None
         self._watchers: set[asyncio.Task[None]] = set()
+        self._env: dict[str, str] | None = None
 
     async def run(self) -> int:
         """Start the children and supervise them; returns the process exit code."""
@@ -66,18 +69,28 @@ class WorkerSupervisor:
             self.config.app,
             os.getpid(),
         )
-        for index in range(self.workers):
-            await self._spawn(index)
-        await self._stopping.wait()
-        while self._watchers:
-            await asyncio.wait(set(self._watchers))
+        # Children share one fresh metrics directory (PrometheusMiddleware's multiprocess mode),
+        # set before they import anything, so counts from an earlier run never leak in.
+        metrics_dir = None
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            metrics_dir = tempfile.mkdtemp(prefix=f"zq-metrics-{os.getpid()}-")
+        self._env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir} if metrics_dir else None
+        try:
+            for index in range(self.workers):
+                await self._spawn(index)
+            await self._stopping.wait()
+            while self._watchers:
+                await asyncio.wait(set(self._watchers))
+        finally:
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
         log.info("zq worker stopped")
         return self.exit_code
 
     async def _spawn(self, index: int, failures: int = 0) -> None:
         config = msgspec.structs.replace(self.config, index=index)
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "zq.worker", msgspec.json.encode(config).decode()
+            sys.executable, "-m", "zq.worker", msgspec.json.encode(config).decode(), env=self._env
         )
         child = _Child(index, process)
         child.failures = failures

@@ -1,0 +1,158 @@
+"""taskiq API behaviours that only a real dispatcher and real workers show."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import urllib.request
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import ROOT
+from zq import AsyncResultBackend, TaskiqEvents, TaskiqResult, TaskRejectedError, ZeroMQBroker
+from zq.kicker import AsyncKicker
+from zq.task import AsyncTaskiqTask
+
+APP = "tests.integration.api_app:broker"
+
+
+async def kick(broker: ZeroMQBroker, name: str, *args: Any, **labels: Any) -> AsyncTaskiqTask[Any]:
+    return await AsyncKicker(name, broker, labels).kiq(*args)
+
+
+async def test_a_middleware_that_raises_in_every_hook_loses_nothing(workers: Any) -> None:
+    from tests.integration.api_app import Exploding
+
+    broker = ZeroMQBroker("tcp://127.0.0.1:*").with_middlewares(Exploding())
+    async with broker:
+        workers(broker.endpoint, "-w", "1", app=APP)
+        ok = [await kick(broker, "api:double", i) for i in range(20)]
+        failed = await kick(broker, "api:fail")
+        results = [await t.wait_result(timeout=20) for t in ok]
+        assert [r.return_value for r in results] == [2 * i for i in range(20)]
+        error = (await failed.wait_result(timeout=20)).error
+        assert isinstance(error, ValueError)
+
+
+async def test_rejected_task_is_dead_lettered_with_its_reason(workers: Any) -> None:
+    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+        workers(broker.endpoint, "-w", "1", app=APP)
+        task = await kick(broker, "api:reject")
+        result = await task.wait_result(timeout=20)
+        assert isinstance(result.error, TaskRejectedError)
+        letters = await broker.dead_letters()
+        assert [(d.task_id, d.task_name) for d in letters] == [(task.task_id, "api:reject")]
+        assert "not for us" in letters[0].reason
+
+
+async def test_a_delayed_task_waits_in_the_dispatcher_until_due(workers: Any) -> None:
+    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+        workers(broker.endpoint, "-w", "1", app=APP)
+        await broker.wait_workers(1)
+        later = await kick(broker, "api:double", 1, delay=60)
+        soon = await kick(broker, "api:double", 2, delay=0.2)
+        now = await kick(broker, "api:double", 3)
+        assert (await now.wait_result(timeout=20)).return_value == 6
+        stats = await broker.stats()
+        assert stats["delayed"] >= 1  # `later` (and maybe `soon`) held, not sent
+        assert (await soon.wait_result(timeout=20)).return_value == 4
+        assert not await later.is_ready()
+        assert (await broker.stats())["delayed"] == 1
+
+
+async def test_another_process_gets_a_result_by_task_id_alone(workers: Any) -> None:
+    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+        workers(broker.endpoint, "-w", "1", app=APP)
+        done = await kick(broker, "api:double", 21)
+        await done.wait_result(timeout=20)
+        later = await kick(broker, "api:double", 50, delay=0.5)  # still running when asked
+        for task, expected in ((done, 42), (later, 100)):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "tests.integration.fetch_script", broker.endpoint,
+                task.task_id, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, _ = await asyncio.wait_for(proc.communicate(), 30)
+            assert out.decode().split() == ["RESULT", str(expected)]
+
+
+class DictBackend(AsyncResultBackend[Any]):
+    """A plugged-in result backend: a dict in the producer."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, TaskiqResult[Any]] = {}
+        self.started = self.stopped = False
+
+    async def startup(self) -> None:
+        self.started = True
+
+    async def shutdown(self) -> None:
+        self.stopped = True
+
+    async def set_result(self, task_id: str, result: TaskiqResult[Any]) -> None:
+        self.results[task_id] = result
+
+    async def is_result_ready(self, task_id: str) -> bool:
+        return task_id in self.results
+
+    async def get_result(self, task_id: str, with_logs: bool = False) -> TaskiqResult[Any]:
+        return self.results[task_id]
+
+
+async def test_with_result_backend_stores_results_in_the_plugged_backend(workers: Any) -> None:
+    backend = DictBackend()
+    broker = ZeroMQBroker("tcp://127.0.0.1:*").with_result_backend(backend)
+    async with broker:
+        assert backend.started
+        workers(broker.endpoint, "-w", "1", app=APP)
+        task = await kick(broker, "api:double", 4)
+        assert task.result_backend is backend
+        result = await task.wait_result(timeout=20, check_interval=0.02)
+        assert result.return_value == 8
+        assert backend.results[task.task_id].return_value == 8
+    assert backend.stopped
+
+
+async def test_client_events_run_with_the_state() -> None:
+    seen: list[str] = []
+    broker = ZeroMQBroker("tcp://127.0.0.1:*")
+
+    @broker.on_event(TaskiqEvents.CLIENT_STARTUP)
+    async def started(state: Any) -> None:
+        state.db = "connected"
+        seen.append("startup")
+
+    def stopped(state: Any) -> None:
+        seen.append(f"shutdown {state['db']}")
+
+    broker.add_event_handler(TaskiqEvents.CLIENT_SHUTDOWN, stopped)
+    broker.with_event_handlers(TaskiqEvents.WORKER_STARTUP, lambda state: seen.append("worker"))
+    async with broker:
+        assert broker.state.db == "connected"
+    assert seen == ["startup", "shutdown connected"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_prometheus_metrics_of_all_worker_processes_on_one_endpoint(
+    workers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = _free_port()
+    monkeypatch.setenv("ZQ_TEST_METRICS_PORT", str(port))
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+        workers(broker.endpoint, "-w", "2", app=APP)
+        await broker.wait_workers(2)
+        tasks = [await kick(broker, "api:pid") for _ in range(200)]
+        pids = {(await t.wait_result(timeout=20)).return_value for t in tasks}
+        assert len(pids) == 2  # both worker processes ran tasks
+        url = f"http://127.0.0.1:{port}/metrics"
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
+    lines = body.decode().splitlines()
+    assert 'received_tasks_total{task_name="api:pid"} 200.0' in lines
+    assert 'success_tasks_total{task_name="api:pid"} 200.0' in lines
