@@ -55,14 +55,23 @@ def _build_caster(annotation: Any) -> Caster | None:
         msgspec.convert(None, annotation, strict=False)
     except msgspec.ValidationError:
         pass  # the type is supported (None just is not a valid value of it)
-    except TypeError:  # msgspec does not support this type (a pydantic model, say)
+    except TypeError:  # msgspec does not support this type at all
         return _pydantic_caster(annotation)
     plain = annotation if isinstance(annotation, type) else None
+    fallback: list[Caster | None] = []  # pydantic's, built on first need
 
     def cast(value: Any) -> Any:
         if plain is not None and type(value) is plain:  # already right: the common case
             return value
-        return msgspec.convert(value, annotation, strict=False)
+        try:
+            return msgspec.convert(value, annotation, strict=False)
+        except msgspec.ValidationError:
+            # msgspec takes a pydantic model for a plain object; pydantic knows better.
+            if not fallback:
+                fallback.append(_pydantic_caster(annotation))
+            if fallback[0] is None:
+                raise
+            return fallback[0](value)
 
     return cast
 
