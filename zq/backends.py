@@ -6,6 +6,7 @@ to it by the dispatcher, and ``wait_result`` is woken by it, never polling.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from zq.depends.progress_tracker import TaskProgress
 
 _ReturnType = TypeVar("_ReturnType")
+log = logging.getLogger("zq.backends")
 
 
 class AsyncResultBackend(ABC, Generic[_ReturnType]):
@@ -59,6 +61,17 @@ class AsyncResultBackend(ABC, Generic[_ReturnType]):
     async def get_progress(self, task_id: str) -> TaskProgress[Any] | None:
         """The last progress of ``task_id`` (default: None)."""
         return None
+
+
+async def store_results(
+    backend: AsyncResultBackend[Any], serializer: TaskiqSerializer, results: list[ResultMsg]
+) -> None:
+    """Store results that reached this process in a plugged-in backend; a failure is logged."""
+    for msg in results:
+        try:
+            await backend.set_result(msg.task_id, TaskiqResult.from_message(msg, serializer))
+        except Exception:
+            log.exception("the result backend could not store task %s", msg.task_id)
 
 
 def encode_progress(serializer: TaskiqSerializer, progress: TaskProgress[Any]) -> bytes:

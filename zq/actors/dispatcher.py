@@ -11,12 +11,21 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
 
 from zq.actors.base import Actor
+from zq.actors.dispatcher_api import (
+    MAX_DEAD_LETTERS,
+    DeadLetterInfo,
+    DispatcherStats,
+    GetDeadLetters,
+    GetStats,
+    PeerInfo,
+    WaitExecutors,
+)
 from zq.actors.results import FetchResults, Peek, Put, PutProgress, ResultStore
 from zq.exceptions import RemoteProtocolError
 from zq.ledger import DeadLetter, Ledger, Lost
@@ -66,46 +75,6 @@ class _Found:
 
     peer: bytes
     results: list[ResultMsg]
-
-
-@dataclass(slots=True)
-class DeadLetterInfo:
-    """A task taken out of circulation, and why (``broker.dead_letters()``)."""
-
-    task_id: str
-    task_name: str
-    reason: str
-    labels: dict[str, Any]
-    queue: str
-    payload: bytes
-
-
-MAX_DEAD_LETTERS = 10_000
-
-
-@dataclass(slots=True)
-class PeerInfo:
-    """What a peer said about itself in its hello."""
-
-    role: str
-    pid: int
-    hostname: str
-    tasks: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class DispatcherStats:
-    """Counters, for tests, benchmarks and operators."""
-
-    submitted: int = 0
-    completed: int = 0
-    duplicates: int = 0
-    requeued: int = 0
-    dead_lettered: int = 0
-    retried: int = 0
-    no_result: int = 0
-    protocol_errors: int = 0
-    executors_lost: int = 0
 
 
 class Dispatcher(Actor):
@@ -501,20 +470,3 @@ class Dispatcher(Actor):
             else:
                 keep.append((want, waiter))
         self._executor_waiters = keep
-
-
-@dataclass(slots=True, frozen=True)
-class WaitExecutors:
-    """Ask: answer once at least ``count`` executor sessions are registered."""
-
-    count: int
-
-
-@dataclass(slots=True, frozen=True)
-class GetDeadLetters:
-    """Ask: the dead letters held by this dispatcher (oldest first)."""
-
-
-@dataclass(slots=True, frozen=True)
-class GetStats:
-    """Ask: queue sizes, connected executors and counters."""

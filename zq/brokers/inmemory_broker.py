@@ -6,13 +6,12 @@ import asyncio
 import random
 
 from zq.actors.results import Put, ResultStore
-from zq.backends import EmbeddedResultBackend
+from zq.backends import EmbeddedResultBackend, store_results
 from zq.broker import AsyncBroker
 from zq.events import TaskiqEvents
 from zq.exceptions import SendTaskError, UnknownTaskError
 from zq.messages import ResultMsg, TaskMsg
 from zq.receiver import Receiver
-from zq.result import TaskiqResult
 
 
 class _LocalPort:
@@ -128,13 +127,8 @@ class InMemoryBroker(AsyncBroker):
         return (TaskiqEvents.CLIENT_SHUTDOWN, TaskiqEvents.WORKER_SHUTDOWN)
 
     def _save_elsewhere(self, results: list[ResultMsg]) -> None:
-        backend, serializer = self.result_backend, self.serializer
-
-        async def save() -> None:
-            for msg in results:
-                await backend.set_result(msg.task_id, TaskiqResult.from_message(msg, serializer))
-
-        task = asyncio.get_running_loop().create_task(save())
+        saving = store_results(self.result_backend, self.serializer, results)
+        task = asyncio.get_running_loop().create_task(saving)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 

@@ -7,21 +7,20 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from zq.actors.base import Actor
-from zq.actors.dispatcher import (
+from zq.actors.dispatcher import Dispatcher
+from zq.actors.dispatcher_api import (
     DeadLetterInfo,
-    Dispatcher,
     GetDeadLetters,
     GetStats,
     WaitExecutors,
 )
 from zq.actors.results import FailWaiters, FetchResults, ResultStore
 from zq.actors.submitter import Submitter
-from zq.backends import EmbeddedResultBackend
+from zq.backends import EmbeddedResultBackend, store_results
 from zq.broker import AsyncBroker
 from zq.exceptions import AddressInUseError, SendTaskError
 from zq.messages import ResultMsg, TaskMsg
 from zq.ports import current_port
-from zq.result import TaskiqResult
 from zq.transport.sockets import DEFAULT_MAX_MSG_SIZE
 
 if TYPE_CHECKING:
@@ -181,18 +180,8 @@ class ZeroMQBroker(AsyncBroker):
 
     def _save_elsewhere(self, results: list[ResultMsg]) -> None:
         """With ``with_result_backend``: store each arriving result in that backend too."""
-        backend, serializer = self.result_backend, self.serializer
-
-        async def save() -> None:
-            for msg in results:
-                try:
-                    await backend.set_result(
-                        msg.task_id, TaskiqResult.from_message(msg, serializer)
-                    )
-                except Exception:
-                    log.exception("the result backend could not store task %s", msg.task_id)
-
-        task = asyncio.get_running_loop().create_task(save())
+        saving = store_results(self.result_backend, self.serializer, results)
+        task = asyncio.get_running_loop().create_task(saving)
         self._saving.add(task)
         task.add_done_callback(self._saving.discard)
 

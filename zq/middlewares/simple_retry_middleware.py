@@ -49,6 +49,10 @@ class SimpleRetryMiddleware(TaskiqMiddleware):
         types = types if types is not None else self.types_of_exceptions
         if types is not None and not isinstance(exception, tuple(types)):
             return False
+        return self.is_retry_on_error(message)
+
+    def is_retry_on_error(self, message: TaskiqMessage) -> bool:
+        """Whether the task asked for retries (``retry_on_error`` label, else the default)."""
         flag = message.labels.get("retry_on_error")
         if isinstance(flag, str):
             flag = flag.lower() == "true"
@@ -80,7 +84,13 @@ class SimpleRetryMiddleware(TaskiqMiddleware):
         retries = self.next_run(message)
         if retries is None:
             return
-        log.info("task %s failed; retry %d", message.task_name, retries)
-        await self.retry_kicker(message, retries).kiq(*message.args, **message.kwargs)
+        labels = self.retry_labels(message, retries)
+        log.info("task %s failed; retry %d %s", message.task_name, retries, labels or "")
+        kicker = self.retry_kicker(message, retries).with_labels(**labels)
+        await kicker.kiq(*message.args, **message.kwargs)
         if self.no_result_on_retry:
             result.error = NoResultError()
+
+    def retry_labels(self, message: TaskiqMessage, retries: int) -> dict[str, Any]:
+        """Extra labels for retry number ``retries`` (none here; a delay in the smart one)."""
+        return {}

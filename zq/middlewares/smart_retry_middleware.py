@@ -14,10 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from zq.backoff import backoff_s
-from zq.exceptions import NoResultError
 from zq.message import TaskiqMessage
-from zq.middlewares.simple_retry_middleware import SimpleRetryMiddleware, log
-from zq.result import TaskiqResult
+from zq.middlewares.simple_retry_middleware import SimpleRetryMiddleware
 
 
 class SmartRetryMiddleware(SimpleRetryMiddleware):
@@ -48,13 +46,6 @@ class SmartRetryMiddleware(SimpleRetryMiddleware):
         self.max_delay_exponent = max_delay_exponent
         self.schedule_source = schedule_source
 
-    def is_retry_on_error(self, message: TaskiqMessage) -> bool:
-        """Whether the task asked for retries (``retry_on_error`` label, else the default)."""
-        flag = message.labels.get("retry_on_error")
-        if isinstance(flag, str):
-            flag = flag.lower() == "true"
-        return bool(self.default_retry_label if flag is None else flag)
-
     def base_delay(self, message: TaskiqMessage) -> float:
         """The task's retry delay: its ``delay`` label as first kicked, else the default.
 
@@ -75,20 +66,9 @@ class SmartRetryMiddleware(SimpleRetryMiddleware):
             draw=random.random(),
         )
 
-    async def on_error(
-        self, message: TaskiqMessage, result: TaskiqResult[Any], exception: BaseException
-    ) -> None:
-        """Kick the task again after a delay if it should be retried."""
-        if not self.wants_retry(message, exception):
-            return
-        retries = self.next_run(message)
-        if retries is None:
-            return
-        delay = self.make_delay(message, retries)
-        log.info("task %s failed; retry %d in %.2fs", message.task_name, retries, delay)
-        kicker = self.retry_kicker(message, retries).with_labels(
-            delay=delay, _retry_delay=self.base_delay(message)
-        )
-        await kicker.kiq(*message.args, **message.kwargs)
-        if self.no_result_on_retry:
-            result.error = NoResultError()
+    def retry_labels(self, message: TaskiqMessage, retries: int) -> dict[str, Any]:
+        """The retry's ``delay`` (held by the dispatcher) and the base it was computed from."""
+        return {
+            "delay": self.make_delay(message, retries),
+            "_retry_delay": self.base_delay(message),
+        }

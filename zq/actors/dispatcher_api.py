@@ -1,0 +1,66 @@
+"""What the dispatcher answers and reports: its asks, counters and records.
+
+Kept apart from the actor so that callers (the broker, tests, tools) import these without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class DeadLetterInfo:
+    """A task taken out of circulation, and why (``broker.dead_letters()``)."""
+
+    task_id: str
+    task_name: str
+    reason: str
+    labels: dict[str, Any]
+    queue: str
+    payload: bytes
+
+
+MAX_DEAD_LETTERS = 10_000
+
+
+@dataclass(slots=True)
+class PeerInfo:
+    """What a peer said about itself in its hello."""
+
+    role: str
+    pid: int
+    hostname: str
+    tasks: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DispatcherStats:
+    """Counters, for tests, benchmarks and operators."""
+
+    submitted: int = 0
+    completed: int = 0
+    duplicates: int = 0
+    requeued: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+    no_result: int = 0
+    protocol_errors: int = 0
+    executors_lost: int = 0
+
+
+@dataclass(slots=True, frozen=True)
+class WaitExecutors:
+    """Ask: answer once at least ``count`` executor sessions are registered."""
+
+    count: int
+
+
+@dataclass(slots=True, frozen=True)
+class GetDeadLetters:
+    """Ask: the dead letters held by this dispatcher (oldest first)."""
+
+
+@dataclass(slots=True, frozen=True)
+class GetStats:
+    """Ask: queue sizes, connected executors and counters."""
