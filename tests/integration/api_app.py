@@ -1,5 +1,6 @@
 """Tasks and middlewares for the ZeroMQ-only API tests (real workers load this module)."""
 
+import asyncio
 import os
 from typing import Any
 
@@ -57,3 +58,27 @@ async def reject(context: Context = TaskiqDepends()) -> None:
 @broker.task("api:pid")
 async def pid() -> int:
     return os.getpid()
+
+
+@broker.task("api:local_error")
+async def local_error() -> None:
+    class OnlyOnTheWorker(Exception):  # no client can import this class
+        def __init__(self, code: int) -> None:
+            super().__init__(f"code {code}")
+            self.code = code
+
+    raise OnlyOnTheWorker(7)
+
+
+@broker.task("api:echo_labels")
+async def echo_labels(context: Context = TaskiqDepends()) -> dict[str, Any]:
+    return {k: v for k, v in context.message.labels.items() if k.startswith("l_")}
+
+
+@broker.task("api:ack_then_hang", ack_type="manual")
+async def ack_then_hang(marker: str, context: Context = TaskiqDepends()) -> None:
+    await context.ack()
+    with open(marker + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.rename(marker + ".tmp", marker)
+    await asyncio.Event().wait()

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import sys
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import ROOT
-from zq import AsyncResultBackend, TaskiqEvents, TaskiqResult, TaskRejectedError, ZeroMQBroker
+from tests.integration.conftest import ROOT, wait_for_file
+from zq import (
+    AsyncResultBackend,
+    InMemoryBroker,
+    TaskiqError,
+    TaskiqEvents,
+    TaskiqResult,
+    TaskRejectedError,
+    ZeroMQBroker,
+)
+from zq.exceptions import TaskLostError
 from zq.kicker import AsyncKicker
 from zq.task import AsyncTaskiqTask
 
@@ -156,3 +168,43 @@ async def test_prometheus_metrics_of_all_worker_processes_on_one_endpoint(
     lines = body.decode().splitlines()
     assert 'received_tasks_total{task_name="api:pid"} 200.0' in lines
     assert 'success_tasks_total{task_name="api:pid"} 200.0' in lines
+
+
+async def test_an_exception_class_the_client_cannot_import_comes_back_generated(
+    workers: Any,
+) -> None:
+    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+        workers(broker.endpoint, "-w", "1", app=APP)
+        error = (await (await kick(broker, "api:local_error")).wait_result(timeout=20)).error
+    assert isinstance(error, TaskiqError)
+    assert type(error).__name__ == "OnlyOnTheWorker"
+    assert (error.args, error.code) == (("code 7",), 7)  # type: ignore[attr-defined]
+    assert "Remote traceback" in "\n".join(error.__notes__)
+
+
+async def test_labels_keep_their_types_and_kicker_options_apply(workers: Any) -> None:
+    labels = {"l_int": 1, "l_float": 1.5, "l_bool": True, "l_str": "s", "l_bytes": b"\x00"}
+    labels |= {"l_list": [1, "a"], "l_dict": {"k": [2]}}
+    async with ZeroMQBroker("tcp://127.0.0.1:*") as other, InMemoryBroker() as unused:
+        workers(other.endpoint, "-w", "1", app=APP)
+        echo = unused.register_task(lambda: None, "api:echo_labels")
+        task = (
+            await echo.kicker().with_broker(other).with_task_id("my-id").with_labels(**labels).kiq()
+        )
+        assert task.task_id == "my-id"
+        assert (await task.wait_result(timeout=20)).return_value == labels
+        assert echo.labels == {}  # nothing leaked into the task
+
+
+async def test_a_task_acked_early_whose_worker_dies_is_dead_lettered(
+    workers: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "acked"
+    async with ZeroMQBroker("tcp://127.0.0.1:*", heartbeat_s=0.2, liveness_timeout_s=1.0) as broker:
+        workers(broker.endpoint, "-w", "1", app=APP)
+        task = await kick(broker, "api:ack_then_hang", str(marker))
+        await wait_for_file(marker)
+        os.kill(int(marker.read_text()), signal.SIGKILL)
+        result = await task.wait_result(timeout=20)
+        assert isinstance(result.error, TaskLostError)
+        assert [d.task_id for d in await broker.dead_letters()] == [task.task_id]
