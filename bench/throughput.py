@@ -44,6 +44,7 @@ def peak_rss_mb(pid: int) -> float | None:
 async def one_config(workers: int, tasks: int, runs: int, latency_n: int) -> dict[str, object]:
     producer = ZeroMQBroker("tcp://127.0.0.1:*")
     producer.available_tasks = broker.available_tasks
+    producer.add_middlewares(*broker.middlewares)
     await producer.startup()
     noop.broker = producer
     cmd = [
