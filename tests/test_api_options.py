@@ -112,3 +112,15 @@ def test_smart_retry_backoff_is_exponential_capped_and_jittered() -> None:
         task_id="i", task_name="t", labels={"delay": 3.7, "_retry_delay": 1}, args=[], kwargs={}
     )
     assert plain.make_delay(retry, 2) == 2  # the base, not the previous delay, is doubled
+
+
+async def test_in_memory_broker_fires_client_and_worker_events_with_the_state() -> None:
+    from zq import TaskiqEvents
+
+    broker = InMemoryBroker()
+    fired: list[str] = []
+    for event in TaskiqEvents:
+        broker.add_event_handler(event, lambda state, e=event: fired.append(e.value))
+    async with broker:
+        pass
+    assert fired == ["CLIENT_STARTUP", "WORKER_STARTUP", "CLIENT_SHUTDOWN", "WORKER_SHUTDOWN"]

@@ -4,7 +4,7 @@ import asyncio
 import os
 from typing import Any
 
-from zq import Context, TaskiqDepends, TaskiqMiddleware, ZeroMQBroker
+from zq import Context, TaskiqDepends, TaskiqEvents, TaskiqMiddleware, TaskiqState, ZeroMQBroker
 from zq.middlewares import PrometheusMiddleware
 
 
@@ -82,3 +82,12 @@ async def ack_then_hang(marker: str, context: Context = TaskiqDepends()) -> None
         f.write(str(os.getpid()))
     os.rename(marker + ".tmp", marker)
     await asyncio.Event().wait()
+
+
+@broker.on_event(TaskiqEvents.WORKER_STARTUP, TaskiqEvents.WORKER_SHUTDOWN)
+def mark_lifecycle(state: TaskiqState) -> None:
+    path = os.environ.get("ZQ_TEST_LIFECYCLE_LOG")
+    if path:
+        state.events = [*state.get("events", []), "up" if "events" not in state else "down"]
+        with open(path, "a") as f:
+            f.write(f"{os.getpid()} {state.events[-1]}\n")

@@ -208,3 +208,20 @@ async def test_a_task_acked_early_whose_worker_dies_is_dead_lettered(
         result = await task.wait_result(timeout=20)
         assert isinstance(result.error, TaskLostError)
         assert [d.task_id for d in await broker.dead_letters()] == [task.task_id]
+
+
+async def test_worker_events_run_in_each_worker_process(
+    workers: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "lifecycle"
+    monkeypatch.setenv("ZQ_TEST_LIFECYCLE_LOG", str(log))
+    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+        worker = workers(broker.endpoint, "-w", "2", app=APP)
+        await broker.wait_workers(2)
+        assert await asyncio.to_thread(worker.stop) == 0
+    lines = [line.split() for line in log.read_text().splitlines()]
+    pids = {pid for pid, _ in lines}
+    assert len(pids) == 2
+    assert sorted(event for _, event in lines) == ["down", "down", "up", "up"]
+    for pid in pids:  # each process: start-up first, shutdown last
+        assert [e for p, e in lines if p == pid] == ["up", "down"]
