@@ -36,14 +36,22 @@ def portable_labels(labels: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def to_wire(broker: AsyncBroker, message: TaskiqMessage) -> TaskMsg:
-    """The wire message for a ``TaskiqMessage`` (after ``pre_send`` middlewares)."""
+def to_wire(
+    broker: AsyncBroker,
+    task_id: str,
+    task_name: str,
+    labels: dict[str, Any],
+    args: tuple[Any, ...] | list[Any],
+    kwargs: dict[str, Any],
+    wire_labels: dict[str, Any] | None = None,
+) -> TaskMsg:
+    """The wire message for one kick (``wire_labels``: ``labels`` already known portable)."""
     return TaskMsg(
-        message.task_id,
-        message.task_name,
-        encode_args(broker, tuple(message.args), message.kwargs),
-        portable_labels(message.labels),
-        str(message.labels.get("queue", DEFAULT_QUEUE)),
+        task_id,
+        task_name,
+        encode_args(broker, tuple(args), kwargs),
+        portable_labels(labels) if wire_labels is None else wire_labels,
+        str(labels.get("queue", DEFAULT_QUEUE)),
     )
 
 
@@ -75,11 +83,7 @@ async def send(
     pre, post = broker.hooks["pre_send"], broker.hooks["post_send"]
     task_id = task_id or broker.id_generator()
     if not pre and not post:  # the hot path: no TaskiqMessage at all
-        if wire_labels is None:
-            wire_labels = portable_labels(labels)
-        queue = str(labels.get("queue", DEFAULT_QUEUE))
-        payload = encode_args(broker, args, kwargs)
-        await broker.kick(TaskMsg(task_id, task_name, payload, wire_labels, queue))
+        await broker.kick(to_wire(broker, task_id, task_name, labels, args, kwargs, wire_labels))
         return task_id
     from zq.hooks import call_hooks, pipe_hooks
 
@@ -87,7 +91,11 @@ async def send(
         task_id=task_id, task_name=task_name, labels=dict(labels), args=list(args), kwargs=kwargs
     )
     message = await pipe_hooks(pre, "pre_send", message)
-    await broker.kick(to_wire(broker, message))
+    await broker.kick(
+        to_wire(
+            broker, message.task_id, message.task_name, message.labels, message.args, message.kwargs
+        )
+    )
     await call_hooks(reversed(post), "post_send", message)
     sent: str = message.task_id
     return sent

@@ -93,3 +93,11 @@ def rebuild(info: ErrorInfo, modules: Mapping[str, ModuleType] | None = None) ->
     if info.traceback:
         exc.add_note(f"Remote traceback (from the worker):\n{info.traceback.rstrip()}")
     return exc
+
+
+def is_zq_error(info: ErrorInfo | None, name: str) -> bool:
+    """Whether ``info`` describes zq's own exception class ``name``.
+
+    Such errors are control signals (``NoResultError``, ``TaskRejectedError``), not user errors.
+    """
+    return info is not None and info.module == "zq.exceptions" and info.qualname == name

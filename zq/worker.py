@@ -90,8 +90,6 @@ async def serve(config: WorkerConfig) -> int:
         executor.max_msg_size = broker.max_msg_size
         broker.attach_executor(executor)
     await broker.startup()  # WORKER_STARTUP handlers may kick: the executor queues those
-    if isinstance(broker, ZeroMQBroker):
-        broker.attach_executor(executor)  # now with the broker's result store
     await executor.start()
     log.info(
         "worker %d ready: %d task(s), dispatcher(s) %s",

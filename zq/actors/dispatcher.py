@@ -53,6 +53,7 @@ from zq.messages import (
     TaskMsg,
     Welcome,
 )
+from zq.remote_errors import is_zq_error
 from zq.transport import sockets
 from zq.transport.channel import Channel, decoded, frame
 
@@ -309,12 +310,12 @@ class Dispatcher(Actor):
             return
         self.stats.completed += 1
         error = result.error
-        if error is not None and error.module == "zq.exceptions":
-            if error.qualname == "NoResultError":  # the task chose to have no result
+        if error is not None:
+            if is_zq_error(error, "NoResultError"):  # the task chose to have no result
                 self.stats.no_result += 1
                 self._fetchers.pop(result.task_id, None)
                 return
-            if error.qualname == "TaskRejectedError" and done.task is not None:
+            if is_zq_error(error, "TaskRejectedError") and done.task is not None:
                 self._record_dead(done.task, f"rejected by the task: {error.message}")
         self._deliver(result, done.origin)
 

@@ -12,6 +12,7 @@ from zq.events import TaskiqEvents
 from zq.exceptions import SendTaskError, UnknownTaskError
 from zq.messages import ResultMsg, TaskMsg
 from zq.receiver import Receiver
+from zq.remote_errors import is_zq_error
 
 
 class _LocalPort:
@@ -111,12 +112,7 @@ class InMemoryBroker(AsyncBroker):
             await asyncio.sleep(float(delay))
         async with self._slots:
             result = await self._receiver.run(message, self._port)
-        error = result.error
-        if (
-            error is not None
-            and error.module == "zq.exceptions"
-            and error.qualname == "NoResultError"
-        ):
+        if is_zq_error(result.error, "NoResultError"):
             return  # retried or requeued under the same id, or no result wanted
         await self._store.tell(Put([result]))
 

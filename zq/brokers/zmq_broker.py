@@ -20,7 +20,7 @@ from zq.backends import EmbeddedResultBackend, store_results
 from zq.broker import AsyncBroker
 from zq.exceptions import AddressInUseError, SendTaskError
 from zq.messages import ResultMsg, TaskMsg
-from zq.ports import current_port
+from zq.ports import TaskPort, current_port
 from zq.transport.sockets import DEFAULT_MAX_MSG_SIZE
 
 if TYPE_CHECKING:
@@ -84,6 +84,8 @@ class ZeroMQBroker(AsyncBroker):
         store = ResultStore(self.max_results, self.result_ttl_s, listener=listener)
         await store.start()
         self._store = store
+        if self._executor is not None:
+            self._executor.results = store
         if self.is_worker_process:
             if not self.custom_result_backend:
                 self.result_backend = EmbeddedResultBackend(
@@ -153,9 +155,7 @@ class ZeroMQBroker(AsyncBroker):
         if sink is not None:
             await sink.tell(message)
             return
-        port = current_port.get()
-        if port is None and self._executor is not None:
-            port = self._executor.default_port
+        port = self._port()
         if port is None:
             raise SendTaskError(
                 "the broker is not started: `await broker.startup()` or `async with broker:`"
@@ -163,14 +163,22 @@ class ZeroMQBroker(AsyncBroker):
         await port.submit(message)
 
     def attach_executor(self, executor: Executor) -> None:
-        """In a worker process: kicks and progress from tasks go through ``executor``."""
+        """In a worker process: kicks and progress from tasks go through ``executor``.
+
+        Results of tasks kicked from tasks reach this broker's store through it too.
+        """
         self._executor = executor
         executor.results = self._store
 
-    async def _report(self, task_id: str, payload: bytes) -> None:
+    def _port(self) -> TaskPort | None:
+        """In a worker: the running task's link, else the executor's first one."""
         port = current_port.get()
         if port is None and self._executor is not None:
             port = self._executor.default_port
+        return port
+
+    async def _report(self, task_id: str, payload: bytes) -> None:
+        port = self._port()
         if port is not None:
             await port.progress(task_id, payload)
 
