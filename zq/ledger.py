@@ -27,6 +27,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -202,11 +203,15 @@ class Ledger:
             return Completion("retried", entry.origin, entry.task)
         return Completion("accepted", entry.origin, entry.task)
 
-    def leave(self, peer: bytes, returned: list[str]) -> list[str]:
+    def leave(
+        self, peer: bytes, returned: Sequence[str], cancelled: Sequence[str] = ()
+    ) -> list[str]:
         """The executor says bye: requeue what it hands back, send it nothing more.
 
-        Tasks it is still running stay leased to it until their results arrive or it is lost.
-        Returns the ids requeued.
+        ``returned`` were never started (the delivery does not count); ``cancelled`` were
+        started and cancelled by a forced shutdown (it does, and an early ack no longer holds:
+        the executor says the task did not finish). Tasks it is still running stay leased to it
+        until their results arrive or it is lost. Returns the ids requeued.
         """
         executor = self._executors.get(peer)
         if executor is None:
@@ -214,13 +219,18 @@ class Ledger:
         executor.leaving = True
         executor.credit = 0
         requeued = []
-        for task_id in reversed(returned):
-            entry = executor.leases.pop(task_id, None)
-            if entry is not None:
-                entry.holder = None
-                entry.deliveries -= 1  # handed back unstarted: not a delivery that failed
-                self._enqueue(entry, front=True)
-                requeued.append(task_id)
+        for task_ids, started in ((cancelled, True), (returned, False)):
+            for task_id in reversed(task_ids):
+                entry = executor.leases.pop(task_id, None)
+                if entry is not None:
+                    entry.holder = None
+                    entry.acked = False
+                    if entry.successor is not None:  # it had resubmitted itself: run that
+                        entry.task, entry.successor, entry.deliveries = entry.successor, None, 0
+                    elif not started:  # handed back unstarted: not a delivery that failed
+                        entry.deliveries -= 1
+                    self._enqueue(entry, front=True)
+                    requeued.append(task_id)
         self._forget_if_done(executor)
         requeued.reverse()
         return requeued

@@ -124,9 +124,14 @@ class Heartbeat(msgspec.Struct, tag="hb", array_like=True):
 
 
 class Bye(msgspec.Struct, tag="bye", array_like=True):
-    """The peer is leaving; ``returned`` are tasks it received and did not start."""
+    """The peer is leaving; ``returned`` are tasks it received and did not start.
+
+    ``cancelled`` are tasks it started and cancelled (a forced shutdown): they run again
+    elsewhere, and that delivery counts towards their limit.
+    """
 
     returned: list[str] = []
+    cancelled: list[str] = []
 
 
 class Submit(msgspec.Struct, tag="submit", array_like=True):

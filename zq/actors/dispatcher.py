@@ -11,6 +11,7 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from zq.actors.dispatcher_api import (
     GetDeadLetters,
     GetStats,
     PeerInfo,
-    WaitExecutors,
+    WaitUntil,
 )
 from zq.actors.results import FetchResults, Peek, Put, PutProgress, ResultStore
 from zq.exceptions import RemoteProtocolError
@@ -109,7 +110,7 @@ class Dispatcher(Actor):
         self._local_results: list[ResultMsg] = []
         self._forwards: dict[bytes, list[ResultMsg]] = {}
         self._dirty = False
-        self._executor_waiters: list[tuple[int, Any]] = []
+        self._until: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
         self._local_progress: list[tuple[str, bytes]] = []
         self._forward_progress: dict[bytes, list[tuple[str, bytes]]] = {}
         self._fetchers: dict[str, set[bytes | None]] = {}  # task id -> peers that fetched it
@@ -137,7 +138,7 @@ class Dispatcher(Actor):
             self._channel.close()
         if self._ctx is not None:
             self._ctx.term()
-        for _, waiter in self._executor_waiters:
+        for _, waiter in self._until:
             if not waiter.done():
                 waiter.cancel()
 
@@ -163,26 +164,28 @@ class Dispatcher(Actor):
             super().receive(message)
 
     def answer(self, message: Any) -> Any:
-        if type(message) is WaitExecutors:
+        if type(message) is WaitUntil:
             assert self._loop is not None
-            if self._executor_count() >= message.count:
-                return self._executor_count()
+            snapshot = self._snapshot()
+            if message.predicate(snapshot):
+                return snapshot
             waiter = self._loop.create_future()
-            self._executor_waiters.append((message.count, waiter))
+            self._until.append((message.predicate, waiter))
             return waiter
         if type(message) is GetDeadLetters:
             return list(self.dead_letters.values())
         if type(message) is GetStats:
-            return {
-                "pending": self._ledger.pending_count,
-                "delayed": self._ledger.delayed_count,
-                "leased": self._ledger.leased_count,
-                "executors": {
-                    p: self.peers[p] for p in self._ledger.executors() if p in self.peers
-                },
-                "stats": self.stats,
-            }
+            return self._snapshot()
         return super().answer(message)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "pending": self._ledger.pending_count,
+            "delayed": self._ledger.delayed_count,
+            "leased": self._ledger.leased_count,
+            "executors": {p: self.peers[p] for p in self._ledger.executors() if p in self.peers},
+            "stats": self.stats,
+        }
 
     def poll_io(self) -> bool:
         channel = self._channel
@@ -218,7 +221,7 @@ class Dispatcher(Actor):
                     self._submit(task, peer)
             case Ack(task_ids=task_ids):
                 for task_id in task_ids:
-                    ledger.ack(peer, task_id)
+                    self.stats.acked += ledger.ack(peer, task_id)
             case Progress(items=items):
                 self._progress(items)
             case Fetch(task_ids=task_ids):
@@ -237,8 +240,8 @@ class Dispatcher(Actor):
                     self._send(peer, Rejoin(self.incarnation))
             case Hello():
                 self._hello(peer, message)
-            case Bye(returned=returned):
-                requeued = ledger.leave(peer, returned)
+            case Bye(returned=returned, cancelled=cancelled):
+                requeued = ledger.leave(peer, returned, cancelled)
                 self.stats.requeued += len(requeued)
                 self.peers.pop(peer, None)
                 self._dirty = True
@@ -264,12 +267,13 @@ class Dispatcher(Actor):
         elif hello.role != ROLE_PRODUCER:
             self._send(peer, Refuse(f"unknown role {hello.role!r}"))
             return
-        self.peers[peer] = PeerInfo(hello.role, hello.pid, hello.hostname, hello.tasks)
+        self.peers[peer] = PeerInfo(
+            hello.role, hello.pid, hello.hostname, hello.tasks, hello.queues, hello.credit
+        )
         self._send(peer, Welcome(self.incarnation, self.heartbeat_s))
         log.info(
             "%s %s joined (pid %d on %s)", hello.role, peer.hex()[:12], hello.pid, hello.hostname
         )
-        self._wake_executor_waiters()
 
     # --- ledger events and their effects --------------------------------------------------
 
@@ -413,6 +417,8 @@ class Dispatcher(Actor):
             self._send(peer, Heartbeat())
 
     def after_batch(self) -> None:
+        if self._until:
+            self._check_until()
         if self._dirty:
             self._dirty = False
             for peer, batch in self._ledger.dispatch():
@@ -457,17 +463,14 @@ class Dispatcher(Actor):
         assert self._loop is not None
         return self._loop.time()
 
-    def _executor_count(self) -> int:
-        return len(self._ledger.executors())
-
-    def _wake_executor_waiters(self) -> None:
-        count = self._executor_count()
+    def _check_until(self) -> None:
+        snapshot = self._snapshot()
         keep = []
-        for want, waiter in self._executor_waiters:
+        for predicate, waiter in self._until:
             if waiter.done():
                 continue
-            if count >= want:
-                waiter.set_result(count)
+            if predicate(snapshot):
+                waiter.set_result(snapshot)
             else:
-                keep.append((want, waiter))
-        self._executor_waiters = keep
+                keep.append((predicate, waiter))
+        self._until = keep

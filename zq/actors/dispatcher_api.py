@@ -5,6 +5,7 @@ Kept apart from the actor so that callers (the broker, tests, tools) import thes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ class PeerInfo:
     pid: int
     hostname: str
     tasks: list[str] = field(default_factory=list)
+    queues: list[str] = field(default_factory=list)  # empty: every queue
+    credit: int = 0  # slots granted in its hello
 
 
 @dataclass(slots=True)
@@ -47,13 +50,14 @@ class DispatcherStats:
     no_result: int = 0
     protocol_errors: int = 0
     executors_lost: int = 0
+    acked: int = 0  # leases ended early by an ack
 
 
 @dataclass(slots=True, frozen=True)
-class WaitExecutors:
-    """Ask: answer once at least ``count`` executor sessions are registered."""
+class WaitUntil:
+    """Ask: answer with the stats snapshot (``GetStats``) once ``predicate`` holds for it."""
 
-    count: int
+    predicate: Callable[[dict[str, Any]], bool]
 
 
 @dataclass(slots=True, frozen=True)

@@ -17,6 +17,7 @@ import os
 import socket
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,9 @@ class _Link:
         self.credit_back = 0  # slots freed since the last Results
         self.results: list[ResultMsg] = []
         self.returned: list[str] = []  # tasks to hand back with the next Bye
+        self.cancelled: list[str] = []  # started, then cancelled by a forced stop
+        self.bye = False  # say Bye on the next batch (we are draining)
+        self.granted = 0  # credit the dispatcher holds for us (for max_tasks)
         self.last_sent_at = -1e300
         self.last_heard_at = 0.0
         self.incarnation = ""
@@ -106,7 +110,7 @@ class _LinkPort:
 
 @dataclass(slots=True, frozen=True)
 class _Drain:
-    pass
+    cancel: bool = False  # also cancel the running tasks and hand them back
 
 
 class Executor(Actor):
@@ -124,6 +128,8 @@ class Executor(Actor):
         liveness_timeout_s: float = 5.0,
         max_msg_size: int = sockets.DEFAULT_MAX_MSG_SIZE,
         results: ResultStore | None = None,
+        max_tasks: int | None = None,
+        on_spent: Callable[[], None] | None = None,
     ) -> None:
         super().__init__("executor")
         if max_async_tasks < 1 or max_prefetch < 0:
@@ -141,14 +147,20 @@ class Executor(Actor):
         self.session = uuid.uuid4().hex
         self.results = results  # where results of tasks kicked from this worker arrive
         self.tasks_run = 0
+        self.max_tasks = max_tasks  # take at most this many tasks, then ``on_spent()``
+        self.on_spent = on_spent
+        self.received = 0
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._links: list[_Link] = []
         self._ready: deque[tuple[_Link, TaskMsg]] = deque()
         self._idle: deque[asyncio.Future[tuple[_Link, TaskMsg]]] = deque()
         self._slots: list[asyncio.Task[None]] = []
+        self._current: list[tuple[_Link, TaskMsg] | None] = []  # per slot: what it runs
         self._running = 0
         self._draining = False
         self._drained: asyncio.Event | None = None
+        self._joined: asyncio.Event | None = None
+        self._cancelled = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -156,6 +168,7 @@ class Executor(Actor):
         assert self._loop is not None
         self._ctx = zmq.Context()
         self._drained = asyncio.Event()
+        self._joined = asyncio.Event()
         self.receiver.startup()
         for n, address in enumerate(self.addresses):
             routing_id = f"{self.session}.{n}".encode()
@@ -165,8 +178,9 @@ class Executor(Actor):
             link.last_heard_at = self._loop.time()
             self._links.append(link)
             self._hello(link)
+        self._current = [None] * self.max_async_tasks
         self._slots = [
-            self._loop.create_task(self._slot(), name=f"zq-slot-{i}")
+            self._loop.create_task(self._slot(i), name=f"zq-slot-{i}")
             for i in range(self.max_async_tasks)
         ]
         self.send_after(min(0.2, self.heartbeat_s / 2), _Tick())
@@ -183,7 +197,8 @@ class Executor(Actor):
     async def drain(self, wait_tasks_timeout_s: float | None = None) -> bool:
         """Stop taking tasks, hand back the unstarted ones, let running ones finish, stop.
 
-        Returns False if running tasks were still unfinished after ``wait_tasks_timeout_s``.
+        Returns False if running tasks were still unfinished after ``wait_tasks_timeout_s``;
+        those are then cancelled and handed back too.
         """
         await self.tell(_Drain())
         assert self._drained is not None
@@ -192,9 +207,35 @@ class Executor(Actor):
             finished = True
         except TimeoutError:
             finished = False
-            log.warning("%d task(s) still running after %ss", self._running, wait_tasks_timeout_s)
+            log.warning(
+                "%d task(s) still running after %ss: cancelling them and handing them back",
+                self._running,
+                wait_tasks_timeout_s,
+            )
+            await self.cancel_running()
         await self.stop()
         return finished
+
+    async def cancel_running(self, timeout_s: float = 2.0) -> None:
+        """Cancel every running task and hand it back to its dispatcher (a forced stop).
+
+        Waits up to ``timeout_s`` for the hand-back to be sent; the caller then stops.
+        """
+        await self.tell(_Drain(cancel=True))
+        assert self._drained is not None
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout_s)
+        except TimeoutError:
+            log.warning("could not hand back the cancelled tasks within %ss", timeout_s)
+
+    async def wait_joined(self, timeout_s: float) -> bool:
+        """Wait until some dispatcher has welcomed us; False after ``timeout_s``."""
+        assert self._joined is not None
+        try:
+            await asyncio.wait_for(self._joined.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     @property
     def default_port(self) -> _LinkPort:
@@ -206,15 +247,21 @@ class Executor(Actor):
         """Tasks executing right now."""
         return self._running
 
+    @property
+    def prefetched(self) -> int:
+        """Tasks received and waiting for a free slot."""
+        return len(self._ready)
+
     # --- the pool -------------------------------------------------------------------------
 
-    async def _slot(self) -> None:
+    async def _slot(self, index: int) -> None:
         assert self._loop is not None
         loop = self._loop
         ready = self._ready
         idle = self._idle
         run = self.receiver.run
         done = self.tell_nowait
+        current = self._current
         while True:
             if ready:
                 link, task = ready.popleft()
@@ -223,10 +270,12 @@ class Executor(Actor):
                 idle.append(waiter)
                 link, task = await waiter
             self._running += 1
+            current[index] = (link, task)
             try:
                 result = await run(task, link.port)
             finally:
                 self._running -= 1
+                current[index] = None
             done((link, result))
 
     def _offer(self, link: _Link, task: TaskMsg) -> None:
@@ -260,10 +309,14 @@ class Executor(Actor):
             self.send_after(min(0.2, self.heartbeat_s / 2), _Tick())
         elif type(message) is _Drain:
             self._draining = True
+            for link in self._links:
+                link.bye = True
             for link, task in self._ready:
                 link.returned.append(task.task_id)
                 link.outstanding -= 1
             self._ready.clear()
+            if message.cancel:
+                self._cancel_slots()
         else:
             super().receive(message)
 
@@ -286,6 +339,9 @@ class Executor(Actor):
         match message:
             case Assign(tasks=tasks):
                 link.outstanding += len(tasks)
+                link.granted -= len(tasks)
+                if self.max_tasks is not None:
+                    self._count_received(len(tasks))
                 if self._draining:
                     link.returned.extend(t.task_id for t in tasks)
                     link.outstanding -= len(tasks)
@@ -302,6 +358,8 @@ class Executor(Actor):
                         self.results.tell_nowait(PutProgress(progress))
             case Welcome(incarnation=incarnation):
                 link.joined = True
+                if self._joined is not None:
+                    self._joined.set()
                 if link.incarnation and link.incarnation != incarnation:
                     log.warning("dispatcher %s restarted; rejoined", link.address)
                 link.incarnation = incarnation
@@ -315,7 +373,9 @@ class Executor(Actor):
                 log.warning("unexpected %s from %s", type(message).__name__, link.address)
 
     def _hello(self, link: _Link) -> None:
-        credit = 0 if self._draining else max(0, self.capacity - link.outstanding)
+        link.granted = 0  # a new session: whatever the old one held is void
+        credit = 0 if self._draining else self._allow(max(0, self.capacity - link.outstanding))
+        link.granted = credit
         link.credit_back = 0
         tasks = sorted(self.receiver.broker.get_all_tasks())
         hello = Hello(
@@ -361,24 +421,55 @@ class Executor(Actor):
             if link.acks:
                 self._send(link, Ack(link.acks))
                 link.acks = []
-            if link.returned:
-                self._send(link, Bye(link.returned))
-                link.returned = []
+            if link.returned or link.cancelled or link.bye:
+                # Not queued while disconnected: a gone dispatcher requeues on its own.
+                self._send(link, Bye(link.returned, link.cancelled), queue=False)
+                link.returned, link.cancelled, link.bye = [], [], False
             if link.results or (link.credit_back and link.joined and not self._draining):
-                credit = 0 if self._draining else link.credit_back
+                credit = 0 if self._draining else self._allow(link.credit_back)
                 self._send(link, Results(link.results, credit))
                 link.results = []
                 link.credit_back -= credit
+                link.granted += credit
             if link.channel.backlog:
                 link.channel.flush()
         if (
             self._draining
             and self._drained is not None
-            and not self._running
+            and (self._cancelled or not self._running)
             and not self._ready
-            and not any(link.results or link.channel.backlog for link in self._links)
+            # Results wait for a dispatcher we are joined to; not for one that is gone.
+            and not any(
+                link.results or (link.joined and link.channel.backlog) for link in self._links
+            )
         ):
             self._drained.set()
+
+    def _allow(self, credit: int) -> int:
+        """``credit`` clamped so that what we took plus what we granted stays within max_tasks."""
+        if self.max_tasks is None:
+            return credit
+        held = sum(link.granted for link in self._links)
+        return max(0, min(credit, self.max_tasks - self.received - held))
+
+    def _count_received(self, count: int) -> None:
+        before = self.received
+        self.received += count
+        assert self.max_tasks is not None
+        if before < self.max_tasks <= self.received and self.on_spent is not None:
+            log.info("took %d task(s), the per-process limit: finishing them", self.received)
+            self.on_spent()
+
+    def _cancel_slots(self) -> None:
+        for index, slot in enumerate(self._slots):
+            current = self._current[index]
+            if current is not None:
+                link, task = current
+                link.cancelled.append(task.task_id)
+                link.outstanding -= 1
+                self._current[index] = None
+            slot.cancel()
+        self._cancelled = True  # their slots wind down on their own; nothing to wait for
 
     def _send(self, link: _Link, message: Message, *, queue: bool = True) -> None:
         assert self._loop is not None

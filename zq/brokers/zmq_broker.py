@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from zq.actors.base import Actor
@@ -12,7 +13,7 @@ from zq.actors.dispatcher_api import (
     DeadLetterInfo,
     GetDeadLetters,
     GetStats,
-    WaitExecutors,
+    WaitUntil,
 )
 from zq.actors.results import FailWaiters, FetchResults, ResultStore
 from zq.actors.submitter import Submitter
@@ -207,9 +208,18 @@ class ZeroMQBroker(AsyncBroker):
 
         Only in the process that bound the address. Returns how many are connected.
         """
+        snapshot = await self.wait_until(lambda s: len(s["executors"]) >= count)
+        return len(snapshot["executors"])
+
+    async def wait_until(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """Wait until ``predicate`` holds for this dispatcher's ``stats()``; return them.
+
+        Checked after each batch the dispatcher handles, so nothing polls. Only in the process
+        that bound the address.
+        """
         if self.dispatcher is None:
             raise SendTaskError("only the process that bound the address has the dispatcher")
-        result: int = await self.dispatcher.ask(WaitExecutors(count))
+        result: dict[str, Any] = await self.dispatcher.ask(WaitUntil(predicate))
         return result
 
     async def stats(self) -> dict[str, Any]:
