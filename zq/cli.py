@@ -6,12 +6,14 @@ import asyncio
 import logging
 import os
 import sys
+from typing import Any
 
 import click
 
 from zq import __version__
+from zq.acks import AcknowledgeType
 from zq.actors.supervisor import WorkerSupervisor
-from zq.worker import WorkerConfig, configure_logging
+from zq.worker import DEFAULT_LOG_FORMAT, WorkerConfig, configure_logging
 
 LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False)
 
@@ -30,9 +32,45 @@ def main() -> None:
     """zq: a brokerless task queue over ZeroMQ."""
 
 
-@main.command()
+def _key_value(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected key=value, got {value!r}")
+        pairs[key] = raw
+    return pairs
+
+
+def _queue_list(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> list[str]:
+    return [q.strip() for value in values for q in value.split(",") if q.strip()]
+
+
+@main.command(context_settings={"max_content_width": 100})
 @click.argument("app")
 @click.argument("modules", nargs=-1)
+@click.option(
+    "--app-dir",
+    "-d",
+    default=None,
+    help="Directory to put first on the import path.  [default: the current directory]",
+)
+@click.option(
+    "--fs-discover",
+    "-fsd",
+    is_flag=True,
+    help="Import task modules found under the current directory (see --tasks-pattern).",
+)
+@click.option(
+    "--tasks-pattern",
+    "-tp",
+    multiple=True,
+    default=["**/tasks.py"],
+    show_default=True,
+    help="Glob of task modules for --fs-discover; repeatable.",
+)
 @click.option(
     "--workers",
     "-w",
@@ -45,7 +83,15 @@ def main() -> None:
     "--connect",
     multiple=True,
     metavar="ADDRESS",
-    help="Dispatcher address to connect to; repeat for several. [default: the broker's address]",
+    help="Dispatcher address to connect to; repeatable.  [default: the broker's address]",
+)
+@click.option(
+    "--queues",
+    "-q",
+    multiple=True,
+    callback=_queue_list,
+    metavar="A,B",
+    help="Serve only these named queues (comma-separated or repeated).  [default: every queue]",
 )
 @click.option(
     "--max-async-tasks",
@@ -53,6 +99,13 @@ def main() -> None:
     default=100,
     show_default=True,
     help="Tasks each process runs at once.",
+)
+@click.option(
+    "--max-async-tasks-jitter",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Add a random 0..N to --max-async-tasks in each process.",
 )
 @click.option(
     "--max-prefetch",
@@ -65,47 +118,166 @@ def main() -> None:
     "--max-threadpool-threads",
     type=click.IntRange(min=1),
     default=None,
-    help="Threads per process for sync tasks. [default: Python's default]",
+    help="Threads per process for sync tasks.  [default: Python's default]",
+)
+@click.option(
+    "--use-process-pool",
+    is_flag=True,
+    help="Run sync tasks in a process pool instead of threads (arguments and results must pickle).",
+)
+@click.option(
+    "--max-process-pool-processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes in that pool.  [default: the CPU count]",
+)
+@click.option(
+    "--ack-type",
+    type=click.Choice([a.value for a in AcknowledgeType]),
+    default="when_saved",
+    show_default=True,
+    help="When a task's lease ends (the `ack_type` label overrides it per task).",
+)
+@click.option(
+    "--no-parse", is_flag=True, help="Do not cast task arguments to their annotated types."
+)
+@click.option(
+    "--no-propagate-errors",
+    is_flag=True,
+    help="Do not throw a task's exception into its generator dependencies.",
+)
+@click.option(
+    "--receiver",
+    default="",
+    metavar="MODULE:CLASS",
+    help="A zq.Receiver subclass to run tasks with.  [default: zq.Receiver]",
+)
+@click.option(
+    "--receiver_arg",
+    "receiver_args",
+    multiple=True,
+    callback=_key_value,
+    metavar="KEY=VALUE",
+    help="Constructor argument for --receiver, cast to its annotation; repeatable.",
+)
+@click.option(
+    "--log-level", type=LOG_LEVELS, default="INFO", show_default=True, help="Logging level."
+)
+@click.option(
+    "--log-format",
+    default=DEFAULT_LOG_FORMAT,
+    show_default=True,
+    help="Logging format (logging.Formatter style).",
+)
+@click.option(
+    "--no-configure-logging",
+    is_flag=True,
+    help="Leave logging to the application (no basicConfig).",
+)
+@click.option(
+    "--max-tasks-per-child",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Replace a process after it took N tasks.  [default: never]",
+)
+@click.option(
+    "--max-fails",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Exit 1 after N unplanned process deaths.  [default: no limit; 20 within 60s still stops]",
+)
+@click.option(
+    "--shutdown-timeout",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds the broker's shutdown may take in each process.",
 )
 @click.option(
     "--wait-tasks-timeout",
     type=click.FloatRange(min=0),
     default=None,
-    help="On shutdown, seconds running tasks may take to finish. [default: no limit]",
+    help="On shutdown, seconds running tasks may take; then they are cancelled and handed "
+    "back.  [default: no limit]",
 )
-@click.option("--app-dir", "-d", default=None, help="Directory to add to the import path.")
 @click.option(
-    "--log-level", type=LOG_LEVELS, default="INFO", show_default=True, help="Logging level."
+    "--hardkill-count",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="The N-th SIGINT/SIGTERM kills the processes at once (the ones between cancel "
+    "running tasks).",
 )
-def worker(
-    app: str,
-    modules: tuple[str, ...],
-    workers: int,
-    connect: tuple[str, ...],
-    max_async_tasks: int,
-    max_prefetch: int,
-    max_threadpool_threads: int | None,
-    wait_tasks_timeout: float | None,
-    app_dir: str | None,
-    log_level: str,
-) -> None:
-    """Run worker processes for APP (MODULE:BROKER), importing MODULES for their tasks."""
-    config = WorkerConfig(
-        app=app,
-        modules=list(modules),
-        app_dir=app_dir,
-        connect=list(connect),
-        max_async_tasks=max_async_tasks,
-        max_prefetch=max_prefetch,
-        max_threadpool_threads=max_threadpool_threads,
-        wait_tasks_timeout_s=wait_tasks_timeout,
-        log_level=log_level.upper(),
-        loop=_loop_kind(),
-    )
+@click.option(
+    "--reload",
+    "-r",
+    is_flag=True,
+    help="Restart the processes (one by one) when the source changes.",
+)
+@click.option(
+    "--reload-dir",
+    multiple=True,
+    help="Directory to watch for --reload; repeatable.  [default: the current directory]",
+)
+@click.option(
+    "--do-not-use-gitignore",
+    is_flag=True,
+    help="With --reload, also react to files that .gitignore lists.",
+)
+def worker(**options: Any) -> None:
+    """Run worker processes for APP, importing MODULES for their tasks.
+
+    APP is MODULE:BROKER, or MODULE:FACTORY naming a function that returns a broker.
+
+    \b
+    Signals: SIGINT/SIGTERM once: finish running tasks, then exit 0; twice: cancel them and
+    hand them back to the dispatcher; --hardkill-count times: kill at once. SIGHUP: replace the
+    processes one by one (graceful reload).
+    """  # noqa: D301 (\b is click's no-rewrap marker)
+    config = worker_config(options)
     configure_logging(config)
     logging.getLogger("zq").setLevel(config.log_level)
-    supervisor = WorkerSupervisor(config, workers)
+    reload_dirs = list(options["reload_dir"]) or [options["app_dir"] or os.getcwd()]
+    supervisor = WorkerSupervisor(
+        config,
+        options["workers"],
+        hardkill_count=options["hardkill_count"],
+        max_fails=options["max_fails"],
+        reload_dirs=reload_dirs if options["reload"] else None,
+        use_gitignore=not options["do_not_use_gitignore"],
+    )
     sys.exit(asyncio.run(supervisor.run()))
+
+
+def worker_config(options: dict[str, Any]) -> WorkerConfig:
+    """The children's config from the ``zq worker`` options."""
+    return WorkerConfig(
+        app=options["app"],
+        modules=list(options["modules"]),
+        app_dir=options["app_dir"],
+        fs_discover=options["fs_discover"],
+        tasks_patterns=list(options["tasks_pattern"]),
+        connect=list(options["connect"]),
+        queues=options["queues"],
+        max_async_tasks=options["max_async_tasks"],
+        max_async_tasks_jitter=options["max_async_tasks_jitter"],
+        max_prefetch=options["max_prefetch"],
+        max_threadpool_threads=options["max_threadpool_threads"],
+        use_process_pool=options["use_process_pool"],
+        max_process_pool_processes=options["max_process_pool_processes"],
+        parse_params=not options["no_parse"],
+        propagate_errors=not options["no_propagate_errors"],
+        ack_type=options["ack_type"],
+        receiver=options["receiver"],
+        receiver_args=options["receiver_args"],
+        max_tasks_per_child=options["max_tasks_per_child"],
+        wait_tasks_timeout_s=options["wait_tasks_timeout"],
+        shutdown_timeout_s=options["shutdown_timeout"],
+        log_level=options["log_level"].upper(),
+        log_format=options["log_format"],
+        configure_logging=not options["no_configure_logging"],
+        loop=_loop_kind(),
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import asyncio
 import contextvars
 import functools
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from zq.hooks import call_hooks, pipe_hooks
 from zq.message import TaskiqMessage
 from zq.messages import ResultMsg, TaskMsg
 from zq.ports import TaskPort, current_port
+from zq.process_pool import run_registered
 from zq.remote_errors import describe
 from zq.result import TaskiqResult
 from zq.state import TaskiqState
@@ -42,10 +43,11 @@ log = logging.getLogger("zq.receiver")
 class _Plan:
     """What running one task needs, worked out once per task name."""
 
-    __slots__ = ("caster", "func", "graph", "is_async", "plain")
+    __slots__ = ("caster", "func", "graph", "is_async", "plain", "task_name")
 
     def __init__(self, func: Any, is_async: bool, validate: bool, task_name: str) -> None:
         self.func = func
+        self.task_name = task_name
         self.is_async = is_async
         caster = ParamCaster(func, task_name) if validate else None
         self.caster = caster if caster is not None and caster.needed else None
@@ -60,6 +62,7 @@ class Receiver:
     ``max_threadpool_threads`` bounds sync tasks; ``validate_params=False`` turns argument
     casting off (``--no-parse``); ``propagate_exceptions=False`` keeps a task's exception out
     of its generator dependencies; ``ack_type`` is the default for tasks without the label.
+    ``process_pool`` (see ``zq.process_pool``) runs sync tasks in processes instead of threads.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class Receiver:
         validate_params: bool = True,
         propagate_exceptions: bool = True,
         ack_type: AcknowledgeType | str = AcknowledgeType.WHEN_SAVED,
+        process_pool: ProcessPoolExecutor | None = None,
     ) -> None:
         self.broker = broker
         self.max_threadpool_threads = max_threadpool_threads
@@ -78,6 +82,7 @@ class Receiver:
         self.ack_type = parse_acknowledge_type(ack_type)
         self._plain_acks = self.ack_type is AcknowledgeType.WHEN_SAVED
         self._pool: ThreadPoolExecutor | None = None
+        self.process_pool = process_pool
         self._plans: dict[str, _Plan] = {}
 
     def startup(self) -> None:
@@ -88,10 +93,13 @@ class Receiver:
             )
 
     def shutdown(self) -> None:
-        """Release the thread pool; threads still running a sync task are not waited for."""
+        """Release the pools; a sync task still running is not waited for."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        if self.process_pool is not None:
+            self.process_pool.shutdown(wait=False, cancel_futures=True)
+            self.process_pool = None
 
     # --- the pipeline ---------------------------------------------------------------------
 
@@ -236,6 +244,10 @@ class Receiver:
     async def _call(self, plan: _Plan, args: list[Any], kwargs: dict[str, Any]) -> Any:
         if plan.is_async:
             return await plan.func(*args, **kwargs)
+        if self.process_pool is not None:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.process_pool, run_registered, plan.task_name, args, kwargs
+            )
         if self._pool is None:
             self.startup()
         call = functools.partial(contextvars.copy_context().run, plan.func, *args, **kwargs)

@@ -1,16 +1,21 @@
 """One worker child process: import the app, run an Executor until told to stop.
 
 Started by the supervisor as ``python -m zq.worker CONFIG_JSON`` (a fresh interpreter: no
-ZeroMQ context or event loop is inherited). It ignores SIGINT (a terminal's Ctrl+C reaches the
-whole process group; the supervisor decides) and drains on SIGTERM. If the supervisor vanishes,
-it notices and drains too, so no orphan keeps running.
+ZeroMQ context or event loop is inherited). It ignores SIGINT and SIGHUP (a terminal sends
+those to the whole process group; the supervisor decides) and obeys SIGTERM: the first drains
+(prefetched tasks handed back at once, running ones finish), a second cancels the running
+tasks and hands them back. It reports to the supervisor over a pipe (``Report`` lines): ready,
+spent (``--max-tasks-per-child`` reached), draining, stopped. If the supervisor vanishes, it
+notices and drains, so no orphan keeps running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import random
 import signal
 import sys
 from collections.abc import Callable
@@ -18,11 +23,24 @@ from collections.abc import Callable
 import msgspec
 
 from zq.actors.executor import Executor
+from zq.broker import AsyncBroker
 from zq.brokers.zmq_broker import ZeroMQBroker
-from zq.loader import import_modules, load_broker
+from zq.loader import (
+    AppLoadError,
+    discover,
+    import_modules,
+    load_broker,
+    load_object,
+    receiver_kwargs,
+)
+from zq.process_pool import start_pool
 from zq.receiver import Receiver
+from zq.worker_policy import jittered
 
 log = logging.getLogger("zq.worker")
+
+EXIT_CONFIG = 2  # a child that cannot load the app exits with this: restarting will not help
+DEFAULT_LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s][pid %(process)d] %(message)s"
 
 
 class WorkerConfig(msgspec.Struct, kw_only=True):
@@ -31,19 +49,41 @@ class WorkerConfig(msgspec.Struct, kw_only=True):
     app: str
     modules: list[str] = []
     app_dir: str | None = None
+    fs_discover: bool = False
+    tasks_patterns: list[str] = msgspec.field(default_factory=lambda: ["**/tasks.py"])
     connect: list[str] = []
+    queues: list[str] = []  # empty: every queue
     max_async_tasks: int = 100
+    max_async_tasks_jitter: int = 0
     max_prefetch: int = 0
     max_threadpool_threads: int | None = None
+    use_process_pool: bool = False
+    max_process_pool_processes: int | None = None
     parse_params: bool = True
     propagate_errors: bool = True
     ack_type: str = "when_saved"
+    receiver: str = ""  # MODULE:CLASS, a Receiver subclass
+    receiver_args: dict[str, str] = {}
+    max_tasks_per_child: int | None = None
     wait_tasks_timeout_s: float | None = None
+    shutdown_timeout_s: float = 5.0
     log_level: str = "INFO"
-    log_format: str = "[%(asctime)s][%(name)s][%(levelname)s][pid %(process)d] %(message)s"
+    log_format: str = DEFAULT_LOG_FORMAT
     configure_logging: bool = True
     loop: str = "asyncio"  # "uvloop" is chosen by the CLI when available
     index: int = 0
+    control_fd: int = -1  # where reports go; -1: nowhere
+
+
+class Report(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A line from a child to its supervisor."""
+
+    event: str  # "ready" | "spent" | "draining" | "stopped"
+    tasks: list[str] = []
+    queues: list[str] = []
+    addresses: list[str] = []
+    count: int = 0  # draining: tasks in flight; stopped: tasks run
+    limit: int = 0  # ready: tasks this process runs at once
 
 
 def configure_logging(config: WorkerConfig) -> None:
@@ -63,60 +103,126 @@ def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
     return asyncio.new_event_loop
 
 
-async def serve(config: WorkerConfig) -> int:
-    """Run one executor until SIGTERM or until the parent process goes away."""
-    broker = load_broker(config.app, config.app_dir)
-    import_modules(config.modules, config.app_dir)
-    broker.is_worker_process = True
-    addresses = config.connect or [getattr(broker, "endpoint", "")]
-    if not addresses[0]:
-        raise SystemExit(f"{config.app} has no address: pass --connect")
-    receiver = Receiver(
+def _reporter(fd: int) -> Callable[[Report], None]:
+    def report(line: Report) -> None:
+        if fd >= 0:
+            # If the supervisor is gone the write fails; the parent watch stops us.
+            with contextlib.suppress(OSError):
+                os.write(fd, msgspec.json.encode(line) + b"\n")
+
+    return report
+
+
+def build_receiver(broker: AsyncBroker, config: WorkerConfig, modules: list[str]) -> Receiver:
+    """The receiver ``config`` asks for (``--receiver``, ``--receiver_arg``), with its pools."""
+    cls: type[Receiver] = Receiver
+    if config.receiver:
+        found = load_object(config.receiver, config.app_dir)
+        if not (isinstance(found, type) and issubclass(found, Receiver)):
+            raise AppLoadError(f"--receiver {config.receiver} is not a zq Receiver subclass")
+        cls = found
+    extra = receiver_kwargs(cls, config.receiver_args)
+    pool = None
+    if config.use_process_pool:
+        pool = start_pool(config.app, modules, config.app_dir, config.max_process_pool_processes)
+    return cls(
         broker,
         config.max_threadpool_threads,
         validate_params=config.parse_params,
         propagate_exceptions=config.propagate_errors,
         ack_type=config.ack_type,
+        process_pool=pool,
+        **extra,
     )
+
+
+async def serve(config: WorkerConfig) -> int:
+    """Run one executor until SIGTERM or until the parent process goes away."""
+    report = _reporter(config.control_fd)
+    broker = load_broker(config.app, config.app_dir)
+    modules = list(config.modules)
+    if config.fs_discover:
+        modules += discover(config.app_dir or os.getcwd(), config.tasks_patterns)
+    import_modules(modules, config.app_dir)
+    broker.is_worker_process = True
+    addresses = config.connect or [getattr(broker, "endpoint", "")]
+    if not addresses[0]:
+        raise SystemExit(f"{config.app} has no address: pass --connect")
+    executor = _executor(config, broker, build_receiver(broker, config, modules), addresses)
+    executor.on_spent = lambda: report(Report(event="spent"))
+    await broker.startup()  # WORKER_STARTUP handlers may kick: the executor queues those
+    await executor.start()
+    loop = asyncio.get_running_loop()
+    stop, cancel = asyncio.Event(), asyncio.Event()
+
+    def on_sigterm() -> None:  # the first drains, the second cancels
+        (cancel if stop.is_set() else stop).set()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    executor.watch(lambda _actor, _error: stop.set())
+    _watch_parent(loop, stop, config.index)
+    if not await executor.wait_joined(10.0):
+        log.warning("worker %d: no dispatcher answered yet at %s", config.index, addresses)
+    tasks = sorted(broker.get_all_tasks())
+    ready = Report(event="ready", tasks=tasks, queues=config.queues, addresses=addresses)
+    ready.limit = executor.max_async_tasks
+    report(ready)
+    await stop.wait()
+    report(Report(event="draining", count=executor.running + executor.prefetched))
+    if executor.alive:
+        await _drain(executor, cancel, config)
+    try:
+        await asyncio.wait_for(broker.shutdown(), config.shutdown_timeout_s)
+    except TimeoutError:
+        log.warning("worker %d: broker shutdown timed out", config.index)
+    report(Report(event="stopped", count=executor.tasks_run))
+    return 1 if executor.crash is not None else 0
+
+
+def _executor(
+    config: WorkerConfig, broker: AsyncBroker, receiver: Receiver, addresses: list[str]
+) -> Executor:
+    limit = jittered(config.max_async_tasks, config.max_async_tasks_jitter, random.random())
     executor = Executor(
         receiver,
         addresses,
-        max_async_tasks=config.max_async_tasks,
+        max_async_tasks=limit,
         max_prefetch=config.max_prefetch,
+        queues=config.queues,
+        max_tasks=config.max_tasks_per_child,
     )
     if isinstance(broker, ZeroMQBroker):  # the worker follows the app's liveness settings
         executor.heartbeat_s = broker.heartbeat_s
         executor.liveness_timeout_s = broker.liveness_timeout_s
         executor.max_msg_size = broker.max_msg_size
         broker.attach_executor(executor)
-    await broker.startup()  # WORKER_STARTUP handlers may kick: the executor queues those
-    await executor.start()
-    log.info(
-        "worker %d ready: %d task(s), dispatcher(s) %s",
-        config.index,
-        len(broker.get_all_tasks()),
-        ", ".join(addresses),
-    )
+    return executor
+
+
+async def _drain(executor: Executor, cancel: asyncio.Event, config: WorkerConfig) -> None:
+    """Drain, unless a second SIGTERM (``cancel``) comes first: then cancel and hand back."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    executor.watch(lambda _actor, _error: stop.set())
+    draining = loop.create_task(executor.drain(config.wait_tasks_timeout_s))
+    cancelling = loop.create_task(cancel.wait())
+    await asyncio.wait({draining, cancelling}, return_when=asyncio.FIRST_COMPLETED)
+    if cancel.is_set() and not draining.done():
+        log.warning("worker %d: cancelling %d running task(s)", config.index, executor.running)
+        await executor.cancel_running()
+    await draining
+    cancelling.cancel()
+
+
+def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, index: int) -> None:
     parent = os.getppid()
 
-    def watch_parent() -> None:
+    def check() -> None:
         if os.getppid() != parent:
-            log.warning("worker %d: supervisor gone; stopping", config.index)
+            log.warning("worker %d: supervisor gone; stopping", index)
             stop.set()
         else:
-            loop.call_later(0.5, watch_parent)
+            loop.call_later(0.5, check)
 
-    loop.call_later(0.5, watch_parent)
-    await stop.wait()
-    if executor.alive:
-        await executor.drain(config.wait_tasks_timeout_s)
-    await broker.shutdown()
-    log.info("worker %d stopped after %d task(s)", config.index, executor.tasks_run)
-    return 1 if executor.crash is not None else 0
+    loop.call_later(0.5, check)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,9 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     config = msgspec.json.decode(argv[0], type=WorkerConfig)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(config)
-    with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
-        return runner.run(serve(config))
+    try:
+        with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
+            return runner.run(serve(config))
+    except AppLoadError as exc:
+        log.critical("worker %d: %s", config.index, exc)
+        return EXIT_CONFIG
 
 
 if __name__ == "__main__":

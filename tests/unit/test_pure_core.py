@@ -9,7 +9,16 @@ from zq.backoff import backoff_s
 from zq.liveness import Liveness
 from zq.result_table import ResultTable
 
-PURE = ["messages", "codec", "ledger", "liveness", "backoff", "result_table", "remote_errors"]
+PURE = [
+    "messages",
+    "codec",
+    "ledger",
+    "liveness",
+    "backoff",
+    "result_table",
+    "remote_errors",
+    "worker_policy",
+]
 FORBIDDEN = {"zmq", "asyncio", "uvloop", "time", "socket", "threading", "selectors", "datetime"}
 ZQ = Path(__file__).resolve().parents[2] / "zq"
 

@@ -1,15 +1,22 @@
 """The worker-host supervisor: the main process of ``zq worker``.
 
 It starts N worker children as fresh interpreters (``python -m zq.worker``: nothing is
-inherited over fork, and it creates no ZeroMQ context itself), restarts a child that dies
-(one-for-one, with backoff, at most ``max_restarts`` within ``restart_window_s``), and owns
-the signals: the first SIGINT/SIGTERM asks every child to drain (SIGTERM); another one kills
-them.
+inherited over fork, and it creates no ZeroMQ context itself) and hears from each over a pipe
+(``zq.worker.Report`` lines). It restarts a child that dies (one-for-one, with backoff; at most
+``max_restarts`` within ``restart_window_s`` and ``max_fails`` in all), and it replaces children
+on purpose: a child that took its ``--max-tasks-per-child`` tasks, and every child in turn on
+SIGHUP or a source change (``--reload``). A replacement is always started, and ready, before the
+child it replaces is told to drain, so capacity never drops to zero.
+
+Signals (decided by ``zq.worker_policy.signal_action``): the first SIGINT/SIGTERM drains every
+child (SIGTERM), the next ones make them cancel their running tasks and hand them back (a second
+SIGTERM), and the ``hardkill_count``-th kills them (SIGKILL) and exits at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -17,21 +24,32 @@ import shutil
 import signal
 import sys
 import tempfile
+from typing import Any
 
 import msgspec
 
 from zq.backoff import backoff_s
+from zq.reload import ChangeFilter, watch
 from zq.restarts import RestartIntensity
-from zq.worker import WorkerConfig
+from zq.worker import EXIT_CONFIG, Report, WorkerConfig
+from zq.worker_policy import ReloadBurst, SignalAction, signal_action
 
 log = logging.getLogger("zq.supervisor")
 
+READY_TIMEOUT_S = 60.0  # a replacement that is not ready by then is given up on
+
 
 class _Child:
-    def __init__(self, index: int, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, index: int, process: asyncio.subprocess.Process, failures: int) -> None:
         self.index = index
         self.process = process
-        self.failures = 0  # consecutive unplanned deaths, for the backoff
+        self.failures = failures  # consecutive unplanned deaths in this slot, for the backoff
+        self.ready = asyncio.Event()
+        self.exited = asyncio.Event()
+        self.retiring = False  # replaced on purpose: its exit is planned
+        self.in_flight: int | None = None  # reported when it starts draining
+        self.tasks_run = 0
+        self.reader: asyncio.Task[None] | None = None
 
 
 class WorkerSupervisor:
@@ -42,27 +60,49 @@ class WorkerSupervisor:
         config: WorkerConfig,
         workers: int,
         *,
+        hardkill_count: int = 3,
+        max_fails: int | None = None,
         max_restarts: int = 20,
         restart_window_s: float = 60.0,
+        reload_dirs: list[str] | None = None,
+        use_gitignore: bool = True,
+        reload_quiet_s: float = 0.3,
     ) -> None:
         if workers < 1:
             raise ValueError("--workers must be at least 1")
+        signal_action(1, hardkill_count)  # validates it
         self.config = config
         self.workers = workers
+        self.hardkill_count = hardkill_count
+        self.max_fails = max_fails
         self.intensity = RestartIntensity(max_restarts, restart_window_s)
-        self.children: dict[int, _Child] = {}
+        self.reload_dirs = reload_dirs
+        self.use_gitignore = use_gitignore
+        self.current: dict[int, _Child] = {}  # the child serving each slot
+        self.live: set[_Child] = set()  # every child process not yet reaped
         self.signals = 0
+        self.fails = 0
         self.exit_code = 0
-        self._stopping: asyncio.Event | None = None
-        self._watchers: set[asyncio.Task[None]] = set()
+        self.tasks_run = 0  # reported by children that stopped
+        self.stopping = False
+        self._done: asyncio.Event | None = None
+        self._announced = False
+        self._in_flight_logged = False
+        self._burst = ReloadBurst(reload_quiet_s)
+        self._rolling: asyncio.Task[None] | None = None
+        self._roll_again = False
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._env: dict[str, str] | None = None
+
+    # --- running --------------------------------------------------------------------------
 
     async def run(self) -> int:
         """Start the children and supervise them; returns the process exit code."""
         loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
+        self._done = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self.request_rolling, "got SIGHUP")
         log.info(
             "zq worker starting %d process(es) for %s (pid %d)",
             self.workers,
@@ -75,40 +115,135 @@ class WorkerSupervisor:
         if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             metrics_dir = tempfile.mkdtemp(prefix=f"zq-metrics-{os.getpid()}-")
         self._env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir} if metrics_dir else None
+        observer = None
         try:
             for index in range(self.workers):
                 await self._spawn(index)
-            await self._stopping.wait()
-            while self._watchers:
-                await asyncio.wait(set(self._watchers))
+            if self.reload_dirs:
+                accept = ChangeFilter(self.reload_dirs, use_gitignore=self.use_gitignore)
+
+                def changed(path: str) -> None:  # in watchdog's thread
+                    loop.call_soon_threadsafe(self._changed, path)
+
+                observer = watch(accept, changed)
+                log.info("reloading on changes under %s", ", ".join(self.reload_dirs))
+            await self._done.wait()
         finally:
+            if observer is not None:
+                observer.stop()
             if metrics_dir is not None:
                 shutil.rmtree(metrics_dir, ignore_errors=True)
-        log.info("zq worker stopped")
+        if self.live:  # hard kill: do not wait for anything
+            log.warning("zq worker killed; at least %d task(s) were run", self.tasks_run)
+        else:
+            log.info("zq worker stopped: %d task(s) run", self.tasks_run)
         return self.exit_code
 
-    async def _spawn(self, index: int, failures: int = 0) -> None:
-        config = msgspec.structs.replace(self.config, index=index)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "zq.worker", msgspec.json.encode(config).decode(), env=self._env
-        )
-        child = _Child(index, process)
-        child.failures = failures
-        self.children[index] = child
+    def _background(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _spawn(self, index: int, failures: int = 0) -> _Child:
+        read_fd, write_fd = os.pipe()
+        config = msgspec.structs.replace(self.config, index=index, control_fd=write_fd)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "zq.worker",
+                msgspec.json.encode(config).decode(),
+                env=self._env,
+                pass_fds=(write_fd,),
+            )
+        finally:
+            os.close(write_fd)
+        child = _Child(index, process, failures)
+        self.current[index] = child
+        self.live.add(child)
+        child.reader = self._background(self._read(child, read_fd))
+        self._background(self._watch(child))
         log.debug("started worker %d (pid %d)", index, process.pid)
-        watcher = asyncio.get_running_loop().create_task(self._watch(child))
-        self._watchers.add(watcher)
-        watcher.add_done_callback(self._watchers.discard)
+        return child
+
+    async def _read(self, child: _Child, fd: int) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0)
+        )
+        try:
+            async for line in reader:
+                try:
+                    report = msgspec.json.decode(line, type=Report)
+                except msgspec.DecodeError:
+                    log.warning("worker %d sent an unreadable report: %r", child.index, line)
+                    continue
+                self._on_report(child, report)
+        finally:
+            transport.close()
+
+    def _on_report(self, child: _Child, report: Report) -> None:
+        if report.event == "ready":
+            child.ready.set()
+            if not self._announced:
+                self._announced = True
+                log.info(
+                    "registered %d task(s): %s; queues: %s; dispatcher(s): %s",
+                    len(report.tasks),
+                    ", ".join(report.tasks) or "none",
+                    ", ".join(report.queues) or "all",
+                    ", ".join(report.addresses),
+                )
+        elif report.event == "spent":
+            log.info("worker %d took its %s task(s): replacing it", child.index, report.count or "")
+            if not self.stopping:
+                self._background(self._replace(child))
+        elif report.event == "draining":
+            child.in_flight = report.count
+            self._log_in_flight(force=False)
+        elif report.event == "stopped":
+            child.tasks_run = report.count
 
     async def _watch(self, child: _Child) -> None:
         code = await child.process.wait()
-        assert self._stopping is not None
-        if self.children.get(child.index) is child:
-            del self.children[child.index]
-        if self._stopping.is_set():
+        if child.reader is not None:  # read its last reports (its task count) first
+            await asyncio.wait({child.reader}, timeout=1.0)
+        child.exited.set()
+        self.live.discard(child)
+        self.tasks_run += child.tasks_run
+        assert self._done is not None
+        if self.stopping:
+            if not self.live:
+                self._done.set()
+            return
+        if child.retiring:
+            log.info(
+                "worker %d (pid %d) replaced; it ran %d task(s)",
+                child.index,
+                child.process.pid,
+                child.tasks_run,
+            )
+            return
+        await self._unplanned_exit(child, code)
+
+    async def _unplanned_exit(self, child: _Child, code: int) -> None:
+        self.fails += 1
+        log.error("worker %d (pid %d) died with exit code %s", child.index, child.process.pid, code)
+        if code == EXIT_CONFIG and not self._announced:  # the app cannot load: retrying won't help
+            log.critical("the workers cannot start (see above): giving up")
+            self.exit_code = EXIT_CONFIG
+            self._stop(signal.SIGTERM)
             return
         loop = asyncio.get_running_loop()
-        log.error("worker %d (pid %d) died with exit code %s", child.index, child.process.pid, code)
+        if self.max_fails is not None and self.fails >= self.max_fails:
+            log.critical(
+                "%d worker process(es) died (--max-fails %d): giving up", self.fails, self.max_fails
+            )
+            self.exit_code = 1
+            self._stop(signal.SIGTERM)
+            return
         if not self.intensity.allow(loop.time()):
             log.critical(
                 "workers died %d times within %gs: giving up",
@@ -116,40 +251,146 @@ class WorkerSupervisor:
                 self.intensity.window_s,
             )
             self.exit_code = 1
-            self._begin_stop(signal.SIGTERM)
+            self._stop(signal.SIGTERM)
             return
         delay = backoff_s(child.failures, base_s=0.1, max_s=5.0, jitter=0.2, draw=random.random())
         await asyncio.sleep(delay)  # restart backoff, so a crash loop does not spin
-        if not self._stopping.is_set():
+        if not self.stopping and self.current.get(child.index) is child:
             await self._spawn(child.index, child.failures + 1)
+
+    # --- planned replacements -------------------------------------------------------------
+
+    async def _replace(self, old: _Child, *, wait_exit: bool = False) -> bool:
+        """Start old's replacement, wait until it is ready, then drain old. False on failure."""
+        if old.retiring or self.stopping:
+            return True
+        old.retiring = True
+        new = await self._spawn(old.index)
+        ready = self._background(new.ready.wait())
+        died = self._background(new.exited.wait())
+        await asyncio.wait({ready, died}, timeout=READY_TIMEOUT_S, return_when="FIRST_COMPLETED")
+        ready.cancel()
+        died.cancel()
+        if not new.ready.is_set():
+            log.error("worker %d's replacement did not start; keeping the old one", old.index)
+            old.retiring = False
+            if old in self.live:
+                self.current[old.index] = old
+            if new.process.returncode is None:
+                new.retiring = True
+                new.process.terminate()
+            return False
+        self._signal(old, signal.SIGTERM)
+        if wait_exit:
+            await old.exited.wait()
+        return True
+
+    def request_rolling(self, why: str = "reload requested") -> None:
+        """Replace every child in turn (SIGHUP, ``--reload``).
+
+        One at a time, each new one ready before its old one drains. A request during a rolling
+        restart runs it once more afterwards.
+        """
+        if self.stopping:
+            return
+        if self._rolling is not None and not self._rolling.done():
+            self._roll_again = True
+            return
+        self._rolling = self._background(self._roll(why))
+
+    async def _roll(self, why: str) -> None:
+        while True:
+            self._roll_again = False
+            log.info("%s: replacing %d worker process(es) one by one", why, len(self.current))
+            for index in sorted(self.current):
+                child = self.current.get(index)
+                if self.stopping:
+                    return
+                if child is None or child.retiring:
+                    continue
+                if not await self._replace(child, wait_exit=True):
+                    log.error("rolling restart stopped: the new code does not start")
+                    return
+            log.info("rolling restart done")
+            if not self._roll_again:
+                return
+            why = "more changes during the restart"
+
+    def _changed(self, path: str) -> None:
+        loop = asyncio.get_running_loop()
+        log.debug("changed: %s", path)
+        loop.call_at(self._burst.change(loop.time()), self._check_burst)
+
+    def _check_burst(self) -> None:
+        if self._burst.due(asyncio.get_running_loop().time()):
+            self.request_rolling("source changed")
+
+    # --- signals --------------------------------------------------------------------------
 
     def _on_signal(self, sig: int) -> None:
         self.signals += 1
-        if self.signals == 1:
+        name = signal.Signals(sig).name
+        action = signal_action(self.signals, self.hardkill_count)
+        if action is SignalAction.GRACEFUL:
             log.info(
-                "got %s: shutting down gracefully, waiting for %d worker(s) to finish "
-                "their running tasks (signal again to kill them)",
-                signal.Signals(sig).name,
-                len(self.children),
+                "got %s: shutting down gracefully: no new tasks, prefetched tasks handed back, "
+                "waiting for in-flight tasks to finish (%s)",
+                name,
+                self._next_steps(),
             )
-            self._begin_stop(signal.SIGTERM)
+            self._stop(signal.SIGTERM)
+            asyncio.get_running_loop().call_later(1.0, self._log_in_flight, True)
+        elif action is SignalAction.CANCEL:
+            log.warning(
+                "got %s again: cancelling running tasks and handing them back to the "
+                "dispatcher (%d worker process(es); signal %d more time(s) to kill)",
+                name,
+                len(self.live),
+                self.hardkill_count - self.signals,
+            )
+            self._stop(signal.SIGTERM)  # a child's second SIGTERM cancels
         else:
             log.warning(
-                "got %s again: killing %d worker(s) now",
-                signal.Signals(sig).name,
-                len(self.children),
+                "got %s (%d of %d): killing %d worker process(es) now",
+                name,
+                self.signals,
+                self.hardkill_count,
+                len(self.live),
             )
-            self._signal_children(signal.SIGKILL)
+            self.stopping = True
+            self.exit_code = 1
+            for child in list(self.live):
+                self._signal(child, signal.SIGKILL)
+            assert self._done is not None
+            self._done.set()
 
-    def _begin_stop(self, sig: int) -> None:
-        assert self._stopping is not None
-        self._stopping.set()
-        self._signal_children(sig)
+    def _next_steps(self) -> str:
+        if self.hardkill_count == 2:
+            return "signal again to kill the workers"
+        return f"signal again to cancel running tasks, {self.hardkill_count} times in all to kill"
 
-    def _signal_children(self, sig: int) -> None:
-        for child in list(self.children.values()):
-            if child.process.returncode is None:
-                try:
-                    child.process.send_signal(sig)
-                except ProcessLookupError:
-                    continue
+    def _log_in_flight(self, force: bool) -> None:
+        if self._in_flight_logged or not self.stopping:
+            return
+        reported = [c.in_flight for c in self.live if c.in_flight is not None]
+        if not force and len(reported) < len(self.live):
+            return
+        self._in_flight_logged = True
+        log.info(
+            "waiting for %d in-flight task(s) in %d worker process(es)",
+            sum(reported),
+            len(self.live),
+        )
+
+    def _stop(self, sig: int) -> None:
+        self.stopping = True
+        for child in list(self.live):
+            self._signal(child, sig)
+        if not self.live and self._done is not None:
+            self._done.set()
+
+    @staticmethod
+    def _signal(child: _Child, sig: int) -> None:
+        if child.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.process.send_signal(sig)
