@@ -32,28 +32,59 @@ def free_address() -> str:
 
 
 class Worker:
-    """A `zq worker` subprocess; stopped with SIGINT (then killed) at teardown."""
+    """A `zq worker` subprocess; stopped with SIGINT (then killed) at teardown.
 
-    def __init__(self, address: str, *args: str, app: str = APP) -> None:
-        cmd = [sys.executable, "-m", "zq", "worker", app, "--connect", address, *args]
-        self.process = subprocess.Popen(cmd, cwd=ROOT)
+    ``address=None`` leaves out ``--connect``; ``capture=True`` keeps its stderr (the log) in
+    ``self.output`` once it has exited.
+    """
+
+    def __init__(
+        self,
+        address: str | None,
+        *args: str,
+        app: str = APP,
+        cwd: Path = ROOT,
+        env: dict[str, str] | None = None,
+        capture: bool = False,
+    ) -> None:
+        connect = ["--connect", address] if address else []
+        cmd = [sys.executable, "-m", "zq", "worker", app, *connect, *args]
+        environment = {**os.environ, **(env or {})}
+        stderr = subprocess.PIPE if capture else None
+        self.process = subprocess.Popen(cmd, cwd=cwd, env=environment, stderr=stderr, text=True)
+        self.output = ""
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def signal(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the exit (collecting the captured log); raises TimeoutExpired."""
+        if self.process.stderr is not None:
+            _, err = self.process.communicate(timeout=timeout)
+            self.output += err or ""
+            return self.process.returncode
+        return self.process.wait(timeout)
 
     def stop(self, timeout: float = 15.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                return self.process.wait(timeout)
+                return self.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        return self.process.wait()
+        return self.wait(timeout)
 
 
 @pytest.fixture
 def workers() -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
-    def start(address: str, *args: str, app: str = APP) -> Worker:
-        worker = Worker(address, *args, app=app)
+    def start(address: str | None, *args: str, **options: Any) -> Worker:
+        worker = Worker(address, *args, **options)
         started.append(worker)
         return worker
 

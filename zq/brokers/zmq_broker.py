@@ -20,6 +20,7 @@ from zq.actors.submitter import Submitter
 from zq.backends import EmbeddedResultBackend, store_results
 from zq.broker import AsyncBroker
 from zq.exceptions import AddressInUseError, SendTaskError
+from zq.inprocess import ShutdownSwitch, run_executors
 from zq.messages import ResultMsg, TaskMsg
 from zq.ports import TaskPort, current_port
 from zq.transport.sockets import DEFAULT_MAX_MSG_SIZE
@@ -67,6 +68,7 @@ class ZeroMQBroker(AsyncBroker):
         self._sink: Actor | None = None
         self._executor: Executor | None = None
         self._saving: set[asyncio.Task[None]] = set()
+        self.shutdown_switch = ShutdownSwitch()
 
     async def startup(self) -> None:
         """Start the store and dispatcher (or join one), then the event handlers and middlewares.
@@ -152,11 +154,12 @@ class ZeroMQBroker(AsyncBroker):
         In a worker, the task goes to the dispatcher that leased the running task (or the
         first one).
         """
+        port = current_port.get()  # kicked by a running task: through the executor that runs it
         sink = self._sink
-        if sink is not None:
+        if port is None and sink is not None:
             await sink.tell(message)
             return
-        port = self._port()
+        port = port or self._port()
         if port is None:
             raise SendTaskError(
                 "the broker is not started: `await broker.startup()` or `async with broker:`"
@@ -200,6 +203,61 @@ class ZeroMQBroker(AsyncBroker):
             return []
         result: list[DeadLetterInfo] = await self.dispatcher.ask(GetDeadLetters())
         return result
+
+    # --- in-process workers ---------------------------------------------------------------
+
+    async def arun_worker(
+        self,
+        queues: list[str] | None = None,
+        workers: int = 1,
+        *,
+        max_async_tasks: int = 100,
+        max_prefetch: int = 0,
+        max_threadpool_threads: int | None = None,
+        ack_type: str = "when_saved",
+        wait_tasks_timeout_s: float | None = None,
+    ) -> int:
+        """Run workers in the current event loop until ``request_shutdown()``.
+
+        Then they drain like ``zq worker``. Returns the number of tasks they ran.
+
+        ``workers`` executors join the dispatcher (this process's own, or the one the broker
+        joined), each running up to ``max_async_tasks`` tasks at once; ``queues`` limits them to
+        those named queues. Starts (and then stops) the broker if it is not started.
+        """
+        return await run_executors(
+            self,
+            queues=queues,
+            workers=workers,
+            max_async_tasks=max_async_tasks,
+            max_prefetch=max_prefetch,
+            max_threadpool_threads=max_threadpool_threads,
+            ack_type=ack_type,
+            wait_tasks_timeout_s=wait_tasks_timeout_s,
+        )
+
+    def run_worker(self, queues: list[str] | None = None, workers: int = 1, **options: Any) -> int:
+        """``arun_worker`` in a new event loop: blocks until ``request_shutdown()``.
+
+        The broker must not be started in another event loop.
+        """
+        from zq.worker import loop_factory  # zq.worker imports this module
+
+        with asyncio.Runner(loop_factory=loop_factory("uvloop")) as runner:
+            return runner.run(self.arun_worker(queues, workers, **options))
+
+    def request_shutdown(self) -> None:
+        """Stop the in-process workers (``run_worker``, ``arun_worker``).
+
+        Safe from any thread and from a signal handler; a request made before they start stops
+        them as soon as they do.
+        """
+        self.shutdown_switch.request()
+
+    @property
+    def result_store(self) -> ResultStore | None:
+        """The result store of this process, while the broker is started."""
+        return self._store
 
     # --- zq extensions --------------------------------------------------------------------
 

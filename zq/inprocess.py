@@ -1,0 +1,123 @@
+"""Workers inside the application's own process (``broker.arun_worker``, ``broker.run_worker``).
+
+The same Executor and Receiver as ``zq worker``, without the supervisor: ``workers`` executors
+join the broker's dispatcher (its own, or the one it joined) from this event loop, each with
+``max_async_tasks`` slots; sync tasks run in each one's thread pool. They stop, draining like a
+worker child, when ``broker.request_shutdown()`` is called from any thread or a signal handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from zq.actors.executor import Executor
+from zq.receiver import Receiver
+
+if TYPE_CHECKING:
+    from zq.brokers.zmq_broker import ZeroMQBroker
+
+log = logging.getLogger("zq.worker")
+
+
+class ShutdownSwitch:
+    """A stop request that any thread (or a signal handler) may flip, once a loop listens."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requested = False
+        self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    def request(self) -> None:
+        """Ask every running in-process worker to stop."""
+        with self._lock:
+            self._requested = True
+            listeners = list(self._listeners)
+        for loop, event in listeners:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
+
+    async def wait(self) -> None:
+        """Wait for a request (one made before the wait counts)."""
+        event = asyncio.Event()
+        entry = (asyncio.get_running_loop(), event)
+        with self._lock:
+            if self._requested:
+                self._requested = False
+                return
+            self._listeners.append(entry)
+        try:
+            await event.wait()
+        finally:
+            with self._lock:
+                self._listeners.remove(entry)
+                self._requested = False
+
+
+async def run_executors(
+    broker: ZeroMQBroker,
+    *,
+    queues: list[str] | None,
+    workers: int,
+    max_async_tasks: int,
+    max_prefetch: int,
+    max_threadpool_threads: int | None,
+    ack_type: str,
+    wait_tasks_timeout_s: float | None,
+) -> int:
+    """Run ``workers`` executors against ``broker``'s dispatcher until a shutdown request."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    started_here = broker.result_store is None
+    if started_here:
+        await broker.startup()
+    executors = [
+        Executor(
+            Receiver(broker, max_threadpool_threads, ack_type=ack_type),
+            [broker.endpoint],
+            max_async_tasks=max_async_tasks,
+            max_prefetch=max_prefetch,
+            queues=queues,
+            heartbeat_s=broker.heartbeat_s,
+            liveness_timeout_s=broker.liveness_timeout_s,
+            max_msg_size=broker.max_msg_size,
+            results=broker.result_store,
+        )
+        for _ in range(workers)
+    ]
+    try:
+        for executor in executors:
+            await executor.start()
+        log.info(
+            "in-process worker: %d executor(s) on %s, queues: %s",
+            workers,
+            broker.endpoint,
+            ", ".join(queues or []) or "all",
+        )
+        stopped = asyncio.get_running_loop().create_task(broker.shutdown_switch.wait())
+        died = [asyncio.ensure_future(_death(executor)) for executor in executors]
+        await asyncio.wait([stopped, *died], return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        for future in died:
+            future.cancel()
+    finally:
+        await asyncio.gather(
+            *(e.drain(wait_tasks_timeout_s) for e in executors if e.alive),
+            return_exceptions=True,
+        )
+        if started_here:
+            await broker.shutdown()
+    return sum(executor.tasks_run for executor in executors)
+
+
+async def _death(executor: Executor) -> None:
+    died: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_death(_actor: object, _error: BaseException | None) -> None:
+        if not died.done():
+            died.set_result(None)
+
+    executor.watch(on_death)
+    await died
