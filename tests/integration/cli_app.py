@@ -43,6 +43,17 @@ async def block(token: str, log_path: str) -> str:
     return token
 
 
+@broker.task
+async def stubborn(token: str, log_path: str) -> str:
+    """Ignores cancellation: only a kill stops it."""
+    _log(log_path, f"start-{token}")
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            continue
+
+
 @broker.task(queue="emails")
 async def send_email(token: str, log_path: str) -> str:
     _log(log_path, token)

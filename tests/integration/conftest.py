@@ -61,6 +61,24 @@ class Worker:
     def signal(self, sig: int) -> None:
         self.process.send_signal(sig)
 
+    async def expect(self, text: str, timeout: float = 30.0) -> None:
+        """Read the captured log until a line contains ``text`` (the worker got that far).
+
+        Signals sent back to back can merge into one; tests wait for each to be handled.
+        """
+        stream = self.process.stderr
+        assert stream is not None, "start the worker with capture=True"
+        loop = asyncio.get_running_loop()
+
+        async def read() -> None:
+            while text not in self.output:
+                line = await loop.run_in_executor(None, stream.readline)
+                if not line:
+                    raise AssertionError(f"the worker exited before logging {text!r}")
+                self.output += line
+
+        await asyncio.wait_for(read(), timeout)
+
     def wait(self, timeout: float) -> int:
         """Wait for the exit (collecting the captured log); raises TimeoutExpired."""
         if self.process.stderr is not None:

@@ -1,0 +1,158 @@
+"""`zq worker` process management: signals, recycling, rolling reloads, failures, ack points."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration import cli_app
+from tests.integration.conftest import Worker, read_log
+from zq import ZeroMQBroker, gather
+from zq.kicker import AsyncKicker
+from zq.task import AsyncTaskiqTask
+
+APP = "tests.integration.cli_app:broker"
+Start = Callable[..., Worker]
+
+
+async def kick(broker: ZeroMQBroker, name: str, *args: Any, **labels: Any) -> AsyncTaskiqTask[Any]:
+    return await AsyncKicker(f"{cli_app.__name__}:{name}", broker, labels).kiq(*args)
+
+
+async def pids(broker: ZeroMQBroker) -> set[int]:
+    return {p.pid for p in (await broker.stats())["executors"].values()}
+
+
+async def test_first_signal_finishes_running_tasks_and_exits_0(
+    producer: ZeroMQBroker, workers: Start, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    worker = workers(producer.endpoint, "-w", "1", "--max-async-tasks", "2", app=APP, capture=True)
+    await producer.wait_workers(1)
+    slow = [await kick(producer, "slow_record", f"s{i}", str(log), 0.5) for i in range(2)]
+    # Same task name: the dispatcher serves one name's queue in order (names share credit).
+    queued = [await kick(producer, "slow_record", f"q{i}", str(log), 0) for i in range(3)]
+    await producer.wait_until(lambda s: s["leased"] == 2 and s["pending"] == 3)
+    worker.signal(signal.SIGINT)
+    results = await gather(*slow, timeout=30)
+    assert [r.return_value for r in results] == ["s0", "s1"]  # running tasks finished
+    assert worker.wait(30) == 0
+    stats = await producer.stats()
+    assert stats["pending"] == 3 and stats["leased"] == 0  # the rest wait for another worker
+    out = worker.output
+    assert "shutting down gracefully" in out
+    assert "waiting for 2 in-flight task(s) in 1 worker process(es)" in out
+    assert "zq worker stopped: 2 task(s) run" in out
+    workers(producer.endpoint, "-w", "1", app=APP)
+    assert [r.return_value for r in await gather(*queued, timeout=30)] == ["q0", "q1", "q2"]
+
+
+async def test_start_lines_name_tasks_queues_and_dispatchers(
+    producer: ZeroMQBroker, workers: Start
+) -> None:
+    worker = workers(producer.endpoint, "-w", "1", "-q", "emails,reports", app=APP, capture=True)
+    await producer.wait_workers(1)
+    worker.stop()
+    tasks = sorted(cli_app.broker.get_all_tasks())
+    assert f"zq worker starting 1 process(es) for {APP}" in worker.output
+    assert f"registered {len(tasks)} task(s): {', '.join(tasks)}" in worker.output
+    assert "queues: emails, reports" in worker.output
+    assert f"dispatcher(s): {producer.endpoint}" in worker.output
+
+
+async def test_second_signal_cancels_running_tasks_and_hands_them_back(
+    producer: ZeroMQBroker, workers: Start, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    worker = workers(producer.endpoint, "-w", "1", app=APP, capture=True)
+    await producer.wait_workers(1)
+    tasks = [await kick(producer, "block", f"b{i}", str(log)) for i in range(3)]
+    await producer.wait_until(lambda s: s["leased"] == 3)  # all running (no prefetch)
+    worker.signal(signal.SIGINT)
+    await worker.expect("shutting down gracefully")
+    worker.signal(signal.SIGINT)
+    assert worker.wait(30) == 0
+    stats = await producer.wait_until(lambda s: s["pending"] == 3)
+    assert stats["leased"] == 0 and stats["stats"].requeued == 3
+    assert "cancelling running tasks and handing them back" in worker.output
+    assert len(tasks) == 3
+
+
+@pytest.mark.parametrize("hardkill", [3, 2])
+async def test_the_nth_signal_kills_at_once(
+    producer: ZeroMQBroker, workers: Start, tmp_path: Path, hardkill: int
+) -> None:
+    log = tmp_path / "log"
+    args = ("-w", "2", "--hardkill-count", str(hardkill))
+    worker = workers(producer.endpoint, *args, app=APP, capture=True)
+    await producer.wait_workers(2)
+    for i in range(4):  # tasks that ignore cancellation: the second signal cannot end them
+        await kick(producer, "stubborn", f"b{i}", str(log))
+    await producer.wait_until(lambda s: s["leased"] == 4)
+    children = await pids(producer)
+    for n in range(1, hardkill):
+        worker.signal(signal.SIGINT)
+        await worker.expect(["shutting down gracefully", "cancelling running tasks"][n - 1])
+    worker.signal(signal.SIGINT)
+    last = time.monotonic()
+    code = worker.wait(10)
+    assert time.monotonic() - last < 1.0, "the last signal did not kill at once"
+    assert code == 1
+    assert f"killing 2 worker process(es) now" in worker.output
+    for pid in children:  # the children are gone too
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+async def test_max_tasks_per_child_recycles_without_loss_or_duplicates(
+    producer: ZeroMQBroker, workers: Start, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    args = ("-w", "2", "--max-tasks-per-child", "300", "--max-async-tasks", "20")
+    worker = workers(producer.endpoint, *args, app=APP, capture=True)
+    await producer.wait_workers(2)
+    tokens = [f"t{i}" for i in range(2000)]
+    tasks = [await kick(producer, "slow_record", t, str(log), 0.001) for t in tokens]
+    results = await gather(*tasks, timeout=120)
+    assert [r.return_value for r in results] == tokens
+    executed, worker_pids = read_log(log)
+    assert set(executed) == set(tokens), "a task was lost"
+    assert set(executed.values()) == {1}, "a task ran twice"
+    assert len(worker_pids) >= 2 + 3, "fewer than 3 recycles"
+    assert (await producer.stats())["stats"].executors_lost == 0  # planned, not failures
+    assert worker.stop() == 0
+    assert "died" not in worker.output
+
+
+async def test_sighup_replaces_every_child_without_loss_or_duplicates(
+    producer: ZeroMQBroker, workers: Start, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    worker = workers(producer.endpoint, "-w", "2", "--max-async-tasks", "10", app=APP)
+    await producer.wait_workers(2)
+    tokens = [f"t{i}" for i in range(2000)]
+    tasks = [await kick(producer, "slow_record", t, str(log), 0.01) for t in tokens]
+    seen = await pids(producer)
+    for _ in range(3):  # three rolling restarts while the tasks run
+        old = await pids(producer)
+        worker.signal(signal.SIGHUP)
+        stats = await producer.wait_until(
+            lambda s, old=old: (
+                len(s["executors"]) == 2 and not {p.pid for p in s["executors"].values()} & old
+            )
+        )
+        seen |= {p.pid for p in stats["executors"].values()}
+    results = await gather(*tasks, timeout=120)
+    assert [r.return_value for r in results] == tokens
+    executed, _ = read_log(log)
+    assert set(executed) == set(tokens), "a task was lost"
+    assert set(executed.values()) == {1}, "a task ran twice"
+    assert len(seen) == 8  # 2 children, replaced 3 times each
+    assert (await producer.stats())["stats"].executors_lost == 0
