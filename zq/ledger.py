@@ -155,8 +155,8 @@ class Ledger:
     def ack(self, peer: bytes, task_id: str) -> bool:
         """The executor holding ``task_id`` acknowledged it early (rule 8)."""
         entry = self._tasks.get(task_id)
-        if entry is None or entry.holder != peer:
-            return False
+        if entry is None or entry.holder != peer or entry.acked:
+            return False  # unknown, not this executor's, or acked already
         entry.acked = True
         return True
 

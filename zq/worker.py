@@ -161,7 +161,9 @@ async def serve(config: WorkerConfig) -> int:
     loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     executor.watch(lambda _actor, _error: stop.set())
     _watch_parent(loop, stop, config.index)
-    if not await executor.wait_joined(10.0):
+    joined = loop.create_task(executor.wait_joined(10.0))
+    await asyncio.wait({joined, loop.create_task(stop.wait())}, return_when="FIRST_COMPLETED")
+    if not stop.is_set() and not joined.result():
         log.warning("worker %d: no dispatcher answered yet at %s", config.index, addresses)
     tasks = sorted(broker.get_all_tasks())
     ready = Report(event="ready", tasks=tasks, queues=config.queues, addresses=addresses)

@@ -9,12 +9,38 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from tests.integration.app_tasks import _log
-from zq import Context, TaskiqDepends, TaskiqEvents, TaskiqState, ZeroMQBroker
+from zq import (
+    Context,
+    TaskiqDepends,
+    TaskiqEvents,
+    TaskiqMessage,
+    TaskiqMiddleware,
+    TaskiqResult,
+    TaskiqState,
+    ZeroMQBroker,
+)
 from zq.messages import ResultMsg, TaskMsg
 from zq.ports import TaskPort
 from zq.receiver import Receiver
 
-broker = ZeroMQBroker("tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_s=1.0)
+
+class HoldAfterExecute(TaskiqMiddleware):
+    """For a task labelled ``hold=<path>``: after it ran, create ``path`` and never return.
+
+    That parks the task between execution and saving its result (for ``--ack-type`` tests).
+    """
+
+    async def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
+        hold = message.labels.get("hold")
+        if hold:
+            with open(hold, "w") as marker:
+                marker.write(str(os.getpid()))
+            await asyncio.Event().wait()
+
+
+broker = ZeroMQBroker(
+    "tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_s=1.0
+).with_middlewares(HoldAfterExecute())
 
 
 def make_broker() -> ZeroMQBroker:

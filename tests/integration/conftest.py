@@ -88,12 +88,17 @@ class Worker:
         return self.process.wait(timeout)
 
     def stop(self, timeout: float = 15.0) -> int:
-        if self.process.poll() is None:
+        """SIGINT; if tasks keep it busy, SIGINT again (cancel them), then a third (kill)."""
+        for grace in (timeout, 3.0, 3.0):
+            if self.process.poll() is not None:
+                break
             self.process.send_signal(signal.SIGINT)
             try:
-                return self.wait(timeout)
+                return self.wait(grace)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                continue
+        if self.process.poll() is None:
+            self.process.kill()
         return self.wait(timeout)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.integration import cli_app
-from tests.integration.conftest import Worker, read_log
+from tests.integration.conftest import Worker, read_log, wait_for_file
 from zq import ZeroMQBroker, gather
 from zq.kicker import AsyncKicker
 from zq.task import AsyncTaskiqTask
@@ -155,4 +155,104 @@ async def test_sighup_replaces_every_child_without_loss_or_duplicates(
     assert set(executed) == set(tokens), "a task was lost"
     assert set(executed.values()) == {1}, "a task ran twice"
     assert len(seen) == 8  # 2 children, replaced 3 times each
+    assert (await producer.stats())["stats"].executors_lost == 0
+
+
+# For each --ack-type: (leases the dispatcher must have seen acked before the kill, tasks that
+# come back). "running" is killed mid-execution, "executed" between its execution and saving its
+# result, "self_acked" after acking itself with Context.ack(), which never comes back.
+ACK_POINTS = {
+    "when_received": (3, set()),
+    "when_executed": (2, {"running"}),
+    "when_saved": (1, {"running", "executed"}),
+    "manual": (1, {"running", "executed"}),
+}
+
+
+@pytest.mark.parametrize("ack_type", list(ACK_POINTS))
+async def test_ack_type_decides_what_comes_back_after_a_kill(
+    producer: ZeroMQBroker, workers: Start, tmp_path: Path, ack_type: str
+) -> None:
+    acks, back = ACK_POINTS[ack_type]
+    log, held = tmp_path / "log", tmp_path / "held"
+    workers(producer.endpoint, "-w", "1", "--ack-type", ack_type, app=APP)
+    await producer.wait_workers(1)
+    (peer,) = (await producer.stats())["executors"].values()
+    tasks = {
+        "running": await kick(producer, "block", "r", str(log)),
+        "executed": await kick(producer, "typed", 1, hold=str(held)),
+        "self_acked": await kick(producer, "ack_then_block", "s", str(log)),
+    }
+    await producer.wait_until(lambda s: s["leased"] == 3)
+    await wait_for_file(held)  # "executed" is parked after running, before its result
+    await producer.wait_until(lambda s: s["stats"].acked == acks)
+    os.kill(peer.pid, signal.SIGKILL)
+    stats = await producer.wait_until(lambda s: s["stats"].executors_lost == 1)
+    lost = {letter.task_id for letter in await producer.dead_letters()}
+    expected_lost = {tasks[name].task_id for name in set(tasks) - back}
+    assert lost == expected_lost
+    assert stats["stats"].requeued == len(back)
+    for name in set(tasks) - back:
+        result = await tasks[name].wait_result(timeout=30)
+        assert result.is_err and type(result.error).__name__ == "TaskLostError"
+
+
+async def test_max_fails_exits_non_zero_after_n_crashes(
+    producer: ZeroMQBroker, workers: Start
+) -> None:
+    worker = workers(producer.endpoint, "-w", "1", "--max-fails", "2", app=APP, capture=True)
+    await producer.wait_workers(1)
+    await kick(producer, "crash")  # kills its process each time it is delivered
+    assert await asyncio.to_thread(worker.wait, 60) == 1  # the dispatcher keeps running
+    assert "2 worker process(es) died (--max-fails 2): giving up" in worker.output
+
+
+async def test_shutdown_timeout_bounds_the_broker_shutdown(
+    producer: ZeroMQBroker, workers: Start
+) -> None:
+    env = {cli_app.SHUTDOWN_HANG: "1"}  # a WORKER_SHUTDOWN handler that never returns
+    worker = workers(producer.endpoint, "-w", "1", "--shutdown-timeout", "0.2", app=APP, env=env)
+    await producer.wait_workers(1)
+    worker.signal(signal.SIGINT)
+    assert worker.wait(4) == 0  # the default (5 s) would not be done by now
+
+
+async def test_wait_tasks_timeout_cancels_and_hands_back_what_is_still_running(
+    producer: ZeroMQBroker, workers: Start, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    args = ("-w", "1", "--wait-tasks-timeout", "0.3")
+    worker = workers(producer.endpoint, *args, app=APP, capture=True)
+    await producer.wait_workers(1)
+    task = await kick(producer, "block", "b", str(log))
+    done = await kick(producer, "slow_record", "s", str(log), 0.0)
+    await producer.wait_until(lambda s: s["leased"] == 1 and s["stats"].completed == 1)
+    worker.signal(signal.SIGINT)
+    assert await asyncio.to_thread(worker.wait, 10) == 0
+    stats = await producer.wait_until(lambda s: s["pending"] == 1)  # handed back, not lost
+    assert stats["stats"].requeued == 1
+    assert (await done.wait_result(timeout=5)).return_value == "s"
+    assert "still running after 0.3s: cancelling them and handing them back" in worker.output
+    assert task.task_id not in {letter.task_id for letter in await producer.dead_letters()}
+
+
+async def test_reload_restarts_children_with_the_new_code(
+    producer: ZeroMQBroker, workers: Start, tmp_path: Path
+) -> None:
+    (tmp_path / ".gitignore").write_text("ignored/\n")
+    (tmp_path / "app.py").write_text(
+        "from zq import ZeroMQBroker\n\nbroker = ZeroMQBroker('tcp://127.0.0.1:5555')\n\n\n"
+        "@broker.task\nasync def version() -> str:\n    return 'v1'\n"
+    )
+    workers(producer.endpoint, "-w", "2", "--reload", app="app:broker", cwd=tmp_path)
+    await producer.wait_workers(2)
+    kicker = AsyncKicker("app:version", producer, {})
+    assert (await (await kicker.kiq()).wait_result(timeout=30)).return_value == "v1"
+    old = await pids(producer)
+    app = tmp_path / "app.py"
+    app.write_text(app.read_text().replace("'v1'", "'v2'"))
+    await producer.wait_until(
+        lambda s: len(s["executors"]) == 2 and not {p.pid for p in s["executors"].values()} & old
+    )
+    assert (await (await kicker.kiq()).wait_result(timeout=30)).return_value == "v2"
     assert (await producer.stats())["stats"].executors_lost == 0

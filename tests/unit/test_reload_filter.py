@@ -1,0 +1,28 @@
+"""Which file changes reload `zq worker --reload`."""
+
+from pathlib import Path
+
+from zq.reload import ChangeFilter
+
+
+def test_gitignored_compiled_and_vcs_paths_do_not_reload(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("build/\n*.log\n!keep.log\n")
+    accept = ChangeFilter([str(tmp_path)])
+    assert accept.relevant(str(tmp_path / "app" / "tasks.py"))
+    assert accept.relevant(str(tmp_path / "keep.log"))  # negated in .gitignore
+    for ignored in (
+        "build/out.py",
+        "run.log",
+        "app/__pycache__/tasks.cpython-311.pyc",
+        ".git/index",
+        "tasks.py~",
+        "app/tasks.pyc",
+    ):
+        assert not accept.relevant(str(tmp_path / ignored)), ignored
+
+
+def test_do_not_use_gitignore(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("*.log\n")
+    accept = ChangeFilter([str(tmp_path)], use_gitignore=False)
+    assert accept.relevant(str(tmp_path / "run.log"))
+    assert not accept.relevant(str(tmp_path / "__pycache__" / "x.pyc"))
