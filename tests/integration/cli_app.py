@@ -75,7 +75,7 @@ async def stubborn(token: str, log_path: str) -> str:
     _log(log_path, f"start-{token}")
     while True:
         try:
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()
         except asyncio.CancelledError:
             continue
 
