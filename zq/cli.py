@@ -237,7 +237,7 @@ def worker(**options: Any) -> None:
     config = worker_config(options)
     configure_logging(config)
     logging.getLogger("zq").setLevel(config.log_level)
-    reload_dirs = list(options["reload_dir"]) or [options["app_dir"] or os.getcwd()]
+    reload_dirs = list(options["reload_dir"]) or [os.getcwd()]
     supervisor = WorkerSupervisor(
         config,
         options["workers"],

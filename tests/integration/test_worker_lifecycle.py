@@ -240,17 +240,21 @@ async def test_wait_tasks_timeout_cancels_and_hands_back_what_is_still_running(
 async def test_reload_restarts_children_with_the_new_code(
     producer: ZeroMQBroker, workers: Start, tmp_path: Path
 ) -> None:
-    (tmp_path / ".gitignore").write_text("ignored/\n")
-    (tmp_path / "app.py").write_text(
+    src, elsewhere = tmp_path / "src", tmp_path / "run"
+    src.mkdir()
+    elsewhere.mkdir()
+    (src / "app.py").write_text(
         "from zq import ZeroMQBroker\n\nbroker = ZeroMQBroker('tcp://127.0.0.1:5555')\n\n\n"
         "@broker.task\nasync def version() -> str:\n    return 'v1'\n"
     )
-    workers(producer.endpoint, "-w", "2", "--reload", app="app:broker", cwd=tmp_path)
+    # Run from elsewhere: only --reload-dir points the watcher at the source.
+    args = ("-w", "2", "--reload", "--reload-dir", str(src), "--app-dir", str(src))
+    workers(producer.endpoint, *args, app="app:broker", cwd=elsewhere)
     await producer.wait_workers(2)
     kicker = AsyncKicker("app:version", producer, {})
     assert (await (await kicker.kiq()).wait_result(timeout=30)).return_value == "v1"
     old = await pids(producer)
-    app = tmp_path / "app.py"
+    app = src / "app.py"
     app.write_text(app.read_text().replace("'v1'", "'v2'"))
     await producer.wait_until(
         lambda s: len(s["executors"]) == 2 and not {p.pid for p in s["executors"].values()} & old
