@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from typing import TYPE_CHECKING
 
 from zq.actors.executor import Executor
@@ -23,19 +22,21 @@ log = logging.getLogger("zq.worker")
 
 
 class ShutdownSwitch:
-    """A stop request that any thread (or a signal handler) may flip, once a loop listens."""
+    """A stop request that any thread (or a signal handler) may flip, once a loop listens.
+
+    Lock-free on purpose: a signal handler runs in the main thread between bytecodes, and a lock
+    that thread already held would deadlock it. A listener registers before it reads the flag,
+    so a request is seen either through the flag or through the listener list.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._requested = False
         self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     def request(self) -> None:
         """Ask every running in-process worker to stop."""
-        with self._lock:
-            self._requested = True
-            listeners = list(self._listeners)
-        for loop, event in listeners:
+        self._requested = True
+        for loop, event in list(self._listeners):
             if not loop.is_closed():
                 loop.call_soon_threadsafe(event.set)
 
@@ -43,17 +44,13 @@ class ShutdownSwitch:
         """Wait for a request (one made before the wait counts)."""
         event = asyncio.Event()
         entry = (asyncio.get_running_loop(), event)
-        with self._lock:
-            if self._requested:
-                self._requested = False
-                return
-            self._listeners.append(entry)
+        self._listeners.append(entry)
         try:
-            await event.wait()
+            if not self._requested:
+                await event.wait()
         finally:
-            with self._lock:
-                self._listeners.remove(entry)
-                self._requested = False
+            self._listeners.remove(entry)
+            self._requested = False
 
 
 async def run_executors(

@@ -202,11 +202,8 @@ class Executor(Actor):
         """
         await self.tell(_Drain())
         assert self._drained is not None
-        try:
-            await asyncio.wait_for(self._drained.wait(), wait_tasks_timeout_s)
-            finished = True
-        except TimeoutError:
-            finished = False
+        finished = await _within(self._drained, wait_tasks_timeout_s)
+        if not finished:
             log.warning(
                 "%d task(s) still running after %ss: cancelling them and handing them back",
                 self._running,
@@ -223,19 +220,13 @@ class Executor(Actor):
         """
         await self.tell(_Drain(cancel=True))
         assert self._drained is not None
-        try:
-            await asyncio.wait_for(self._drained.wait(), timeout_s)
-        except TimeoutError:
+        if not await _within(self._drained, timeout_s):
             log.warning("could not hand back the cancelled tasks within %ss", timeout_s)
 
     async def wait_joined(self, timeout_s: float) -> bool:
         """Wait until some dispatcher has welcomed us; False after ``timeout_s``."""
         assert self._joined is not None
-        try:
-            await asyncio.wait_for(self._joined.wait(), timeout_s)
-        except TimeoutError:
-            return False
-        return True
+        return await _within(self._joined, timeout_s)
 
     @property
     def default_port(self) -> _LinkPort:
@@ -480,3 +471,12 @@ class Executor(Actor):
             return
         if sent:
             link.last_sent_at = self._loop.time()
+
+
+async def _within(event: asyncio.Event, timeout_s: float | None) -> bool:
+    """Wait for ``event`` up to ``timeout_s`` (None: no limit); whether it was set."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout_s)
+    except TimeoutError:
+        return False
+    return True

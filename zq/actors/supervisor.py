@@ -232,26 +232,15 @@ class WorkerSupervisor:
         self.fails += 1
         log.error("worker %d (pid %d) died with exit code %s", child.index, child.process.pid, code)
         if code == EXIT_CONFIG and not self._announced:  # the app cannot load: retrying won't help
-            log.critical("the workers cannot start (see above): giving up")
-            self.exit_code = EXIT_CONFIG
-            self._stop(signal.SIGTERM)
-            return
-        loop = asyncio.get_running_loop()
-        if self.max_fails is not None and self.fails >= self.max_fails:
-            log.critical(
-                "%d worker process(es) died (--max-fails %d): giving up", self.fails, self.max_fails
-            )
-            self.exit_code = 1
-            self._stop(signal.SIGTERM)
-            return
-        if not self.intensity.allow(loop.time()):
-            log.critical(
-                "workers died %d times within %gs: giving up",
-                self.intensity.max_restarts,
-                self.intensity.window_s,
-            )
-            self.exit_code = 1
-            self._stop(signal.SIGTERM)
+            self._give_up(EXIT_CONFIG, "the workers cannot start (see above)")
+        elif self.max_fails is not None and self.fails >= self.max_fails:
+            why = f"{self.fails} worker process(es) died (--max-fails {self.max_fails})"
+            self._give_up(1, why)
+        elif not self.intensity.allow(asyncio.get_running_loop().time()):
+            limit = self.intensity
+            why = f"workers died {limit.max_restarts} times within {limit.window_s:g}s"
+            self._give_up(1, why)
+        if self.stopping:
             return
         delay = backoff_s(child.failures, base_s=0.1, max_s=5.0, jitter=0.2, draw=random.random())
         await asyncio.sleep(delay)  # restart backoff, so a crash loop does not spin
@@ -259,6 +248,11 @@ class WorkerSupervisor:
             await self._spawn(child.index, child.failures + 1)
 
     # --- planned replacements -------------------------------------------------------------
+
+    def _give_up(self, code: int, why: str) -> None:
+        log.critical("%s: giving up", why)
+        self.exit_code = code
+        self._stop(signal.SIGTERM)
 
     async def _replace(self, old: _Child, *, wait_exit: bool = False) -> bool:
         """Start old's replacement, wait until it is ready, then drain old. False on failure."""
