@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import msgspec
 
-from zq.exceptions import RemoteProtocolError
+from zq.exceptions import ProtocolVersionError, RemoteProtocolError
 from zq.messages import PROTOCOL_VERSION, SIGNATURE, SIGNATURE_PREFIX, Message
 
 _encoder = msgspec.msgpack.Encoder()
@@ -24,7 +24,7 @@ def check_signature(signature: bytes) -> None:
     if signature == SIGNATURE:
         return
     if signature[:2] == SIGNATURE_PREFIX and len(signature) == 3:
-        raise RemoteProtocolError(
+        raise ProtocolVersionError(
             f"peer speaks zq protocol version {signature[2]}, this process speaks "
             f"version {PROTOCOL_VERSION}: run the same zq version on both sides"
         )

@@ -135,6 +135,14 @@ class RemoteProtocolError(ZQError):
     """A peer sent something that is not valid zq protocol: the fault is the peer's."""
 
 
+class ProtocolVersionError(RemoteProtocolError):
+    """The peer speaks another version of the zq protocol."""
+
+
+class QueueFullError(SendTaskError):
+    """``kiq()`` waited longer than its timeout for room in the dispatcher's pending queue."""
+
+
 class AddressInUseError(ZQError):
     """The dispatcher address is bound by something that is not a live zq dispatcher."""
 

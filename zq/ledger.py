@@ -11,7 +11,8 @@ Rules:
 3. A task is only sent to an executor that registered its name and serves its queue; others
    wait, in order, in the dispatcher.
 4. When an executor is lost, each of its leases goes back to the front of its queue, or to the
-   dead letters once the task has been delivered ``delivery_limit`` times.
+   dead letters once the task has been delivered ``delivery_limit`` times (or as many as its
+   ``max_deliveries`` label says).
 5. The first result for a task wins, whichever executor sends it; later ones are duplicates.
 6. A task resubmitted under its own id by the executor that holds it (a retry, a requeue) is
    its *successor*: when the current run's result arrives, the successor takes the entry's
@@ -252,11 +253,11 @@ class Ledger:
                 del self._tasks[entry.task.task_id]
                 reason = "acknowledged before it finished, then its executor was lost"
                 dead.append(DeadLetter(entry.task, entry.origin, reason, "TaskLostError"))
-            elif entry.deliveries >= self.delivery_limit:
+            elif entry.deliveries >= (limit := self.limit_of(entry.task)):
                 del self._tasks[entry.task.task_id]
                 reason = (
                     f"delivered {entry.deliveries} times and its executor was lost each time "
-                    f"(delivery limit {self.delivery_limit})"
+                    f"(delivery limit {limit})"
                 )
                 dead.append(DeadLetter(entry.task, entry.origin, reason))
             else:
@@ -265,6 +266,16 @@ class Ledger:
         requeued.reverse()
         dead.reverse()
         return Lost(requeued, dead)
+
+    def limit_of(self, task: TaskMsg) -> int:
+        """The task's delivery limit: its ``max_deliveries`` label, else the ledger's."""
+        labels = task.labels
+        if labels and "max_deliveries" in labels:
+            try:
+                return max(1, int(labels["max_deliveries"]))
+            except (TypeError, ValueError):
+                pass  # a bad label falls back to the default rather than losing the task
+        return self.delivery_limit
 
     # --- the decision ---------------------------------------------------------------------
 

@@ -45,6 +45,10 @@ class ResultTable(Generic[R]):
             self._rows.popitem(last=False)
             self.evicted += 1
 
+    def discard(self, task_id: str) -> None:
+        """Forget the result of ``task_id``, if any."""
+        self._rows.pop(task_id, None)
+
     def get(self, task_id: str) -> R | None:
         """The stored result, or None."""
         row = self._rows.get(task_id)

@@ -17,6 +17,7 @@ from typing import Any
 
 import zmq
 
+from zq.actors.admission import Admission
 from zq.actors.base import Actor
 from zq.actors.dispatcher_api import (
     MAX_DEAD_LETTERS,
@@ -25,10 +26,13 @@ from zq.actors.dispatcher_api import (
     GetDeadLetters,
     GetStats,
     PeerInfo,
+    PurgeDeadLetters,
+    ReplayDeadLetters,
     WaitUntil,
 )
-from zq.actors.results import FetchResults, Peek, Put, PutProgress, ResultStore
-from zq.exceptions import RemoteProtocolError
+from zq.actors.results import FetchResults, Forget, Peek, Put, PutProgress, ResultStore
+from zq.exceptions import ProtocolVersionError, RemoteProtocolError, SendTaskError
+from zq.journal import Changes, Journal
 from zq.ledger import DeadLetter, Ledger, Lost
 from zq.liveness import Liveness
 from zq.messages import (
@@ -91,8 +95,17 @@ class Dispatcher(Actor):
         liveness_timeout_s: float = 5.0,
         delivery_limit: int = 5,
         max_msg_size: int = sockets.DEFAULT_MAX_MSG_SIZE,
+        max_pending: int = 100_000,
+        journal: Journal | None = None,
+        result_ttl_s: float = 3600.0,
     ) -> None:
         super().__init__("dispatcher")
+        self.journal = journal
+        self.result_ttl_s = result_ttl_s
+        self._changes = Changes()
+        self._commit: asyncio.Future[None] | None = None
+        self._expired_at = 0.0
+        self.admission = Admission(max_pending)
         self.address = address
         self.endpoint = address  # the endpoint actually bound, once started
         self.heartbeat_s = heartbeat_s
@@ -130,10 +143,44 @@ class Dispatcher(Actor):
         assert self._loop is not None
         self._channel = Channel(sock, self._wake)
         self._channel.attach(self._loop)
+        if self.journal is not None:
+            self._recover(self.journal)
         self.send_after(self.heartbeat_s / 2, _Tick())
         log.debug("dispatcher bound %s", self.endpoint)
 
+    def _recover(self, journal: Journal) -> None:
+        """Queue again what the journal held: the tasks a previous run had not finished."""
+        found = journal.load(self.result_ttl_s)
+        for origin, task in found.tasks:
+            self._submit(task, origin, journaled=True)
+        if found.results:
+            self._results.tell_nowait(Put(found.results))
+        for reason, origin, task in found.dead:
+            self._record_dead(task, reason, origin, journaled=True)
+        self.stats.recovered = len(found.tasks)
+        if found.tasks or found.dead:
+            log.warning(
+                "journal %s: %d unfinished task(s) queued again, %d dead letter(s)",
+                journal.path,
+                len(found.tasks),
+                len(found.dead),
+            )
+
+    def committed(self) -> asyncio.Future[None]:
+        """Resolved after the next batch is on disk (``kiq()`` waits for it with a journal).
+
+        A message told before this call is handled in that batch.
+        """
+        if self._commit is None:
+            assert self._loop is not None
+            self._commit = self._loop.create_future()
+        return self._commit
+
     async def on_stop(self) -> None:
+        if self._commit is not None and not self._commit.done():
+            self._commit.set_exception(SendTaskError("the dispatcher stopped before committing"))
+        if self.journal is not None:
+            self.journal.close()
         if self._channel is not None:
             self._channel.close()
         if self._ctx is not None:
@@ -176,7 +223,35 @@ class Dispatcher(Actor):
             return list(self.dead_letters.values())
         if type(message) is GetStats:
             return self._snapshot()
+        if type(message) is ReplayDeadLetters:
+            return self._replay(message.task_ids)
+        if type(message) is PurgeDeadLetters:
+            return len(self._take_dead(message.task_ids))
         return super().answer(message)
+
+    def _take_dead(self, task_ids: list[str] | None) -> list[DeadLetterInfo]:
+        letters = self.dead_letters
+        ids = list(letters) if task_ids is None else [t for t in task_ids if t in letters]
+        if self.journal is not None:
+            self._changes.undead.extend(ids)
+        return [letters.pop(task_id) for task_id in ids]
+
+    def _replay(self, task_ids: list[str] | None) -> list[str]:
+        """Dead letters go back to their queues under their own ids, with fresh deliveries.
+
+        The store forgets the error result first, so the replayed run's result is the one
+        ``wait_result`` sees.
+        """
+        letters = self._take_dead(task_ids)
+        ids = [letter.task_id for letter in letters]
+        if ids:
+            self._results.tell_nowait(Forget(ids))
+        for letter in letters:
+            task = TaskMsg(
+                letter.task_id, letter.task_name, letter.payload, letter.labels, letter.queue
+            )
+            self._submit(task, letter.origin)
+        return ids
 
     def _snapshot(self) -> dict[str, Any]:
         return {
@@ -201,6 +276,12 @@ class Dispatcher(Actor):
         return len(batch) >= 1000 or channel.readable()
 
     def _handle(self, peer: bytes, message: Message) -> None:
+        try:
+            self._handle_message(peer, message)
+        except RemoteProtocolError as exc:  # e.g. negative credit: the peer's fault, not ours
+            self._protocol_error(peer, exc)
+
+    def _handle_message(self, peer: bytes, message: Message) -> None:
         ledger = self._ledger
         match message:
             case Results(results=results, credit=credit):
@@ -277,11 +358,16 @@ class Dispatcher(Actor):
 
     # --- ledger events and their effects --------------------------------------------------
 
-    def _submit(self, task: TaskMsg, origin: bytes | None) -> None:
+    def _submit(self, task: TaskMsg, origin: bytes | None, journaled: bool = False) -> None:
         labels = task.labels
         due = self._due(task) if labels and "delay" in labels else None
-        if self._ledger.submit(task, origin, due):
+        ledger = self._ledger
+        if ledger.submit(task, origin, due):
             self.stats.submitted += 1
+            if self.journal is not None and not journaled:
+                self._changes.added[task.task_id] = (origin, task)
+            if ledger.pending_count + ledger.delayed_count >= self.admission.limit:
+                self.admission.update(ledger.pending_count + ledger.delayed_count)
             if due is None:
                 self._dirty = True
             else:
@@ -313,6 +399,8 @@ class Dispatcher(Actor):
             self._arm_release()
             return
         self.stats.completed += 1
+        if self.journal is not None:
+            self._changes.done.append(result.task_id)
         error = result.error
         if error is not None:
             if is_zq_error(error, "NoResultError"):  # the task chose to have no result
@@ -320,10 +408,13 @@ class Dispatcher(Actor):
                 self._fetchers.pop(result.task_id, None)
                 return
             if is_zq_error(error, "TaskRejectedError") and done.task is not None:
-                self._record_dead(done.task, f"rejected by the task: {error.message}")
+                reason = f"rejected by the task: {error.message}"
+                self._record_dead(done.task, reason, done.origin)
         self._deliver(result, done.origin)
 
     def _deliver(self, result: ResultMsg, origin: bytes | None) -> None:
+        if self.journal is not None:
+            self._changes.results.append(result)
         if origin is None:
             self._local_results.append(result)
         else:
@@ -366,12 +457,17 @@ class Dispatcher(Actor):
         if self.alive:
             await self.tell(_Found(peer, found))
 
-    def _record_dead(self, task: TaskMsg, reason: str) -> None:
+    def _record_dead(
+        self, task: TaskMsg, reason: str, origin: bytes | None = None, journaled: bool = False
+    ) -> None:
+        if self.journal is not None and not journaled:
+            self._changes.dead.append((task.task_id, reason, origin, task))
+            self._changes.done.append(task.task_id)
         self.stats.dead_lettered += 1
         log.error("task %s (%s) dead-lettered: %s", task.task_id, task.task_name, reason)
         letters = self.dead_letters
         letters[task.task_id] = DeadLetterInfo(
-            task.task_id, task.task_name, reason, task.labels, task.queue, task.payload
+            task.task_id, task.task_name, reason, task.labels, task.queue, task.payload, origin
         )
         if len(letters) > MAX_DEAD_LETTERS:
             letters.popitem(last=False)
@@ -383,7 +479,7 @@ class Dispatcher(Actor):
         self._dirty = True
 
     def _dead_letter(self, letter: DeadLetter) -> None:
-        self._record_dead(letter.task, letter.reason)
+        self._record_dead(letter.task, letter.reason, letter.origin)
         error = ErrorInfo("zq.exceptions", letter.error, letter.reason, [letter.reason])
         self._deliver(
             ResultMsg(letter.task.task_id, True, b"", 0.0, letter.task.labels, error), letter.origin
@@ -408,6 +504,9 @@ class Dispatcher(Actor):
 
     def _tick(self) -> None:
         now = self._now()
+        if self.journal is not None and now - self._expired_at > 60.0:
+            self._expired_at = now
+            self.journal.expire(self.result_ttl_s)
         for peer in self._liveness.expired(now):
             if self._ledger.knows(peer):
                 self._lose(peer, f"silent for over {self.liveness_timeout_s:g}s")
@@ -417,12 +516,16 @@ class Dispatcher(Actor):
             self._send(peer, Heartbeat())
 
     def after_batch(self) -> None:
+        if self.journal is not None:
+            self._write_journal(self.journal)
         if self._until:
             self._check_until()
         if self._dirty:
             self._dirty = False
             for peer, batch in self._ledger.dispatch():
                 self._send(peer, Assign(batch))
+            if not self.admission.open:
+                self.admission.update(self._ledger.pending_count + self._ledger.delayed_count)
         if self._local_results:
             self._results.tell_nowait(Put(self._local_results))
             self._local_results = []
@@ -439,6 +542,15 @@ class Dispatcher(Actor):
             for frames in self._channel.flush():
                 self._lose(frames[0], "unroutable")
 
+    def _write_journal(self, journal: Journal) -> None:
+        """Group commit: this batch's changes in one transaction, then wake the kiq()s."""
+        if self._changes:
+            journal.commit(self._changes)
+            self._changes = Changes()
+        if self._commit is not None:
+            self._commit.set_result(None)
+            self._commit = None
+
     # --- helpers --------------------------------------------------------------------------
 
     def _send(self, peer: bytes, message: Message) -> None:
@@ -451,6 +563,8 @@ class Dispatcher(Actor):
 
     def _protocol_error(self, peer: bytes, exc: RemoteProtocolError) -> None:
         self.stats.protocol_errors += 1
+        if isinstance(exc, ProtocolVersionError):  # tell it why, in case it can read us
+            self._send(peer, Refuse(str(exc)))
         if self.stats.protocol_errors <= 10 or self.stats.protocol_errors % 1000 == 0:
             log.warning(
                 "protocol error from peer %s (#%d): %s",

@@ -20,6 +20,7 @@ class DeadLetterInfo:
     labels: dict[str, Any]
     queue: str
     payload: bytes
+    origin: bytes | None = None  # the joined producer that submitted it, None for this process
 
 
 MAX_DEAD_LETTERS = 10_000
@@ -51,6 +52,7 @@ class DispatcherStats:
     protocol_errors: int = 0
     executors_lost: int = 0
     acked: int = 0  # leases ended early by an ack
+    recovered: int = 0  # unfinished tasks queued again from the journal at start-up
 
 
 @dataclass(slots=True, frozen=True)
@@ -63,6 +65,20 @@ class WaitUntil:
 @dataclass(slots=True, frozen=True)
 class GetDeadLetters:
     """Ask: the dead letters held by this dispatcher (oldest first)."""
+
+
+@dataclass(slots=True, frozen=True)
+class ReplayDeadLetters:
+    """Ask: put these dead letters (None: all) back in their queues; answers their ids."""
+
+    task_ids: list[str] | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class PurgeDeadLetters:
+    """Ask: forget these dead letters (None: all); answers how many went."""
+
+    task_ids: list[str] | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -85,6 +85,13 @@ class Unwait:
 
 
 @dataclass(slots=True, frozen=True)
+class Forget:
+    """Drop the stored results of these tasks (a dead letter replayed under its own id)."""
+
+    task_ids: list[str]
+
+
+@dataclass(slots=True, frozen=True)
 class FailWaiters:
     """Tell: fail every current waiter with this exception (their tasks can no longer finish)."""
 
@@ -144,6 +151,9 @@ class ResultStore(Actor):
                 for waiter in self._progress_waiters.pop(task_id, ()):
                     if not waiter.done():
                         waiter.set_result(payload)
+        elif type(message) is Forget:
+            for task_id in message.task_ids:
+                self._table.discard(task_id)
         elif type(message) is FailWaiters:
             self._fail_all(message.error)
         else:

@@ -19,6 +19,7 @@ from typing import Any
 
 import zmq
 
+from zq.actors.admission import Admission
 from zq.actors.base import Actor
 from zq.actors.results import FetchResults, Put, PutProgress, ResultStore
 from zq.exceptions import AddressInUseError, RemoteProtocolError
@@ -58,8 +59,10 @@ class Submitter(Actor):
         join_timeout_s: float = 5.0,
         heartbeat_s: float = 1.0,
         max_msg_size: int = sockets.DEFAULT_MAX_MSG_SIZE,
+        max_pending: int = 100_000,
     ) -> None:
         super().__init__("submitter")
+        self.admission = Admission(max_pending)  # bounds the unfinished tasks it keeps
         self.address = address
         self.join_timeout_s = join_timeout_s
         self.heartbeat_s = heartbeat_s
@@ -112,6 +115,8 @@ class Submitter(Actor):
             if message.task_id not in self._unfinished:
                 self._unfinished[message.task_id] = message
                 self._outgoing.append(message)
+                if len(self._unfinished) >= self.admission.limit:
+                    self.admission.update(len(self._unfinished))
         elif type(message) is FetchResults:
             self._send(Fetch(message.task_ids))
         elif type(message) is _Tick:
@@ -136,6 +141,8 @@ class Submitter(Actor):
             case Forward(results=results, progress=progress):
                 for result in results:
                     self._unfinished.pop(result.task_id, None)
+                if not self.admission.open:
+                    self.admission.update(len(self._unfinished))
                 if results:
                     self._results.tell_nowait(Put(results))
                 if progress:

@@ -13,6 +13,9 @@ from zq.actors.dispatcher_api import (
     DeadLetterInfo,
     GetDeadLetters,
     GetStats,
+    PeerInfo,
+    PurgeDeadLetters,
+    ReplayDeadLetters,
     WaitUntil,
 )
 from zq.actors.results import FailWaiters, FetchResults, ResultStore
@@ -21,6 +24,7 @@ from zq.backends import EmbeddedResultBackend, store_results
 from zq.broker import AsyncBroker
 from zq.exceptions import AddressInUseError, SendTaskError
 from zq.inprocess import ShutdownSwitch, run_executors
+from zq.journal import Journal
 from zq.messages import ResultMsg, TaskMsg
 from zq.ports import TaskPort, current_port
 from zq.transport.sockets import DEFAULT_MAX_MSG_SIZE
@@ -52,8 +56,16 @@ class ZeroMQBroker(AsyncBroker):
         result_ttl_s: float = 3600.0,
         join_timeout_s: float = 5.0,
         max_msg_size: int = DEFAULT_MAX_MSG_SIZE,
+        max_pending: int = 100_000,
+        kiq_timeout_s: float | None = None,
+        journal: str | None = None,
+        journal_sync: str = "NORMAL",
     ) -> None:
         super().__init__()
+        self.journal = journal
+        self.journal_sync = journal_sync
+        self.max_pending = max_pending
+        self.kiq_timeout_s = kiq_timeout_s
         self.address = address
         self.heartbeat_s = heartbeat_s
         self.liveness_timeout_s = liveness_timeout_s
@@ -65,7 +77,7 @@ class ZeroMQBroker(AsyncBroker):
         self.endpoint = address
         self.dispatcher: Dispatcher | None = None
         self._store: ResultStore | None = None
-        self._sink: Actor | None = None
+        self._sink: Dispatcher | Submitter | None = None
         self._executor: Executor | None = None
         self._saving: set[asyncio.Task[None]] = set()
         self.shutdown_switch = ShutdownSwitch()
@@ -104,8 +116,11 @@ class ZeroMQBroker(AsyncBroker):
             liveness_timeout_s=self.liveness_timeout_s,
             delivery_limit=self.delivery_limit,
             max_msg_size=self.max_msg_size,
+            max_pending=self.max_pending,
+            journal=Journal(self.journal, self.journal_sync) if self.journal else None,
+            result_ttl_s=self.result_ttl_s,
         )
-        sink: Actor
+        sink: Dispatcher | Submitter
         try:
             await dispatcher.start()
             self.dispatcher = sink = dispatcher
@@ -118,6 +133,7 @@ class ZeroMQBroker(AsyncBroker):
                 join_timeout_s=self.join_timeout_s,
                 heartbeat_s=self.heartbeat_s,
                 max_msg_size=self.max_msg_size,
+                max_pending=self.max_pending,
             )
             try:
                 await sink.start()
@@ -149,15 +165,20 @@ class ZeroMQBroker(AsyncBroker):
         self._executor = None
 
     async def kick(self, message: TaskMsg) -> None:
-        """Hand the task to the dispatcher (waits if its mailbox is full).
+        """Hand the task to the dispatcher.
 
-        In a worker, the task goes to the dispatcher that leased the running task (or the
-        first one).
+        Waits while the dispatcher holds ``max_pending`` waiting tasks, and raises
+        ``QueueFullError`` if that lasts over ``kiq_timeout_s``. In a worker, the task goes to
+        the dispatcher that leased the running task (or the first one).
         """
         port = current_port.get()  # kicked by a running task: through the executor that runs it
         sink = self._sink
         if port is None and sink is not None:
+            if not sink.admission.open:
+                await sink.admission.enter(self.kiq_timeout_s)
             await sink.tell(message)
+            if sink is self.dispatcher and sink.journal is not None:
+                await sink.committed()  # kiq() returns once the task is on disk
             return
         port = port or self._port()
         if port is None:
@@ -203,6 +224,39 @@ class ZeroMQBroker(AsyncBroker):
             return []
         result: list[DeadLetterInfo] = await self.dispatcher.ask(GetDeadLetters())
         return result
+
+    async def replay_dead_letters(self, task_ids: list[str] | None = None) -> list[str]:
+        """Put dead letters (these ids, or all) back in their queues; returns the ids replayed.
+
+        Each runs again under its own id with a fresh delivery count, and its new result
+        replaces the error in this process's store (``wait_result`` on the id sees it).
+        """
+        result: list[str] = await self._own_dispatcher().ask(ReplayDeadLetters(task_ids))
+        return result
+
+    async def purge_dead_letters(self, task_ids: list[str] | None = None) -> int:
+        """Forget dead letters (these ids, or all); returns how many were dropped."""
+        result: int = await self._own_dispatcher().ask(PurgeDeadLetters(task_ids))
+        return result
+
+    async def workers_for(self, task_name: str, queue: str = "default") -> list[PeerInfo]:
+        """The executors connected now that would run ``task_name`` from ``queue``.
+
+        A task no worker registered waits in the dispatcher (it is never sent to be
+        rejected); an empty list here tells its caller that nothing serves it yet.
+        """
+        stats = await self._own_dispatcher().ask(GetStats())
+        executors: dict[bytes, PeerInfo] = stats["executors"]
+        return [
+            info
+            for info in executors.values()
+            if task_name in info.tasks and (not info.queues or queue in info.queues)
+        ]
+
+    def _own_dispatcher(self) -> Dispatcher:
+        if self.dispatcher is None:
+            raise SendTaskError("only the process that bound the address has the dispatcher")
+        return self.dispatcher
 
     # --- in-process workers ---------------------------------------------------------------
 
@@ -275,9 +329,7 @@ class ZeroMQBroker(AsyncBroker):
         Checked after each batch the dispatcher handles, so nothing polls. Only in the process
         that bound the address.
         """
-        if self.dispatcher is None:
-            raise SendTaskError("only the process that bound the address has the dispatcher")
-        result: dict[str, Any] = await self.dispatcher.ask(WaitUntil(predicate))
+        result: dict[str, Any] = await self._own_dispatcher().ask(WaitUntil(predicate))
         return result
 
     async def stats(self) -> dict[str, Any]:
