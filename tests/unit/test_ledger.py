@@ -137,3 +137,17 @@ def test_a_repeated_hello_from_a_registered_session_changes_nothing() -> None:
     ledger.dispatch()
     assert not ledger.join(A, ["t"], [], 5)
     assert ledger.leases_of(A) == {"id1"} and ledger.credit_of(A) == 0
+
+
+def test_a_max_deliveries_label_overrides_the_delivery_limit() -> None:
+    ledger = Ledger(delivery_limit=5)
+    once = TaskMsg("once", "t", b"", labels={"max_deliveries": 1})
+    odd = TaskMsg("odd", "t", b"", labels={"max_deliveries": "not a number"})
+    ledger.submit(once)
+    ledger.submit(odd)
+    ledger.join(A, ["t"], [], credit=2)
+    ledger.dispatch()
+    lost = ledger.lose(A)
+    assert [d.task.task_id for d in lost.dead] == ["once"]
+    assert "delivery limit 1" in lost.dead[0].reason
+    assert lost.requeued == ["odd"]  # a bad label falls back to the default limit
