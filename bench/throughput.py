@@ -1,11 +1,17 @@
 """Throughput and latency of zq end to end: one producer, real `zq worker` processes, loopback.
 
-    .venv/bin/python bench/throughput.py [--tasks 20000] [--runs 5] [--workers 1 2]
+    .venv/bin/python bench/throughput.py [--tasks 20000] [--runs 5] [--workers 1 2] [--journal]
 
 For each worker count: a warm-up, then ``--runs`` timed runs of ``--tasks`` no-op tasks kicked
 and their results awaited (median and spread reported); then ``--latency`` sequential single
 round trips (kiq + wait_result) for p50/p99; then peak RSS of the producer and the workers.
 Both producer and workers run on uvloop.
+
+``--journal`` adds, for each worker count, a row with the SQLite journal on (a fresh file in a
+temporary directory) next to the in-memory row. With a journal ``kiq()`` returns only once the
+task is on disk, so a loop of sequential ``await kiq()`` commits once per task; the timed runs
+then kick in groups of ``--concurrency`` concurrent ``kiq()`` calls (both rows alike), which is
+how a service under load kicks and what group commit is for.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,8 +48,21 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-async def one_config(workers: int, tasks: int, runs: int, latency_n: int) -> dict[str, object]:
-    producer = ZeroMQBroker("tcp://127.0.0.1:*")
+async def kick_all(tasks: int, concurrency: int) -> list[object]:
+    """``tasks`` kiq() calls: one after another, or in concurrent groups."""
+    if concurrency <= 1:
+        return [await noop.kiq() for _ in range(tasks)]
+    kicked: list[object] = []
+    for start in range(0, tasks, concurrency):
+        group = min(concurrency, tasks - start)
+        kicked.extend(await asyncio.gather(*(noop.kiq() for _ in range(group))))
+    return kicked
+
+
+async def one_config(
+    workers: int, tasks: int, runs: int, latency_n: int, journal: str | None, concurrency: int
+) -> dict[str, object]:
+    producer = ZeroMQBroker("tcp://127.0.0.1:*", journal=journal)
     producer.available_tasks = broker.available_tasks
     producer.add_middlewares(*broker.middlewares)
     await producer.startup()
@@ -67,7 +87,7 @@ async def one_config(workers: int, tasks: int, runs: int, latency_n: int) -> dic
         rates = []
         for _ in range(runs):
             start = time.perf_counter()
-            await gather(*[await noop.kiq() for _ in range(tasks)], timeout=120)
+            await gather(*await kick_all(tasks, concurrency), timeout=120)  # type: ignore[arg-type]
             rates.append(tasks / (time.perf_counter() - start))
         lat = []
         for _ in range(latency_n):
@@ -105,14 +125,21 @@ async def main(args: argparse.Namespace) -> None:
         "producer peak RSS MB | worker peak RSS MB |"
     )
     print("|---|---|---|---|---|---|---|")
+    concurrency = args.concurrency if args.journal else 1
     for workers in args.workers:
-        r = await one_config(workers, args.tasks, args.runs, args.latency)
-        wr = ", ".join(f"{x:.0f}" for x in r["worker_rss"] if x)  # type: ignore[attr-defined]
-        print(
-            f"| {workers} | {r['median']:,.0f} | {r['min']:,.0f}-{r['max']:,.0f} | "
-            f"{r['p50']:.3f} | {r['p99']:.3f} | {r['producer_rss']:.0f} | {wr} |",
-            flush=True,
-        )
+        for journaled in (False, True) if args.journal else (False,):
+            with tempfile.TemporaryDirectory() as tmp:
+                journal = os.path.join(tmp, "zq.db") if journaled else None
+                r = await one_config(
+                    workers, args.tasks, args.runs, args.latency, journal, concurrency
+                )
+            wr = ", ".join(f"{x:.0f}" for x in r["worker_rss"] if x)  # type: ignore[attr-defined]
+            label = f"{workers}{' + journal' if journaled else ''}"
+            print(
+                f"| {label} | {r['median']:,.0f} | {r['min']:,.0f}-{r['max']:,.0f} | "
+                f"{r['p50']:.3f} | {r['p99']:.3f} | {r['producer_rss']:.0f} | {wr} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
@@ -121,4 +148,6 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--latency", type=int, default=2000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--journal", action="store_true", help="also run with the journal on")
+    parser.add_argument("--concurrency", type=int, default=1000, help="kiq()s at once (--journal)")
     uvloop.run(main(parser.parse_args()))

@@ -8,11 +8,15 @@ queues them again: nothing acknowledged to ``kiq()`` is lost to a crash of this 
 
 ``synchronous=NORMAL`` (the default) survives the process being killed (the WAL is in the OS's
 cache); ``"FULL"`` also survives a power cut, at the cost of an fsync per commit.
+
+Checkpoints (copying the WAL into the database file, with an fsync) run on a background thread
+with its own connection, so the event loop that commits never waits for them.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -47,6 +51,10 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.added or self.done or self.results or self.dead or self.undead)
 
+    def size(self) -> int:
+        """Rows this batch will write (roughly)."""
+        return len(self.added) + len(self.done) + len(self.results)
+
 
 @dataclass(slots=True)
 class Recovered:
@@ -68,7 +76,24 @@ class Journal:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
         self._db.executescript(_SCHEMA)
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="zq-journal-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self, interval_s: float = 1.0) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            while not self._stop.wait(interval_s):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.OperationalError:  # busy: the next round catches up
+                    continue
+        finally:
+            db.close()
 
     def load(self, result_ttl_s: float) -> Recovered:
         """Every unfinished task (in acceptance order), the unexpired results, the dead letters."""
@@ -132,4 +157,6 @@ class Journal:
 
     def close(self) -> None:
         """Close the file (everything committed is already on disk)."""
+        self._stop.set()
+        self._checkpointer.join()
         self._db.close()

@@ -177,6 +177,8 @@ class Dispatcher(Actor):
         return self._commit
 
     async def on_stop(self) -> None:
+        if self.journal is not None and self.crash is None:
+            self._write_journal(self.journal, force=True)
         if self._commit is not None and not self._commit.done():
             self._commit.set_exception(SendTaskError("the dispatcher stopped before committing"))
         if self.journal is not None:
@@ -504,9 +506,11 @@ class Dispatcher(Actor):
 
     def _tick(self) -> None:
         now = self._now()
-        if self.journal is not None and now - self._expired_at > 60.0:
-            self._expired_at = now
-            self.journal.expire(self.result_ttl_s)
+        if self.journal is not None:
+            self._write_journal(self.journal, force=True)
+            if now - self._expired_at > 60.0:
+                self._expired_at = now
+                self.journal.expire(self.result_ttl_s)
         for peer in self._liveness.expired(now):
             if self._ledger.knows(peer):
                 self._lose(peer, f"silent for over {self.liveness_timeout_s:g}s")
@@ -542,14 +546,21 @@ class Dispatcher(Actor):
             for frames in self._channel.flush():
                 self._lose(frames[0], "unroutable")
 
-    def _write_journal(self, journal: Journal) -> None:
-        """Group commit: this batch's changes in one transaction, then wake the kiq()s."""
-        if self._changes:
-            journal.commit(self._changes)
-            self._changes = Changes()
-        if self._commit is not None:
-            self._commit.set_result(None)
-            self._commit = None
+    def _write_journal(self, journal: Journal, *, force: bool = False) -> None:
+        """Group commit: the changes so far in one transaction, then wake the kiq()s.
+
+        Only a waiting ``kiq()`` needs its task on disk at once; finished tasks and results
+        are written with the next commit (at the latest on the next tick, or when many have
+        gathered). A crash before that runs those tasks again: at-least-once, nothing lost.
+        """
+        changes = self._changes
+        if self._commit is not None or force or changes.size() >= 10_000:
+            if changes:
+                journal.commit(changes)
+                self._changes = Changes()
+            if self._commit is not None:
+                self._commit.set_result(None)
+                self._commit = None
 
     # --- helpers --------------------------------------------------------------------------
 
