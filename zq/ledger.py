@@ -21,6 +21,10 @@ Rules:
    caller passes the time, the ledger never reads a clock.
 8. A task acknowledged early (``ack``) is never delivered again: if its executor is lost, it
    is dead-lettered with that reason.
+9. A task whose executors were lost ``SUSPECT_AFTER`` times while it ran is *suspect* (it may
+   be what kills them): it is quarantined, and an executor holds at most one suspect at a
+   time. So a poison task reaches its delivery limit alone, and the tasks that died beside it
+   go on to complete, instead of sharing its fate batch after batch.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from zq.exceptions import RemoteProtocolError
 from zq.messages import TaskMsg
 
 QueueKey = tuple[str, str]  # (queue name, task name)
+SUSPECT_AFTER = 2  # deliveries lost with their executor before a task is quarantined
 
 
 @dataclass(slots=True)
@@ -48,6 +53,7 @@ class _Entry:
     successor: TaskMsg | None = None  # the next run, resubmitted by the holder
     successor_due: float | None = None
     acked: bool = False
+    quarantined: bool = False  # pending in the quarantine queue (rule 9)
 
 
 @dataclass(slots=True)
@@ -58,6 +64,7 @@ class _Executor:
     credit: int
     leases: dict[str, _Entry] = field(default_factory=dict)
     leaving: bool = False
+    suspect: str | None = None  # the one suspect task it holds (rule 9)
 
     def serves(self, key: QueueKey) -> bool:
         return (not self.queues or key[0] in self.queues) and key[1] in self.tasks
@@ -109,6 +116,7 @@ class Ledger:
         self._delayed: list[tuple[float, int, _Entry]] = []  # a heap; stale rows are skipped
         self._delayed_count = 0
         self._seq = itertools.count()
+        self._quarantine: deque[_Entry] = deque()
 
     # --- events -------------------------------------------------------------------------
 
@@ -196,6 +204,8 @@ class Ledger:
             holder = self._executors.get(entry.holder)
             if holder is not None:
                 holder.leases.pop(task_id, None)
+                if holder.suspect == task_id:
+                    holder.suspect = None
                 self._forget_if_done(holder)
         if entry.successor is not None and entry.holder == peer:
             successor = _Entry(entry.successor, entry.origin)
@@ -224,6 +234,8 @@ class Ledger:
             for task_id in reversed(task_ids):
                 entry = executor.leases.pop(task_id, None)
                 if entry is not None:
+                    if executor.suspect == task_id:
+                        executor.suspect = None
                     entry.holder = None
                     entry.acked = False
                     if entry.successor is not None:  # it had resubmitted itself: run that
@@ -261,7 +273,7 @@ class Ledger:
                 )
                 dead.append(DeadLetter(entry.task, entry.origin, reason))
             else:
-                self._enqueue(entry, front=True)
+                self._enqueue(entry, front=True, suspect=entry.deliveries >= SUSPECT_AFTER)
                 requeued.append(entry.task.task_id)
         requeued.reverse()
         dead.reverse()
@@ -290,17 +302,39 @@ class Ledger:
         executors = executors[self._turn :] + executors[: self._turn]
         out: list[tuple[bytes, list[TaskMsg]]] = []
         for executor in executors:
-            batch = self._fill(executor)
+            batch = self._fill_suspect(executor) if self._quarantine else []
+            batch += self._fill(executor)
             if batch:
                 out.append((executor.peer, batch))
             if not self._pending_count:
                 break
         return out
 
+    def _fill_suspect(self, executor: _Executor) -> list[TaskMsg]:
+        """At most one quarantined task for an executor that holds none (rule 9)."""
+        if executor.suspect is not None or executor.credit <= 0:
+            return []
+        for entry in self._quarantine:
+            if executor.serves((entry.task.queue, entry.task.task_name)):
+                self._quarantine.remove(entry)
+                entry.quarantined = False
+                self._pending_count -= 1
+                executor.suspect = entry.task.task_id
+                executor.credit -= 1
+                self._lease(executor, entry)
+                return [entry.task]
+        return []
+
+    def _lease(self, executor: _Executor, entry: _Entry) -> None:
+        entry.holder = executor.peer
+        entry.deliveries += 1
+        entry.task.attempt = entry.deliveries
+        executor.leases[entry.task.task_id] = entry
+
     def _fill(self, executor: _Executor) -> list[TaskMsg]:
         keys = [k for k, q in self._pending.items() if executor.serves(k)]
         batch: list[TaskMsg] = []
-        leases = executor.leases
+        lease = self._lease
         while keys and executor.credit > 0:
             share = max(1, executor.credit // len(keys))  # spread the credit over task names
             for key in keys:
@@ -308,10 +342,7 @@ class Ledger:
                 take = min(share, len(queue), executor.credit)
                 for _ in range(take):
                     entry = queue.popleft()
-                    entry.holder = executor.peer
-                    entry.deliveries += 1
-                    entry.task.attempt = entry.deliveries
-                    leases[entry.task.task_id] = entry
+                    lease(executor, entry)
                     batch.append(entry.task)
                 executor.credit -= take
                 self._pending_count -= take
@@ -332,7 +363,15 @@ class Ledger:
             self._delayed_count += 1
             heapq.heappush(self._delayed, (due, next(self._seq), entry))
 
-    def _enqueue(self, entry: _Entry, *, front: bool) -> None:
+    def _enqueue(self, entry: _Entry, *, front: bool, suspect: bool = False) -> None:
+        self._pending_count += 1
+        if suspect:
+            entry.quarantined = True
+            if front:
+                self._quarantine.appendleft(entry)
+            else:
+                self._quarantine.append(entry)
+            return
         key = (entry.task.queue, entry.task.task_name)
         queue = self._pending.get(key)
         if queue is None:
@@ -341,9 +380,13 @@ class Ledger:
             queue.appendleft(entry)
         else:
             queue.append(entry)
-        self._pending_count += 1
 
     def _unqueue(self, entry: _Entry) -> None:
+        if entry.quarantined:
+            entry.quarantined = False
+            self._quarantine.remove(entry)
+            self._pending_count -= 1
+            return
         key = (entry.task.queue, entry.task.task_name)
         queue = self._pending[key]
         queue.remove(entry)
@@ -379,7 +422,8 @@ class Ledger:
 
     def pending_ids(self) -> set[str]:
         """Ids of the pending tasks (for tests and introspection)."""
-        return {e.task.task_id for q in self._pending.values() for e in q}
+        ids = {e.task.task_id for q in self._pending.values() for e in q}
+        return ids | {e.task.task_id for e in self._quarantine}
 
     def leases_of(self, peer: bytes) -> set[str]:
         """Ids of the tasks leased to ``peer``."""

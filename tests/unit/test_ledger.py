@@ -151,3 +151,27 @@ def test_a_max_deliveries_label_overrides_the_delivery_limit() -> None:
     assert [d.task.task_id for d in lost.dead] == ["once"]
     assert "delivery limit 1" in lost.dead[0].reason
     assert lost.requeued == ["odd"]  # a bad label falls back to the default limit
+
+
+def test_a_task_lost_twice_is_quarantined_so_a_poison_task_dies_alone() -> None:
+    ledger = Ledger(delivery_limit=3)
+    for i in range(4):
+        ledger.submit(task(i))  # id0 is the poison: each executor running it is lost
+    for n in range(2):  # twice, the whole batch dies with it
+        peer = f"p{n}".encode()
+        ledger.join(peer, ["t"], [], credit=10)
+        assert sorted(ids(ledger.dispatch())[peer]) == ["id0", "id1", "id2", "id3"]
+        assert ledger.lose(peer).dead == []
+    ledger.join(A, ["t"], [], credit=10)
+    ledger.join(B, ["t"], [], credit=10)
+    sent = ids(ledger.dispatch())
+    assert all(len(batch) == 1 for batch in sent.values())  # one suspect per executor
+    assert ledger.pending_count == 2
+    holder_of_poison = next(p for p, batch in sent.items() if batch == ["id0"])
+    other = B if holder_of_poison == A else A
+    [done] = sent[other]
+    assert ledger.complete(other, done).outcome == "accepted"
+    lost = ledger.lose(holder_of_poison)
+    assert [d.task.task_id for d in lost.dead] == ["id0"]  # the poison, at its limit, alone
+    rest = ids(ledger.dispatch())[other]
+    assert len(rest) == 1 and ledger.pending_count == 1  # still one suspect at a time
