@@ -297,9 +297,8 @@ class Dispatcher(Actor):
                 else:  # we restarted, or declared it lost: its results count, then it rejoins
                     self._send(peer, Rejoin(self.incarnation))
             case Submit(tasks=tasks):
-                if peer not in self.peers:
-                    self._send(peer, Rejoin(self.incarnation))
-                    return
+                if peer not in self.peers:  # a session we lost (or from before a restart):
+                    self._send(peer, Rejoin(self.incarnation))  # keep its tasks all the same
                 for task in tasks:
                     self._submit(task, peer)
             case Ack(task_ids=task_ids):

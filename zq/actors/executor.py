@@ -24,6 +24,7 @@ from typing import Any
 import zmq
 
 from zq.actors.base import Actor
+from zq.actors.links import Link, LinkPort
 from zq.actors.results import Put, PutProgress, ResultStore
 from zq.exceptions import RemoteProtocolError
 from zq.messages import (
@@ -39,7 +40,6 @@ from zq.messages import (
     Progress,
     Refuse,
     Rejoin,
-    ResultMsg,
     Results,
     Submit,
     TaskMsg,
@@ -47,32 +47,9 @@ from zq.messages import (
 )
 from zq.receiver import Receiver
 from zq.transport import sockets
-from zq.transport.channel import Channel, bad_frame_logger, decoded, frame
+from zq.transport.channel import bad_frame_logger, decoded, frame
 
 log = logging.getLogger("zq.executor")
-
-
-class _Link:
-    """One dispatcher connection and its bookkeeping."""
-
-    def __init__(self, address: str, channel: Channel, executor: Executor) -> None:
-        self.address = address
-        self.channel = channel
-        self.port = _LinkPort(executor, self)
-        self.submits: list[TaskMsg] = []  # kicked by tasks: sent before the next Results
-        self.progress: list[tuple[str, bytes]] = []
-        self.acks: list[str] = []
-        self.joined = False
-        self.outstanding = 0  # tasks received from it and not yet finished
-        self.credit_back = 0  # slots freed since the last Results
-        self.results: list[ResultMsg] = []
-        self.returned: list[str] = []  # tasks to hand back with the next Bye
-        self.cancelled: list[str] = []  # started, then cancelled by a forced stop
-        self.bye = False  # say Bye on the next batch (we are draining)
-        self.granted = 0  # credit the dispatcher holds for us (for max_tasks)
-        self.last_sent_at = -1e300
-        self.last_heard_at = 0.0
-        self.incarnation = ""
 
 
 @dataclass(slots=True, frozen=True)
@@ -84,28 +61,9 @@ class _Tick:
 class _Side:
     """Something a running task sends its dispatcher: a kick, progress or an ack."""
 
-    link: _Link
+    link: Link
     kind: str
     value: Any
-
-
-class _LinkPort:
-    """The ``TaskPort`` of one link: what tasks leased by that dispatcher send back to it."""
-
-    __slots__ = ("executor", "link")
-
-    def __init__(self, executor: Executor, link: _Link) -> None:
-        self.executor = executor
-        self.link = link
-
-    async def submit(self, task: TaskMsg) -> None:
-        await self.executor.tell(_Side(self.link, "submit", task))
-
-    async def progress(self, task_id: str, payload: bytes) -> None:
-        await self.executor.tell(_Side(self.link, "progress", (task_id, payload)))
-
-    async def ack(self, task_id: str) -> None:
-        await self.executor.tell(_Side(self.link, "ack", task_id))
 
 
 @dataclass(slots=True, frozen=True)
@@ -151,11 +109,11 @@ class Executor(Actor):
         self.on_spent = on_spent
         self.received = 0
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
-        self._links: list[_Link] = []
-        self._ready: deque[tuple[_Link, TaskMsg]] = deque()
-        self._idle: deque[asyncio.Future[tuple[_Link, TaskMsg]]] = deque()
+        self._links: list[Link] = []
+        self._ready: deque[tuple[Link, TaskMsg]] = deque()
+        self._idle: deque[asyncio.Future[tuple[Link, TaskMsg]]] = deque()
         self._slots: list[asyncio.Task[None]] = []
-        self._current: list[tuple[_Link, TaskMsg] | None] = []  # per slot: what it runs
+        self._current: list[tuple[Link, TaskMsg] | None] = []  # per slot: what it runs
         self._running = 0
         self._draining = False
         self._drained: asyncio.Event | None = None
@@ -171,11 +129,8 @@ class Executor(Actor):
         self._joined = asyncio.Event()
         self.receiver.startup()
         for n, address in enumerate(self.addresses):
-            routing_id = f"{self.session}.{n}".encode()
-            sock = sockets.dealer(self._ctx, address, routing_id, self.max_msg_size)
-            link = _Link(address, Channel(sock, self._wake), self)
-            link.channel.attach(self._loop)
-            link.last_heard_at = self._loop.time()
+            link = Link(n, address, self)
+            link.connect(self._ctx, self.session, self.max_msg_size, self._loop, self._wake)
             self._links.append(link)
             self._hello(link)
         self._current = [None] * self.max_async_tasks
@@ -189,7 +144,7 @@ class Executor(Actor):
         for slot in self._slots:
             slot.cancel()
         for link in self._links:
-            link.channel.close()
+            link.close()
         if self._ctx is not None:
             self._ctx.term()
         self.receiver.shutdown()
@@ -228,8 +183,12 @@ class Executor(Actor):
         assert self._joined is not None
         return await _within(self._joined, timeout_s)
 
+    async def side(self, link: Link, kind: str, value: Any) -> None:
+        """A running task sends its dispatcher a kick, progress or an ack (through ``link``)."""
+        await self.tell(_Side(link, kind, value))
+
     @property
-    def default_port(self) -> _LinkPort:
+    def default_port(self) -> LinkPort:
         """Where kicks from outside any task go: the first dispatcher."""
         return self._links[0].port
 
@@ -257,7 +216,7 @@ class Executor(Actor):
             if ready:
                 link, task = ready.popleft()
             else:
-                waiter: asyncio.Future[tuple[_Link, TaskMsg]] = loop.create_future()
+                waiter: asyncio.Future[tuple[Link, TaskMsg]] = loop.create_future()
                 idle.append(waiter)
                 link, task = await waiter
             self._running += 1
@@ -269,7 +228,7 @@ class Executor(Actor):
                 current[index] = None
             done((link, result))
 
-    def _offer(self, link: _Link, task: TaskMsg) -> None:
+    def _offer(self, link: Link, task: TaskMsg) -> None:
         idle = self._idle
         while idle:
             waiter = idle.popleft()
@@ -314,6 +273,9 @@ class Executor(Actor):
     def poll_io(self) -> bool:
         more = False
         for link in self._links:
+            if link.disconnected() and link.joined:
+                self._renew(link, "its connection dropped")
+            assert link.channel is not None
             batch = link.channel.recv_batch()
             if not batch:
                 continue
@@ -326,7 +288,7 @@ class Executor(Actor):
             more = more or len(batch) >= 1000 or link.channel.readable()
         return more
 
-    def _handle(self, link: _Link, message: Message) -> None:
+    def _handle(self, link: Link, message: Message) -> None:
         match message:
             case Assign(tasks=tasks):
                 link.outstanding += len(tasks)
@@ -355,6 +317,9 @@ class Executor(Actor):
                     log.warning("dispatcher %s restarted; rejoined", link.address)
                 link.incarnation = incarnation
                 log.info("joined dispatcher %s", link.address)
+                for carried in link.carried:  # from the session before: after our Hello
+                    self._send(link, carried)
+                link.carried = []
             case Rejoin():
                 link.joined = False
                 self._hello(link)
@@ -363,7 +328,15 @@ class Executor(Actor):
             case _:
                 log.warning("unexpected %s from %s", type(message).__name__, link.address)
 
-    def _hello(self, link: _Link) -> None:
+    def _renew(self, link: Link, why: str) -> None:
+        """Start a new session on ``link``: the old one may have lost messages (see links)."""
+        log.warning("dispatcher %s %s: joining again as a new session", link.address, why)
+        assert self._ctx is not None and self._loop is not None
+        link.carried.extend(link.close())
+        link.connect(self._ctx, self.session, self.max_msg_size, self._loop, self._wake)
+        self._hello(link)
+
+    def _hello(self, link: Link) -> None:
         link.granted = 0  # a new session: whatever the old one held is void
         credit = 0 if self._draining else self._allow(max(0, self.capacity - link.outstanding))
         link.granted = credit
@@ -388,14 +361,7 @@ class Executor(Actor):
             if not link.joined:
                 self._hello(link)  # until a Welcome: the dispatcher may not be up yet
             elif now - link.last_heard_at > self.liveness_timeout_s:
-                log.warning(
-                    "dispatcher %s silent for %.1fs; rejoining",
-                    link.address,
-                    now - link.last_heard_at,
-                )
-                link.joined = False
-                link.last_heard_at = now
-                self._hello(link)
+                self._renew(link, f"silent for {now - link.last_heard_at:.1f}s")
             elif now - link.last_sent_at >= self.heartbeat_s:
                 self._send(link, Heartbeat())
 
@@ -417,11 +383,13 @@ class Executor(Actor):
                 self._send(link, Bye(link.returned, link.cancelled), queue=False)
                 link.returned, link.cancelled, link.bye = [], [], False
             if link.results or (link.credit_back and link.joined and not self._draining):
-                credit = 0 if self._draining else self._allow(link.credit_back)
+                # Credit only to a session the dispatcher knows: it drops an unknown one's.
+                credit = 0 if self._draining or not link.joined else self._allow(link.credit_back)
                 self._send(link, Results(link.results, credit))
                 link.results = []
                 link.credit_back -= credit
                 link.granted += credit
+            assert link.channel is not None
             if link.channel.backlog:
                 link.channel.flush()
         if (
@@ -430,9 +398,7 @@ class Executor(Actor):
             and (self._cancelled or not self._running)
             and not self._ready
             # Results wait for a dispatcher we are joined to; not for one that is gone.
-            and not any(
-                link.results or (link.joined and link.channel.backlog) for link in self._links
-            )
+            and not any(link.results or (link.joined and link.backlog) for link in self._links)
         ):
             self._drained.set()
 
@@ -462,8 +428,9 @@ class Executor(Actor):
             slot.cancel()
         self._cancelled = True  # their slots wind down on their own; nothing to wait for
 
-    def _send(self, link: _Link, message: Message, *, queue: bool = True) -> None:
+    def _send(self, link: Link, message: Message, *, queue: bool = True) -> None:
         assert self._loop is not None
+        assert link.channel is not None
         try:
             sent = link.channel.send(frame(message), queue=queue)
         except zmq.ZMQError as exc:

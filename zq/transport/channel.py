@@ -105,6 +105,12 @@ class Channel:
             self._outbox.popleft()
         return dropped
 
+    def pending(self) -> list[Frames]:
+        """Take the messages still waiting to be sent (the socket is about to close)."""
+        frames = list(self._outbox)
+        self._outbox.clear()
+        return frames
+
     @property
     def backlog(self) -> int:
         """Messages waiting for room in the peer's pipe."""

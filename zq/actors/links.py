@@ -1,0 +1,141 @@
+"""An executor's connection to one dispatcher: its socket, its session, and what it owes.
+
+A link is a *session*: its routing id is ``<executor session>.<link index>.<epoch>``. When the
+connection may have dropped messages (the socket reports a disconnect, or the dispatcher has
+been silent past the liveness timeout), the link does not carry on under the same id, since an
+``Assign`` or a ``Results`` lost in the dead pipe would leave leases nobody holds. It *renews*:
+a new socket with the next epoch, a new ``Hello``. The dispatcher sees the old session go
+unroutable or silent and requeues its leases; results still unsent are carried over (without
+their credit, which the new ``Hello`` already counts), and late results of old leases are
+accepted or dropped as duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import zmq
+from zmq.utils.monitor import parse_monitor_message
+
+from zq import codec
+from zq.exceptions import RemoteProtocolError
+from zq.messages import Ack, Message, Progress, ResultMsg, Results, Submit, TaskMsg
+from zq.transport import sockets
+from zq.transport.channel import Channel
+
+if TYPE_CHECKING:
+    from zq.actors.executor import Executor
+
+log = logging.getLogger("zq.executor")
+
+
+class Link:
+    """One dispatcher connection and its bookkeeping."""
+
+    def __init__(self, index: int, address: str, executor: Executor) -> None:
+        self.index = index
+        self.address = address
+        self.port = LinkPort(executor, self)
+        self.epoch = -1
+        self.routing_id = b""
+        self.channel: Channel | None = None
+        self._monitor: Channel | None = None
+        self.submits: list[TaskMsg] = []  # kicked by tasks: sent before the next Results
+        self.progress: list[tuple[str, bytes]] = []
+        self.acks: list[str] = []
+        self.joined = False
+        self.outstanding = 0  # tasks received from it and not yet finished
+        self.credit_back = 0  # slots freed since the last Results
+        self.results: list[ResultMsg] = []
+        self.returned: list[str] = []  # tasks to hand back with the next Bye
+        self.cancelled: list[str] = []  # started, then cancelled by a forced stop
+        self.bye = False  # say Bye on the next batch (we are draining)
+        self.granted = 0  # credit the dispatcher holds for us (for max_tasks)
+        self.last_sent_at = -1e300
+        self.last_heard_at = 0.0
+        self.incarnation = ""
+        self.carried: list[Message] = []  # from a dropped session: sent once welcomed
+
+    @property
+    def backlog(self) -> int:
+        """Messages waiting for room (or a connection) to be sent."""
+        return self.channel.backlog if self.channel is not None else 0
+
+    def connect(
+        self,
+        ctx: zmq.Context[zmq.Socket[bytes]],
+        session: str,
+        max_msg_size: int,
+        loop: asyncio.AbstractEventLoop,
+        wake: Callable[[], None],
+    ) -> None:
+        """Open a new session: a DEALER with the next epoch's routing id, and its monitor."""
+        self.epoch += 1
+        self.routing_id = f"{session}.{self.index}.{self.epoch}".encode()
+        sock = sockets.dealer(ctx, self.address, self.routing_id, max_msg_size)
+        monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self.channel = Channel(sock, wake)
+        self.channel.attach(loop)
+        self._monitor = Channel(monitor, wake)
+        self._monitor.attach(loop)
+        self.joined = False
+        self.last_heard_at = loop.time()
+
+    def disconnected(self) -> bool:
+        """Whether the socket reported a dropped connection since the last call."""
+        if self._monitor is None:
+            return False
+        dropped = False
+        for frames in self._monitor.recv_batch():
+            event = parse_monitor_message(frames)
+            dropped = dropped or event["event"] == zmq.EVENT_DISCONNECTED
+        return dropped
+
+    def close(self) -> list[Message]:
+        """Close the session's sockets; returns what must still be sent.
+
+        That is what was waiting in the outbox: results (without their credit), kicks,
+        progress and acks.
+        """
+        carried: list[Message] = []
+        channel, monitor = self.channel, self._monitor
+        self.channel = self._monitor = None
+        if channel is None:
+            return carried
+        for frames in channel.pending():
+            try:
+                message = codec.decode(frames[0], frames[1])
+            except RemoteProtocolError:
+                continue
+            if isinstance(message, Results):
+                if message.results:
+                    carried.append(Results(message.results, 0))
+            elif isinstance(message, Submit | Progress | Ack):
+                carried.append(message)
+        channel.sock.disable_monitor()
+        if monitor is not None:
+            monitor.close()
+        channel.close()
+        return carried
+
+
+class LinkPort:
+    """The ``TaskPort`` of one link: what tasks leased by that dispatcher send back to it."""
+
+    __slots__ = ("executor", "link")
+
+    def __init__(self, executor: Executor, link: Link) -> None:
+        self.executor = executor
+        self.link = link
+
+    async def submit(self, task: TaskMsg) -> None:
+        await self.executor.side(self.link, "submit", task)
+
+    async def progress(self, task_id: str, payload: bytes) -> None:
+        await self.executor.side(self.link, "progress", (task_id, payload))
+
+    async def ack(self, task_id: str) -> None:
+        await self.executor.side(self.link, "ack", task_id)
