@@ -35,7 +35,8 @@ class Worker:
     """A `zq worker` subprocess; stopped with SIGINT (then killed) at teardown.
 
     ``address=None`` leaves out ``--connect``; ``capture=True`` keeps its stderr (the log) in
-    ``self.output`` once it has exited.
+    ``self.output`` once it has exited; ``group=True`` starts it in its own process group, so
+    that ``signal_host`` reaches every process of the host at once.
     """
 
     def __init__(
@@ -46,12 +47,15 @@ class Worker:
         cwd: Path = ROOT,
         env: dict[str, str] | None = None,
         capture: bool = False,
+        group: bool = False,
     ) -> None:
         connect = ["--connect", address] if address else []
         cmd = [sys.executable, "-m", "zq", "worker", app, *connect, *args]
         environment = {**os.environ, **(env or {})}
         stderr = subprocess.PIPE if capture else None
-        self.process = subprocess.Popen(cmd, cwd=cwd, env=environment, stderr=stderr, text=True)
+        self.process = subprocess.Popen(
+            cmd, cwd=cwd, env=environment, stderr=stderr, text=True, start_new_session=group
+        )
         self.output = ""
 
     @property
@@ -60,6 +64,10 @@ class Worker:
 
     def signal(self, sig: int) -> None:
         self.process.send_signal(sig)
+
+    def signal_host(self, sig: int) -> None:
+        """Signal the whole worker host: the supervisor and its children (``group=True``)."""
+        os.killpg(self.process.pid, sig)
 
     async def expect(self, text: str, timeout: float = 30.0) -> None:
         """Read the captured log until a line contains ``text`` (the worker got that far).

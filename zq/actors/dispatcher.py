@@ -261,6 +261,7 @@ class Dispatcher(Actor):
             "delayed": self._ledger.delayed_count,
             "leased": self._ledger.leased_count,
             "executors": {p: self.peers[p] for p in self._ledger.executors() if p in self.peers},
+            "leases": {p: len(self._ledger.leases_of(p)) for p in self._ledger.executors()},
             "stats": self.stats,
         }
 
