@@ -1,0 +1,73 @@
+"""A flood of no-op tasks: memory stays bounded and flat, nothing is lost (fault case 6)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import APP, Worker, rss_mb
+from tests.integration.conftest import ROOT, free_address
+
+COUNT = int(os.environ.get("ZQ_FLOOD_TASKS", "1000000"))
+
+
+def children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.slow
+async def test_a_flood_of_a_million_tasks_keeps_memory_bounded_and_loses_nothing(
+    tmp_path: Path, workers: Callable[..., Worker]
+) -> None:
+    """Bounds: producer RSS < 300 MB and flat after warm-up; workers' RSS flat; lost = 0."""
+    log, address = tmp_path / "log", free_address()
+    host = workers(address, "-w", "2", app=APP)
+    started = time.monotonic()
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "tests.faults.flood_producer", address, str(log), str(COUNT)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    samples: list[tuple[int, float, list[float]]] = []
+    try:
+        assert producer.stdout is not None
+        while True:
+            line = await asyncio.wait_for(asyncio.to_thread(producer.stdout.readline), 300)
+            assert line, "the flood producer exited early"
+            if line.startswith("done"):
+                break
+            _, kicked, mb = line.split()
+            samples.append((int(kicked), float(mb), [rss_mb(c) for c in children(host.pid)]))
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+        producer.wait(30)
+    elapsed = time.monotonic() - started
+    seen = bytearray(COUNT)
+    with log.open() as lines:
+        for line in lines:
+            seen[int(line.split(maxsplit=1)[0])] = 1
+    lost = COUNT - sum(seen)
+    producer_mb = [mb for _, mb, _ in samples]
+    # Warm-up: until the result store holds its 100,000 results and the pending queue is at
+    # its bound (about the first 350,000 kicks here); after it, memory must not grow.
+    warm = [s for s in samples if s[0] >= COUNT * 2 // 5]
+    worker_mb = [w for _, _, ws in warm for w in ws]
+    print(
+        f"\nFIGURES flood: {COUNT} tasks in {elapsed:.0f}s; producer RSS max "
+        f"{max(producer_mb):.0f} MB, after warm-up {min(s[1] for s in warm):.0f}-"
+        f"{max(s[1] for s in warm):.0f} MB; workers {min(worker_mb):.0f}-{max(worker_mb):.0f} MB;"
+        f" lost {lost}"
+    )
+    assert lost == 0
+    assert max(producer_mb) < 300
+    assert max(s[1] for s in warm) - min(s[1] for s in warm) < 40  # flat
+    assert max(worker_mb) - min(worker_mb) < 20
