@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +18,7 @@ import zmq
 from zq.actors.admission import Admission
 from zq.actors.base import Actor
 from zq.actors.dispatcher_api import (
-    MAX_DEAD_LETTERS,
-    DeadLetterInfo,
+    Conditions,
     DispatcherStats,
     GetDeadLetters,
     GetStats,
@@ -30,9 +27,11 @@ from zq.actors.dispatcher_api import (
     ReplayDeadLetters,
     WaitUntil,
 )
-from zq.actors.results import FetchResults, Forget, Peek, Put, PutProgress, ResultStore
-from zq.exceptions import ProtocolVersionError, RemoteProtocolError, SendTaskError
-from zq.journal import Changes, Journal
+from zq.actors.records import Records
+from zq.actors.results import FetchResults, Forget, Peek, Put, ResultStore
+from zq.actors.routing import Routing
+from zq.exceptions import ProtocolVersionError, RemoteProtocolError
+from zq.journal import Journal
 from zq.ledger import DeadLetter, Ledger, Lost
 from zq.liveness import Liveness
 from zq.messages import (
@@ -45,7 +44,6 @@ from zq.messages import (
     Credit,
     ErrorInfo,
     Fetch,
-    Forward,
     Heartbeat,
     Hello,
     Message,
@@ -100,11 +98,9 @@ class Dispatcher(Actor):
         result_ttl_s: float = 3600.0,
     ) -> None:
         super().__init__("dispatcher")
+        self.records = Records(journal, result_ttl_s)
         self.journal = journal
-        self.result_ttl_s = result_ttl_s
-        self._changes = Changes()
-        self._commit: asyncio.Future[None] | None = None
-        self._expired_at = 0.0
+        self.dead_letters = self.records.dead_letters
         self.admission = Admission(max_pending)
         self.address = address
         self.endpoint = address  # the endpoint actually bound, once started
@@ -120,16 +116,11 @@ class Dispatcher(Actor):
         self._channel: Channel | None = None
         self._ledger = Ledger(delivery_limit)
         self._liveness: Liveness[bytes] = Liveness(heartbeat_s, liveness_timeout_s)
-        self._local_results: list[ResultMsg] = []
-        self._forwards: dict[bytes, list[ResultMsg]] = {}
+        self._routing = Routing(results)
         self._dirty = False
-        self._until: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
-        self._local_progress: list[tuple[str, bytes]] = []
-        self._forward_progress: dict[bytes, list[tuple[str, bytes]]] = {}
-        self._fetchers: dict[str, set[bytes | None]] = {}  # task id -> peers that fetched it
+        self._until = Conditions()
         self._release_at: float | None = None
         self._lookups: set[asyncio.Task[None]] = set()
-        self.dead_letters: OrderedDict[str, DeadLetterInfo] = OrderedDict()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -143,53 +134,36 @@ class Dispatcher(Actor):
         assert self._loop is not None
         self._channel = Channel(sock, self._wake)
         self._channel.attach(self._loop)
-        if self.journal is not None:
-            self._recover(self.journal)
+        self._recover()
         self.send_after(self.heartbeat_s / 2, _Tick())
         log.debug("dispatcher bound %s", self.endpoint)
 
-    def _recover(self, journal: Journal) -> None:
+    def _recover(self) -> None:
         """Queue again what the journal held: the tasks a previous run had not finished."""
-        found = journal.load(self.result_ttl_s)
+        found = self.records.load()
+        if found is None:
+            return
         for origin, task in found.tasks:
             self._submit(task, origin, journaled=True)
         if found.results:
             self._results.tell_nowait(Put(found.results))
         for reason, origin, task in found.dead:
-            self._record_dead(task, reason, origin, journaled=True)
+            self.records.dead(task, reason, origin, journaled=True)
+        self.stats.dead_lettered += len(found.dead)
         self.stats.recovered = len(found.tasks)
-        if found.tasks or found.dead:
-            log.warning(
-                "journal %s: %d unfinished task(s) queued again, %d dead letter(s)",
-                journal.path,
-                len(found.tasks),
-                len(found.dead),
-            )
 
     def committed(self) -> asyncio.Future[None]:
-        """Resolved after the next batch is on disk (``kiq()`` waits for it with a journal).
-
-        A message told before this call is handled in that batch.
-        """
-        if self._commit is None:
-            assert self._loop is not None
-            self._commit = self._loop.create_future()
-        return self._commit
+        """Resolved once what was told before this call is on disk (with a journal)."""
+        assert self._loop is not None
+        return self.records.committed(self._loop)
 
     async def on_stop(self) -> None:
-        if self.journal is not None and self.crash is None:
-            self._write_journal(self.journal, force=True)
-        if self._commit is not None and not self._commit.done():
-            self._commit.set_exception(SendTaskError("the dispatcher stopped before committing"))
-        if self.journal is not None:
-            self.journal.close()
+        self.records.close(crashed=self.crash is not None)
         if self._channel is not None:
             self._channel.close()
         if self._ctx is not None:
             self._ctx.term()
-        for _, waiter in self._until:
-            if not waiter.done():
-                waiter.cancel()
+        self._until.cancel()
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -207,20 +181,14 @@ class Dispatcher(Actor):
         elif type(message) is FetchResults:
             self._fetch(None, message.task_ids)
         elif type(message) is _Found:
-            if message.results:
-                self._forwards.setdefault(message.peer, []).extend(message.results)
+            self._routing.forward(message.peer, message.results)
         else:
             super().receive(message)
 
     def answer(self, message: Any) -> Any:
         if type(message) is WaitUntil:
             assert self._loop is not None
-            snapshot = self._snapshot()
-            if message.predicate(snapshot):
-                return snapshot
-            waiter = self._loop.create_future()
-            self._until.append((message.predicate, waiter))
-            return waiter
+            return self._until.ask(message.predicate, self._snapshot(), self._loop)
         if type(message) is GetDeadLetters:
             return list(self.dead_letters.values())
         if type(message) is GetStats:
@@ -228,15 +196,8 @@ class Dispatcher(Actor):
         if type(message) is ReplayDeadLetters:
             return self._replay(message.task_ids)
         if type(message) is PurgeDeadLetters:
-            return len(self._take_dead(message.task_ids))
+            return len(self.records.take_dead(message.task_ids))
         return super().answer(message)
-
-    def _take_dead(self, task_ids: list[str] | None) -> list[DeadLetterInfo]:
-        letters = self.dead_letters
-        ids = list(letters) if task_ids is None else [t for t in task_ids if t in letters]
-        if self.journal is not None:
-            self._changes.undead.extend(ids)
-        return [letters.pop(task_id) for task_id in ids]
 
     def _replay(self, task_ids: list[str] | None) -> list[str]:
         """Dead letters go back to their queues under their own ids, with fresh deliveries.
@@ -244,7 +205,7 @@ class Dispatcher(Actor):
         The store forgets the error result first, so the replayed run's result is the one
         ``wait_result`` sees.
         """
-        letters = self._take_dead(task_ids)
+        letters = self.records.take_dead(task_ids)
         ids = [letter.task_id for letter in letters]
         if ids:
             self._results.tell_nowait(Forget(ids))
@@ -306,7 +267,10 @@ class Dispatcher(Actor):
                 for task_id in task_ids:
                     self.stats.acked += ledger.ack(peer, task_id)
             case Progress(items=items):
-                self._progress(items)
+                for item in items:
+                    known, origin = ledger.origin_of(item[0])
+                    if known:
+                        self._routing.progress(item, origin)
             case Fetch(task_ids=task_ids):
                 if peer in self.peers:
                     self._fetch(peer, task_ids)
@@ -367,7 +331,7 @@ class Dispatcher(Actor):
         if ledger.submit(task, origin, due):
             self.stats.submitted += 1
             if self.journal is not None and not journaled:
-                self._changes.added[task.task_id] = (origin, task)
+                self.records.accepted(task, origin)
             if ledger.pending_count + ledger.delayed_count >= self.admission.limit:
                 self.admission.update(ledger.pending_count + ledger.delayed_count)
             if due is None:
@@ -402,12 +366,12 @@ class Dispatcher(Actor):
             return
         self.stats.completed += 1
         if self.journal is not None:
-            self._changes.done.append(result.task_id)
+            self.records.finished(result.task_id)
         error = result.error
         if error is not None:
             if is_zq_error(error, "NoResultError"):  # the task chose to have no result
                 self.stats.no_result += 1
-                self._fetchers.pop(result.task_id, None)
+                self._routing.unwatch(result.task_id)
                 return
             if is_zq_error(error, "TaskRejectedError") and done.task is not None:
                 reason = f"rejected by the task: {error.message}"
@@ -416,28 +380,8 @@ class Dispatcher(Actor):
 
     def _deliver(self, result: ResultMsg, origin: bytes | None) -> None:
         if self.journal is not None:
-            self._changes.results.append(result)
-        if origin is None:
-            self._local_results.append(result)
-        else:
-            self._forwards.setdefault(origin, []).append(result)
-            self._local_results.append(result)  # kept here too, so any process can fetch it
-        if self._fetchers:
-            for peer in self._fetchers.pop(result.task_id, ()):
-                if peer is not None and peer != origin:
-                    self._forwards.setdefault(peer, []).append(result)
-
-    def _progress(self, items: list[tuple[str, bytes]]) -> None:
-        for item in items:
-            known, origin = self._ledger.origin_of(item[0])
-            if not known:
-                continue
-            targets: set[bytes | None] = {origin, *self._fetchers.get(item[0], ())}
-            for target in targets:
-                if target is None:
-                    self._local_progress.append(item)
-                else:
-                    self._forward_progress.setdefault(target, []).append(item)
+            self.records.stored(result)
+        self._routing.result(result, origin)
 
     def _fetch(self, peer: bytes | None, task_ids: list[str]) -> None:
         """A process wants results of tasks it did not kick: watch live ones, look up others."""
@@ -446,7 +390,7 @@ class Dispatcher(Actor):
             known, origin = self._ledger.origin_of(task_id)
             if known:
                 if origin != peer:
-                    self._fetchers.setdefault(task_id, set()).add(peer)
+                    self._routing.watch(task_id, peer)
             elif peer is not None:
                 done.append(task_id)
         if done and peer is not None:
@@ -459,20 +403,9 @@ class Dispatcher(Actor):
         if self.alive:
             await self.tell(_Found(peer, found))
 
-    def _record_dead(
-        self, task: TaskMsg, reason: str, origin: bytes | None = None, journaled: bool = False
-    ) -> None:
-        if self.journal is not None and not journaled:
-            self._changes.dead.append((task.task_id, reason, origin, task))
-            self._changes.done.append(task.task_id)
+    def _record_dead(self, task: TaskMsg, reason: str, origin: bytes | None) -> None:
         self.stats.dead_lettered += 1
-        log.error("task %s (%s) dead-lettered: %s", task.task_id, task.task_name, reason)
-        letters = self.dead_letters
-        letters[task.task_id] = DeadLetterInfo(
-            task.task_id, task.task_name, reason, task.labels, task.queue, task.payload, origin
-        )
-        if len(letters) > MAX_DEAD_LETTERS:
-            letters.popitem(last=False)
+        self.records.dead(task, reason, origin)
 
     def _account_loss(self, lost: Lost) -> None:
         self.stats.requeued += len(lost.requeued)
@@ -506,11 +439,7 @@ class Dispatcher(Actor):
 
     def _tick(self) -> None:
         now = self._now()
-        if self.journal is not None:
-            self._write_journal(self.journal, force=True)
-            if now - self._expired_at > 60.0:
-                self._expired_at = now
-                self.journal.expire(self.result_ttl_s)
+        self.records.tick(now)
         for peer in self._liveness.expired(now):
             if self._ledger.knows(peer):
                 self._lose(peer, f"silent for over {self.liveness_timeout_s:g}s")
@@ -521,46 +450,20 @@ class Dispatcher(Actor):
 
     def after_batch(self) -> None:
         if self.journal is not None:
-            self._write_journal(self.journal)
+            self.records.flush()
         if self._until:
-            self._check_until()
+            self._until.check(self._snapshot())
         if self._dirty:
             self._dirty = False
             for peer, batch in self._ledger.dispatch():
                 self._send(peer, Assign(batch))
             if not self.admission.open:
                 self.admission.update(self._ledger.pending_count + self._ledger.delayed_count)
-        if self._local_results:
-            self._results.tell_nowait(Put(self._local_results))
-            self._local_results = []
-        if self._local_progress:
-            self._results.tell_nowait(PutProgress(self._local_progress))
-            self._local_progress = []
-        if self._forwards or self._forward_progress:
-            forwards, self._forwards = self._forwards, {}
-            progress, self._forward_progress = self._forward_progress, {}
-            for origin in forwards.keys() | progress.keys():
-                self._send(origin, Forward(forwards.get(origin, []), progress.get(origin, [])))
+        self._routing.flush(self._send)
         assert self._channel is not None
         if self._channel.backlog:
             for frames in self._channel.flush():
                 self._lose(frames[0], "unroutable")
-
-    def _write_journal(self, journal: Journal, *, force: bool = False) -> None:
-        """Group commit: the changes so far in one transaction, then wake the kiq()s.
-
-        Only a waiting ``kiq()`` needs its task on disk at once; finished tasks and results
-        are written with the next commit (at the latest on the next tick, or when many have
-        gathered). A crash before that runs those tasks again: at-least-once, nothing lost.
-        """
-        changes = self._changes
-        if self._commit is not None or force or changes.size() >= 10_000:
-            if changes:
-                journal.commit(changes)
-                self._changes = Changes()
-            if self._commit is not None:
-                self._commit.set_result(None)
-                self._commit = None
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -587,15 +490,3 @@ class Dispatcher(Actor):
     def _now(self) -> float:
         assert self._loop is not None
         return self._loop.time()
-
-    def _check_until(self) -> None:
-        snapshot = self._snapshot()
-        keep = []
-        for predicate, waiter in self._until:
-            if waiter.done():
-                continue
-            if predicate(snapshot):
-                waiter.set_result(snapshot)
-            else:
-                keep.append((predicate, waiter))
-        self._until = keep

@@ -5,6 +5,7 @@ Kept apart from the actor so that callers (the broker, tests, tools) import thes
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,3 +85,48 @@ class PurgeDeadLetters:
 @dataclass(slots=True, frozen=True)
 class GetStats:
     """Ask: queue sizes, connected executors and counters."""
+
+
+Snapshot = dict[str, Any]
+
+
+class Conditions:
+    """The pending ``WaitUntil`` asks: each is answered after the first batch it holds for."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[Callable[[Snapshot], bool], asyncio.Future[Snapshot]]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._waiting)
+
+    def ask(
+        self,
+        predicate: Callable[[Snapshot], bool],
+        snapshot: Snapshot,
+        loop: asyncio.AbstractEventLoop,
+    ) -> Snapshot | asyncio.Future[Snapshot]:
+        """The snapshot if ``predicate`` holds now, else a future resolved when it does."""
+        if predicate(snapshot):
+            return snapshot
+        waiter: asyncio.Future[Snapshot] = loop.create_future()
+        self._waiting.append((predicate, waiter))
+        return waiter
+
+    def check(self, snapshot: Snapshot) -> None:
+        """Answer the asks whose predicate holds for ``snapshot``."""
+        keep = []
+        for predicate, waiter in self._waiting:
+            if waiter.done():
+                continue
+            if predicate(snapshot):
+                waiter.set_result(snapshot)
+            else:
+                keep.append((predicate, waiter))
+        self._waiting = keep
+
+    def cancel(self) -> None:
+        """The dispatcher stopped: nothing will hold any more."""
+        for _, waiter in self._waiting:
+            if not waiter.done():
+                waiter.cancel()
+        self._waiting = []

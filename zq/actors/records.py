@@ -1,0 +1,129 @@
+"""What a dispatcher keeps beside its ledger: the dead letters and the journal's group commit.
+
+The dispatcher tells this what happened to tasks (accepted, finished, result stored,
+dead-lettered); with a journal, the changes gather here and go to disk in one transaction per
+batch when a ``kiq()`` waits for them (see ``flush``), on the tick, or when many gathered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+
+from zq.actors.dispatcher_api import MAX_DEAD_LETTERS, DeadLetterInfo
+from zq.exceptions import SendTaskError
+from zq.journal import Changes, Journal, Recovered
+from zq.messages import ResultMsg, TaskMsg
+
+log = logging.getLogger("zq.dispatcher")
+
+EXPIRE_EVERY_S = 60.0
+MAX_UNWRITTEN = 10_000  # changes gathered before they are written without a waiting kiq()
+
+
+class Records:
+    """Dead letters (listed, replayed, purged) and, optionally, the journal."""
+
+    def __init__(self, journal: Journal | None, result_ttl_s: float) -> None:
+        self.journal = journal
+        self.result_ttl_s = result_ttl_s
+        self.dead_letters: OrderedDict[str, DeadLetterInfo] = OrderedDict()
+        self._changes = Changes()
+        self._commit: asyncio.Future[None] | None = None
+        self._expired_at = 0.0
+
+    # --- what happened (journal no-ops without a journal; callers on the hot path check) -
+
+    def accepted(self, task: TaskMsg, origin: bytes | None) -> None:
+        if self.journal is not None:
+            self._changes.added[task.task_id] = (origin, task)
+
+    def finished(self, task_id: str) -> None:
+        if self.journal is not None:
+            self._changes.done.append(task_id)
+
+    def stored(self, result: ResultMsg) -> None:
+        if self.journal is not None:
+            self._changes.results.append(result)
+
+    def dead(
+        self, task: TaskMsg, reason: str, origin: bytes | None, *, journaled: bool = False
+    ) -> None:
+        """Record a dead letter (the oldest go past ``MAX_DEAD_LETTERS``)."""
+        if self.journal is not None and not journaled:
+            self._changes.dead.append((task.task_id, reason, origin, task))
+            self._changes.done.append(task.task_id)
+        log.error("task %s (%s) dead-lettered: %s", task.task_id, task.task_name, reason)
+        letters = self.dead_letters
+        letters[task.task_id] = DeadLetterInfo(
+            task.task_id, task.task_name, reason, task.labels, task.queue, task.payload, origin
+        )
+        if len(letters) > MAX_DEAD_LETTERS:
+            letters.popitem(last=False)
+
+    def take_dead(self, task_ids: list[str] | None) -> list[DeadLetterInfo]:
+        """Remove these dead letters (None: all) and return them."""
+        letters = self.dead_letters
+        ids = list(letters) if task_ids is None else [t for t in task_ids if t in letters]
+        if self.journal is not None:
+            self._changes.undead.extend(ids)
+        return [letters.pop(task_id) for task_id in ids]
+
+    # --- the journal ------------------------------------------------------------------------
+
+    def load(self) -> Recovered | None:
+        """What the journal held at start-up (None without a journal)."""
+        if self.journal is None:
+            return None
+        found = self.journal.load(self.result_ttl_s)
+        if found.tasks or found.dead:
+            log.warning(
+                "journal %s: %d unfinished task(s) queued again, %d dead letter(s)",
+                self.journal.path,
+                len(found.tasks),
+                len(found.dead),
+            )
+        return found
+
+    def committed(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        """Resolved after the next ``flush`` (``kiq()`` waits for it with a journal)."""
+        if self._commit is None:
+            self._commit = loop.create_future()
+        return self._commit
+
+    def flush(self, *, force: bool = False) -> None:
+        """Group commit: the changes so far in one transaction, then wake the kiq()s.
+
+        Only a waiting ``kiq()`` needs its task on disk at once; finished tasks and results
+        are written with the next commit (at the latest on the next tick, or when many have
+        gathered). A crash before that runs those tasks again: at-least-once, nothing lost.
+        """
+        journal, changes = self.journal, self._changes
+        if journal is None:
+            return
+        if self._commit is not None or force or changes.size() >= MAX_UNWRITTEN:
+            if changes:
+                journal.commit(changes)
+                self._changes = Changes()
+            if self._commit is not None:
+                self._commit.set_result(None)
+                self._commit = None
+
+    def tick(self, now: float) -> None:
+        """Write what gathered, and expire old results now and then."""
+        if self.journal is None:
+            return
+        self.flush(force=True)
+        if now - self._expired_at > EXPIRE_EVERY_S:
+            self._expired_at = now
+            self.journal.expire(self.result_ttl_s)
+
+    def close(self, *, crashed: bool) -> None:
+        """Write what gathered (unless the dispatcher crashed) and close the journal."""
+        if self.journal is not None and not crashed:
+            self.flush(force=True)
+        if self._commit is not None and not self._commit.done():
+            self._commit.set_exception(SendTaskError("the dispatcher stopped before committing"))
+        if self.journal is not None:
+            self.journal.close()
