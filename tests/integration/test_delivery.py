@@ -54,11 +54,10 @@ async def test_kiq_waits_while_the_pending_queue_is_full_and_times_out_clearly()
         with pytest.raises(QueueFullError, match="pending queue stayed full \\(3 tasks\\)"):
             await echo.kiq(99)
         broker.kiq_timeout_s = None
-        waiting = asyncio.get_running_loop().create_task(echo.kiq(3))
-        await asyncio.sleep(0)  # let it reach the gate
-        assert not waiting.done()
+        waiting = asyncio.get_running_loop().create_task(echo.kiq(3))  # runs first: waits
         running = worker(broker)
         tasks.append(await asyncio.wait_for(waiting, 30))  # room opened as the worker took some
+        assert broker.dispatcher is not None and broker.dispatcher.admission.waited == 2
         results = await gather(*tasks, timeout=30)
         assert [r.return_value for r in results] == [0, 1, 2, 3]
         assert (await broker.stats())["stats"].submitted == 4  # the timed-out kiq sent nothing
