@@ -15,6 +15,7 @@ with its own connection, so the event loop that commits never waits for them.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import time
@@ -25,13 +26,19 @@ import msgspec
 from zq.messages import ResultMsg, TaskMsg
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, origin BLOB, body BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS results (id TEXT PRIMARY KEY, at REAL NOT NULL, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, origin BLOB, body BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS results (
+    id TEXT PRIMARY KEY, at REAL NOT NULL, body BLOB NOT NULL
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS results_at ON results (at);
 CREATE TABLE IF NOT EXISTS dead (
-    id TEXT PRIMARY KEY, reason TEXT NOT NULL, origin BLOB, body BLOB NOT NULL
-);
+    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, reason TEXT NOT NULL, origin BLOB, body BLOB NOT NULL
+) WITHOUT ROWID;
 """
+# WITHOUT ROWID: the task id is the table's own key, one B-tree per row instead of a table and
+# an index; ``seq`` keeps the acceptance order for recovery.
 
 _task_encoder = msgspec.msgpack.Encoder()
 _task_decoder = msgspec.msgpack.Decoder(TaskMsg)
@@ -78,6 +85,11 @@ class Journal:
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
         self._db.executescript(_SCHEMA)
+        (last,) = self._db.execute(
+            "SELECT max(seq) FROM (SELECT max(seq) AS seq FROM tasks "
+            "UNION ALL SELECT max(seq) FROM dead)"
+        ).fetchone()
+        self._seq = itertools.count((last or 0) + 1)
         self._stop = threading.Event()
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name="zq-journal-checkpoint", daemon=True
@@ -101,7 +113,7 @@ class Journal:
         db.execute("DELETE FROM results WHERE at < ?", (time.time() - result_ttl_s,))
         tasks = [
             (origin, _task_decoder.decode(body))
-            for origin, body in db.execute("SELECT origin, body FROM tasks ORDER BY rowid")
+            for origin, body in db.execute("SELECT origin, body FROM tasks ORDER BY seq")
         ]
         results = [
             _result_decoder.decode(body)
@@ -110,7 +122,7 @@ class Journal:
         dead = [
             (reason, origin, _task_decoder.decode(body))
             for reason, origin, body in db.execute(
-                "SELECT reason, origin, body FROM dead ORDER BY rowid"
+                "SELECT reason, origin, body FROM dead ORDER BY seq"
             )
         ]
         return Recovered(tasks, results, dead)
@@ -127,9 +139,10 @@ class Journal:
         db.execute("BEGIN")
         try:
             if added:
+                seq = self._seq
                 db.executemany(
-                    "INSERT OR IGNORE INTO tasks (id, origin, body) VALUES (?, ?, ?)",
-                    [(task_id, o, encode(t)) for task_id, (o, t) in added.items()],
+                    "INSERT OR IGNORE INTO tasks (id, seq, origin, body) VALUES (?, ?, ?, ?)",
+                    [(task_id, next(seq), o, encode(t)) for task_id, (o, t) in added.items()],
                 )
             if done:
                 db.executemany("DELETE FROM tasks WHERE id = ?", [(i,) for i in done])
@@ -141,9 +154,11 @@ class Journal:
             if changes.undead:
                 db.executemany("DELETE FROM dead WHERE id = ?", [(i,) for i in changes.undead])
             if changes.dead:
+                seq = self._seq
                 db.executemany(
-                    "INSERT OR REPLACE INTO dead (id, reason, origin, body) VALUES (?, ?, ?, ?)",
-                    [(i, reason, o, encode(t)) for i, reason, o, t in changes.dead],
+                    "INSERT OR REPLACE INTO dead (id, seq, reason, origin, body) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(i, next(seq), reason, o, encode(t)) for i, reason, o, t in changes.dead],
                 )
             db.execute("COMMIT")
         except BaseException:

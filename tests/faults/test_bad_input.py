@@ -86,6 +86,10 @@ async def test_malformed_frames_are_counted_and_dropped_while_the_workload_compl
         assert broker.dispatcher is not None and broker.dispatcher.alive
         assert stats["stats"].protocol_errors >= 20 * 8
         assert len(stats["executors"]) == 1  # the bad hello never registered an executor
+        print(
+            f"\nFIGURES case 7: protocol errors {stats['stats'].protocol_errors}; "
+            f"2000/2000 complete; refusals read {len(refusals)}"
+        )
         # The workload's worker kept its full credit.
         [info] = stats["executors"].values()
         assert stats["leases"] == {next(iter(stats["executors"])): 0} and info.credit > 0

@@ -47,6 +47,10 @@ async def test_sigkill_one_of_two_hosts_with_200_in_flight_loses_nothing(
     stats = await producer.stats()
     assert stats["stats"].executors_lost == 2
     assert stats["stats"].requeued >= in_flight - len(duplicated)
+    print(
+        f"\nFIGURES case 1: in flight {in_flight}; requeued {stats['stats'].requeued}; "
+        f"duplicated {len(duplicated)}; lost 0"
+    )
 
 
 async def test_a_frozen_host_is_declared_lost_and_its_late_results_are_deduplicated(
@@ -76,6 +80,7 @@ async def test_a_frozen_host_is_declared_lost_and_its_late_results_are_deduplica
     stats = await producer.wait_until(lambda s: s["stats"].duplicates >= extra)
     assert stats["stats"].duplicates == extra and stats["stats"].completed == 400
     assert len(producer.result_store or []) == 400  # one result per task
+    print(f"\nFIGURES case 2: extra executions {extra}; duplicates counted {extra}; lost 0")
 
 
 async def test_a_poison_task_is_dead_lettered_at_its_limit_and_the_rest_complete(
@@ -96,6 +101,11 @@ async def test_a_poison_task_is_dead_lettered_at_its_limit_and_the_rest_complete
     assert lost == [] and duplicated.get("poison") == 3
     letters = await producer.dead_letters()
     assert [d.task_name for d in letters] == ["poison"]
+    stats = await producer.stats()
+    print(
+        f"\nFIGURES case 3: poison ran 3 times; executors lost {stats['stats'].executors_lost}; "
+        f"others 100/100 complete, duplicated {len(duplicated) - 1}"
+    )
 
 
 async def test_a_worker_restarted_at_once_is_routable_before_the_old_one_is_missed(
@@ -117,3 +127,4 @@ async def test_a_worker_restarted_at_once_is_routable_before_the_old_one_is_miss
         assert (await after.wait_result(timeout=30)).return_value == "after"
         lost, duplicated = oracle(log, ["before", "after"])
         assert lost == [] and duplicated == {}
+        print("\nFIGURES case 8: the new session ran a task; the old one still registered")
