@@ -66,7 +66,11 @@ async def test_a_frozen_host_is_declared_lost_and_its_late_results_are_deduplica
     await producer.wait_until(lambda s: host_leases(s, frozen) >= 50)
     frozen.signal_host(signal.SIGSTOP)  # longer than the liveness timeout (1 s):
     try:
-        await producer.wait_until(lambda s: s["stats"].executors_lost >= 1)
+        stats = await producer.wait_until(lambda s: s["stats"].executors_lost >= 1)
+        # Keep it frozen until the other host ran what was requeued (the queue's front), so
+        # that the thawed host's results come late, for tasks already done.
+        done = stats["stats"].completed
+        await producer.wait_until(lambda s: s["stats"].completed >= done + 50)
     finally:
         frozen.signal_host(signal.SIGCONT)
     results = await gather(*tasks, timeout=60)
@@ -79,6 +83,7 @@ async def test_a_frozen_host_is_declared_lost_and_its_late_results_are_deduplica
     extra = sum(n - 1 for n in duplicated.values())
     stats = await producer.wait_until(lambda s: s["stats"].duplicates >= extra)
     assert stats["stats"].duplicates == extra and stats["stats"].completed == 400
+    assert extra > 0  # the thawed host did finish its tasks, late
     assert len(producer.result_store or []) == 400  # one result per task
     print(f"\nFIGURES case 2: extra executions {extra}; duplicates counted {extra}; lost 0")
 
