@@ -86,7 +86,7 @@ class Link:
 
     def disconnected(self) -> bool:
         """Whether the socket reported a dropped connection since the last call."""
-        if self._monitor is None:
+        if self._monitor is None or not self._monitor.readable():  # no exception per wake-up
             return False
         dropped = False
         for frames in self._monitor.recv_batch():

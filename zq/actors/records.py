@@ -51,10 +51,11 @@ class Records:
         self, task: TaskMsg, reason: str, origin: bytes | None, *, journaled: bool = False
     ) -> None:
         """Record a dead letter (the oldest go past ``MAX_DEAD_LETTERS``)."""
-        if self.journal is not None and not journaled:
-            self._changes.dead.append((task.task_id, reason, origin, task))
-            self._changes.done.append(task.task_id)
-        log.error("task %s (%s) dead-lettered: %s", task.task_id, task.task_name, reason)
+        if not journaled:  # a new one (not reloaded from the journal): write and say it
+            if self.journal is not None:
+                self._changes.dead.append((task.task_id, reason, origin, task))
+                self._changes.done.append(task.task_id)
+            log.error("task %s (%s) dead-lettered: %s", task.task_id, task.task_name, reason)
         letters = self.dead_letters
         letters[task.task_id] = DeadLetterInfo(
             task.task_id, task.task_name, reason, task.labels, task.queue, task.payload, origin

@@ -142,6 +142,14 @@ class ZeroMQBroker(AsyncBroker):
                 self._store = None
                 raise
             log.info("joined the dispatcher already bound to %s", self.address)
+            if self.journal:
+                log.warning(
+                    "journal %s is not used: this process joined the dispatcher at %s, whose "
+                    "process journals its tasks; this one keeps its unfinished tasks in memory "
+                    "and submits them again if that dispatcher restarts",
+                    self.journal,
+                    self.address,
+                )
         sink.watch(self._sink_died)
         self._sink = sink
 
