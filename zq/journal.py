@@ -79,7 +79,6 @@ class Journal:
         if synchronous.upper() not in ("NORMAL", "FULL"):
             raise ValueError("journal synchronous must be 'NORMAL' or 'FULL'")
         self.path = path
-        self.commits = 0
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
@@ -164,7 +163,6 @@ class Journal:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        self.commits += 1
 
     def expire(self, result_ttl_s: float) -> None:
         """Drop results older than the TTL."""

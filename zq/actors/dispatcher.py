@@ -99,7 +99,7 @@ class Dispatcher(Actor):
     ) -> None:
         super().__init__("dispatcher")
         self.records = Records(journal, result_ttl_s)
-        self.journal = journal
+        self.journal = journal  # checked on the hot path before calling into records
         self.dead_letters = self.records.dead_letters
         self.admission = Admission(max_pending)
         self.address = address

@@ -130,7 +130,7 @@ class Executor(Actor):
         self.receiver.startup()
         for n, address in enumerate(self.addresses):
             link = Link(n, address, self)
-            link.connect(self._ctx, self.session, self.max_msg_size, self._loop, self._wake)
+            self._connect(link)
             self._links.append(link)
             self._hello(link)
         self._current = [None] * self.max_async_tasks
@@ -331,10 +331,13 @@ class Executor(Actor):
     def _renew(self, link: Link, why: str) -> None:
         """Start a new session on ``link``: the old one may have lost messages (see links)."""
         log.warning("dispatcher %s %s: joining again as a new session", link.address, why)
-        assert self._ctx is not None and self._loop is not None
         link.carried.extend(link.close())
-        link.connect(self._ctx, self.session, self.max_msg_size, self._loop, self._wake)
+        self._connect(link)
         self._hello(link)
+
+    def _connect(self, link: Link) -> None:
+        assert self._ctx is not None and self._loop is not None
+        link.connect(self._ctx, self.session, self.max_msg_size, self._loop, self._wake)
 
     def _hello(self, link: Link) -> None:
         link.granted = 0  # a new session: whatever the old one held is void
