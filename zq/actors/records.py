@@ -40,7 +40,8 @@ class Records:
             self._changes.added[task.task_id] = (origin, task)
 
     def finished(self, task_id: str) -> None:
-        if self.journal is not None:
+        # Accepted since the last commit: it is never written at all.
+        if self.journal is not None and self._changes.added.pop(task_id, None) is None:
             self._changes.done.append(task_id)
 
     def stored(self, result: ResultMsg) -> None:
@@ -54,7 +55,7 @@ class Records:
         if not journaled:  # a new one (not reloaded from the journal): write and say it
             if self.journal is not None:
                 self._changes.dead.append((task.task_id, reason, origin, task))
-                self._changes.done.append(task.task_id)
+                self.finished(task.task_id)
             log.error("task %s (%s) dead-lettered: %s", task.task_id, task.task_name, reason)
         letters = self.dead_letters
         letters[task.task_id] = DeadLetterInfo(
