@@ -134,6 +134,16 @@ class Bye(msgspec.Struct, tag="bye", array_like=True):
     cancelled: list[str] = []
 
 
+class Farewell(msgspec.Struct, tag="farewell", array_like=True):
+    """The dispatcher's answer to a ``Bye``: it sends that executor no more tasks.
+
+    Pipes keep their order, so whatever the dispatcher assigned before it read the ``Bye``
+    has reached the executor before this, and everything the executor sent before its
+    ``Bye`` has reached the dispatcher: a draining executor closes only after the answer to
+    its last ``Bye``, and nothing crossing it is left to the liveness timeout.
+    """
+
+
 class Submit(msgspec.Struct, tag="submit", array_like=True):
     """Tasks from a producer that joined the dispatcher over the network."""
 
@@ -181,6 +191,7 @@ Message = (
     | Results
     | Heartbeat
     | Bye
+    | Farewell
     | Submit
     | Forward
     | Cancel

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,7 @@ class Worker:
 
 
 @pytest.fixture
-def workers() -> Iterator[Callable[..., Worker]]:
+async def workers() -> AsyncIterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
     def start(address: str | None, *args: str, **options: Any) -> Worker:
@@ -120,8 +120,9 @@ def workers() -> Iterator[Callable[..., Worker]]:
         return worker
 
     yield start
-    for worker in started:
-        worker.stop()
+    # Stopped from threads: a worker's graceful stop waits for the dispatcher's Farewell, and
+    # the dispatcher of the `producer` fixture runs on this loop.
+    await asyncio.gather(*(asyncio.to_thread(worker.stop) for worker in started))
 
 
 @pytest.fixture

@@ -151,6 +151,10 @@ class Actor:
         """Drain ready I/O without blocking; return True if more may be waiting."""
         return False
 
+    def io_waiting(self) -> bool:
+        """Whether input is waiting, without reading it (checked just before the actor sleeps)."""
+        return False
+
     def after_batch(self) -> None:
         """Runs once after each drained batch: flush what was accumulated."""
 
@@ -186,7 +190,10 @@ class Actor:
                 if more_io or mailbox or self._stopping:
                     continue
                 self._wakeup = loop.create_future()
-                if self.poll_io() or mailbox:  # an edge may have fired before we armed
+                # An edge may have fired before we armed (after_batch's sends can consume it).
+                # Only look here: what poll_io handled now would wait for after_batch until the
+                # next wake-up (a lost wake-up: a result routed only on the next tick).
+                if self.io_waiting() or mailbox:
                     self._wakeup = None
                     continue
                 await self._wakeup

@@ -43,6 +43,7 @@ from zq.messages import (
     Bye,
     Credit,
     ErrorInfo,
+    Farewell,
     Fetch,
     Heartbeat,
     Hello,
@@ -239,6 +240,9 @@ class Dispatcher(Actor):
             self._handle(peer, message)
         return len(batch) >= 1000 or channel.readable()
 
+    def io_waiting(self) -> bool:
+        return self._channel is not None and self._channel.readable()
+
     def _handle(self, peer: bytes, message: Message) -> None:
         try:
             self._handle_message(peer, message)
@@ -288,6 +292,7 @@ class Dispatcher(Actor):
             case Hello():
                 self._hello(peer, message)
             case Bye(returned=returned, cancelled=cancelled):
+                self._send(peer, Farewell())
                 requeued = ledger.leave(peer, returned, cancelled)
                 self.stats.requeued += len(requeued)
                 self.peers.pop(peer, None)
@@ -449,8 +454,6 @@ class Dispatcher(Actor):
             self._send(peer, Heartbeat())
 
     def after_batch(self) -> None:
-        if self.journal is not None:
-            self.records.flush()
         if self._until:
             self._until.check(self._snapshot())
         if self._dirty:
@@ -464,6 +467,8 @@ class Dispatcher(Actor):
         if self._channel.backlog:
             for frames in self._channel.flush():
                 self._lose(frames[0], "unroutable")
+        if self.journal is not None:  # after the sends: workers run while we write
+            self.records.flush()
 
     # --- helpers --------------------------------------------------------------------------
 

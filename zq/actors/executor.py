@@ -33,6 +33,7 @@ from zq.messages import (
     Ack,
     Assign,
     Bye,
+    Farewell,
     Forward,
     Heartbeat,
     Hello,
@@ -288,6 +289,9 @@ class Executor(Actor):
             more = more or len(batch) >= 1000 or link.channel.readable()
         return more
 
+    def io_waiting(self) -> bool:
+        return any(link.waiting() for link in self._links)
+
     def _handle(self, link: Link, message: Message) -> None:
         match message:
             case Assign(tasks=tasks):
@@ -303,6 +307,8 @@ class Executor(Actor):
                     self._offer(link, task)
             case Heartbeat():
                 pass
+            case Farewell():
+                link.byes = max(0, link.byes - 1)
             case Forward(results=results, progress=progress):
                 if self.results is not None and self.results.alive:
                     if results:
@@ -402,8 +408,25 @@ class Executor(Actor):
             and not self._ready
             # Results wait for a dispatcher we are joined to; not for one that is gone.
             and not any(link.results or (link.joined and link.backlog) for link in self._links)
+            and self._farewelled()
         ):
             self._drained.set()
+
+    def _farewelled(self) -> bool:
+        """Whether every dispatcher we are joined to answered our last Bye.
+
+        Until then an ``Assign`` may be crossing our ``Bye`` (it is handed back when it comes),
+        and what we sent may still be in a pipe that closing the socket would drop. A
+        dispatcher that is gone is not waited for: it requeues on its own.
+        """
+        done = True
+        for link in self._links:
+            if not link.joined:
+                continue
+            if not link.said_bye_last:
+                self._send(link, Bye(), queue=False)
+            done = done and link.said_bye_last and not link.byes
+        return done
 
     def _allow(self, credit: int) -> int:
         """``credit`` clamped so that what we took plus what we granted stays within max_tasks."""
@@ -441,6 +464,11 @@ class Executor(Actor):
             return
         if sent:
             link.last_sent_at = self._loop.time()
+            if type(message) is Bye:
+                link.byes += 1
+                link.said_bye_last = True
+            elif type(message) is not Heartbeat:
+                link.said_bye_last = False
 
 
 async def _within(event: asyncio.Event, timeout_s: float | None) -> bool:

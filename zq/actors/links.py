@@ -47,6 +47,8 @@ class Link:
         self.progress: list[tuple[str, bytes]] = []
         self.acks: list[str] = []
         self.joined = False
+        self.byes = 0  # Byes sent on this session that no Farewell answered yet
+        self.said_bye_last = False  # nothing but a Bye was sent since our last results
         self.outstanding = 0  # tasks received from it and not yet finished
         self.credit_back = 0  # slots freed since the last Results
         self.results: list[ResultMsg] = []
@@ -82,7 +84,14 @@ class Link:
         self._monitor = Channel(monitor, wake)
         self._monitor.attach(loop)
         self.joined = False
+        self.byes = 0
+        self.said_bye_last = False
         self.last_heard_at = loop.time()
+
+    def waiting(self) -> bool:
+        """Whether a message or a monitor event is waiting (re-arms both descriptors)."""
+        monitor = self._monitor is not None and self._monitor.readable()
+        return monitor or (self.channel is not None and self.channel.readable())
 
     def disconnected(self) -> bool:
         """Whether the socket reported a dropped connection since the last call."""

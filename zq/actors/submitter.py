@@ -136,6 +136,9 @@ class Submitter(Actor):
             self._handle(message)
         return bool(batch) and self._channel.readable()
 
+    def io_waiting(self) -> bool:
+        return self._channel is not None and self._channel.readable()
+
     def _handle(self, message: Message) -> None:
         match message:
             case Forward(results=results, progress=progress):
