@@ -100,7 +100,7 @@ async def one_config(
         worker_rss = [peak_rss_mb(pid) for pid in pids]
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+        await asyncio.to_thread(proc.wait, 30)  # the dispatcher answers its Bye meanwhile
         await producer.shutdown()
     return {
         "workers": workers,
