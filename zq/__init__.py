@@ -1,8 +1,7 @@
 """zq: a brokerless distributed task queue over ZeroMQ, with taskiq's API.
 
-Every name taskiq exports from its top-level package is here under the same name (the
-scheduler's arrive with ``zq scheduler``); the module paths are listed in
-docs/coming-from-taskiq.md.
+Every name taskiq exports from its top-level package is here under the same name; the module
+paths are listed in docs/coming-from-taskiq.md.
 """
 
 from taskiq_dependencies import Depends as TaskiqDepends
@@ -36,6 +35,15 @@ from zq.kicker import AsyncKicker
 from zq.message import BrokerMessage, TaskiqMessage
 from zq.middlewares import PrometheusMiddleware, SimpleRetryMiddleware, SmartRetryMiddleware
 from zq.result import TaskiqResult
+from zq.schedule_store import SQLiteScheduleSource
+from zq.scheduler import (
+    CreatedSchedule,
+    LabelScheduleSource,
+    ScheduledTask,
+    ScheduledTaskCancelledError,
+    ScheduleSource,
+    TaskiqScheduler,
+)
 from zq.state import TaskiqState
 from zq.task import AsyncTaskiqTask
 
@@ -51,12 +59,18 @@ __all__ = [
     "AsyncTaskiqTask",
     "BrokerMessage",
     "Context",
+    "CreatedSchedule",
     "InMemoryBroker",
+    "LabelScheduleSource",
     "NoResultError",
     "ProgressTracker",
     "PrometheusMiddleware",
     "ResultGetError",
     "ResultIsReadyError",
+    "SQLiteScheduleSource",
+    "ScheduleSource",
+    "ScheduledTask",
+    "ScheduledTaskCancelledError",
     "SecurityError",
     "SendTaskError",
     "SimpleRetryMiddleware",
@@ -73,6 +87,7 @@ __all__ = [
     "TaskiqMiddleware",
     "TaskiqResult",
     "TaskiqResultTimeoutError",
+    "TaskiqScheduler",
     "TaskiqState",
     "UnknownTaskError",
     "ZeroMQBroker",

@@ -1,4 +1,4 @@
-"""The ``zq`` command: ``zq worker`` (and, later, ``zq scheduler``). uvloop is chosen here."""
+"""The ``zq`` command: ``zq worker``, ``zq scheduler``, ``zq schedules``. uvloop is chosen here."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import click
 from zq import __version__
 from zq.acks import AcknowledgeType
 from zq.actors.supervisor import WorkerSupervisor
+from zq.cli_scheduler import scheduler, schedules
 from zq.worker import DEFAULT_LOG_FORMAT, WorkerConfig, configure_logging
 
 LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False)
@@ -279,6 +280,9 @@ def worker_config(options: dict[str, Any]) -> WorkerConfig:
         loop=_loop_kind(),
     )
 
+
+main.add_command(scheduler)
+main.add_command(schedules)
 
 if __name__ == "__main__":
     main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from zq.kicker import AsyncKicker, portable_labels, send
@@ -11,6 +12,7 @@ from zq.task import AsyncTaskiqTask
 
 if TYPE_CHECKING:
     from zq.broker import AsyncBroker
+    from zq.scheduler import CreatedSchedule, ScheduleSource
 
 _Params = ParamSpec("_Params")
 _ReturnType = TypeVar("_ReturnType")
@@ -57,6 +59,28 @@ class AsyncTaskiqDecoratedTask(Generic[_Params, _ReturnType]):
     def kicker(self) -> AsyncKicker[_Params, _ReturnType]:
         """A kicker, to set labels, a task id or another broker for one kick."""
         return AsyncKicker(self.task_name, self.broker, self.labels, self.return_type)
+
+    async def schedule_by_cron(
+        self, source: ScheduleSource, cron: str, *args: _Params.args, **kwargs: _Params.kwargs
+    ) -> CreatedSchedule[_ReturnType]:
+        """Add a cron schedule to ``source`` (see ``AsyncKicker.schedule_by_cron``)."""
+        return await self.kicker().schedule_by_cron(source, cron, *args, **kwargs)
+
+    async def schedule_by_interval(
+        self,
+        source: ScheduleSource,
+        interval: int | timedelta,
+        *args: _Params.args,
+        **kwargs: _Params.kwargs,
+    ) -> CreatedSchedule[_ReturnType]:
+        """Add a schedule that runs every ``interval`` seconds to ``source``."""
+        return await self.kicker().schedule_by_interval(source, interval, *args, **kwargs)
+
+    async def schedule_by_time(
+        self, source: ScheduleSource, time: datetime, *args: _Params.args, **kwargs: _Params.kwargs
+    ) -> CreatedSchedule[_ReturnType]:
+        """Add a one-off run at ``time`` to ``source``."""
+        return await self.kicker().schedule_by_time(source, time, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"AsyncTaskiqDecoratedTask({self.task_name})"

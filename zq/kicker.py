@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar
 
 import msgspec
@@ -13,6 +14,7 @@ from zq.task import AsyncTaskiqTask
 
 if TYPE_CHECKING:
     from zq.broker import AsyncBroker
+    from zq.scheduler import CreatedSchedule, ScheduleSource
 
 _Params = ParamSpec("_Params")
 _ReturnType = TypeVar("_ReturnType")
@@ -28,6 +30,8 @@ def portable_labels(labels: dict[str, Any]) -> dict[str, Any]:
     """
     out = {}
     for key, value in labels.items():
+        if key == "schedule":  # the scheduler reads it from the task; no use on the wire
+            continue
         try:
             _probe.encode(value)
         except (TypeError, ValueError, OverflowError):
@@ -115,6 +119,7 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
         self.broker = broker
         self.labels = dict(labels)
         self.custom_task_id: str | None = None
+        self.custom_schedule_id: str | None = None
         self.return_type = return_type
 
     def with_labels(self, **labels: Any) -> Self:
@@ -125,6 +130,11 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
     def with_task_id(self, task_id: str | None) -> Self:
         """Use this task id instead of a generated one."""
         self.custom_task_id = task_id
+        return self
+
+    def with_schedule_id(self, schedule_id: str) -> Self:
+        """Name the schedule that ``schedule_by_*`` creates."""
+        self.custom_schedule_id = schedule_id
         return self
 
     def with_broker(self, broker: AsyncBroker) -> Self:
@@ -139,3 +149,42 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
         broker = self.broker
         task_id = await send(broker, self.task_name, self.labels, self.custom_task_id, args, kwargs)
         return AsyncTaskiqTask(task_id, broker.result_backend, self.return_type, kicked=True)
+
+    async def schedule_by_cron(
+        self,
+        source: ScheduleSource,
+        cron: str,
+        *args: _Params.args,
+        **kwargs: _Params.kwargs,
+    ) -> CreatedSchedule[_ReturnType]:
+        """Add a cron schedule to ``source`` (5 fields, or 6 with seconds last; UTC).
+
+        For a time zone, add a ``ScheduledTask`` with ``cron_offset`` to the source.
+        """
+        from zq.scheduler import create_schedule
+
+        return await create_schedule(self, source, args, kwargs, cron=cron)
+
+    async def schedule_by_interval(
+        self,
+        source: ScheduleSource,
+        interval: int | timedelta,
+        *args: _Params.args,
+        **kwargs: _Params.kwargs,
+    ) -> CreatedSchedule[_ReturnType]:
+        """Add a schedule that runs every ``interval`` (whole seconds, at least 1)."""
+        from zq.scheduler import create_schedule
+
+        return await create_schedule(self, source, args, kwargs, interval=interval)
+
+    async def schedule_by_time(
+        self,
+        source: ScheduleSource,
+        time: datetime,
+        *args: _Params.args,
+        **kwargs: _Params.kwargs,
+    ) -> CreatedSchedule[_ReturnType]:
+        """Add a one-off run at ``time`` (a naive datetime is UTC)."""
+        from zq.scheduler import create_schedule
+
+        return await create_schedule(self, source, args, kwargs, time=time)

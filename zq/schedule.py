@@ -200,12 +200,15 @@ def plan(
 
     First sight (``last`` is None): a one-off time fires if it has come; an interval fires
     its current slot; a cron fires its latest slot if it came less than ``START_GRACE_S``
-    ago. ``skip_first_run`` marks that slot fired without firing it (recurring schedules).
+    ago.
 
     Later, every slot after ``last`` that has come is due. Those due less than
     ``LATE_AFTER_S`` ago fire; the older ones were missed, and ``missed`` says what happens:
     ``"once"`` (the default) fires the latest of them if nothing else fires, ``"all"`` fires
     each (at most ``MAX_CATCH_UP``), ``"skip"`` fires none.
+
+    ``skip_first_run`` (the scheduler's first pass with ``--skip-first-run``): what is due is
+    marked fired without firing, except a one-off time (it has no other slot).
     """
     if missed not in MISSED_POLICIES:
         raise ValueError(f"missed must be one of {MISSED_POLICIES}, got {missed!r}")
@@ -217,8 +220,7 @@ def plan(
         if found:
             first = found[-1]
             result.last = first.key
-            fresh = table.kind != "cron" or _age(first, now) <= START_GRACE_S
-            if fresh and (table.kind == "time" or not skip_first_run):
+            if table.kind != "cron" or _age(first, now) <= START_GRACE_S:
                 result.fire.append(first)
             else:
                 result.skipped += 1
@@ -235,6 +237,9 @@ def plan(
             else:
                 result.fire = on_time
             result.skipped += len(due) - len(result.fire)
+    if skip_first_run and table.kind != "time" and result.fire:
+        result.skipped += len(result.fire)
+        result.fire = []
     newest = result.last if result.last is not None else last
     following = table.after(newest, now)
     result.wake = following.due if following is not None else None

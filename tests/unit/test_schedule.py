@@ -26,6 +26,7 @@ class Sim:
 
     def step(self) -> Plan:
         p = plan(self.table, self.last, self.now, **self.options)  # type: ignore[arg-type]
+        self.options.pop("skip_first_run", None)  # it is about the first pass only
         self.fired += [s.key for s in p.fire]
         self.fired_at += [self.now for _ in p.fire]
         if p.last is not None:

@@ -333,6 +333,9 @@ class Dispatcher(Actor):
         labels = task.labels
         due = self._due(task) if labels and "delay" in labels else None
         ledger = self._ledger
+        if "schedule_id" in labels and self.records.repeated_run(task, ledger, self._now()):
+            self.stats.duplicates += 1  # the same slot, from a second scheduler
+            return
         if ledger.submit(task, origin, due):
             self.stats.submitted += 1
             if self.journal is not None and not journaled:

@@ -14,11 +14,13 @@ from collections import OrderedDict
 from zq.actors.dispatcher_api import MAX_DEAD_LETTERS, DeadLetterInfo
 from zq.exceptions import SendTaskError
 from zq.journal import Changes, Journal, Recovered
+from zq.ledger import Ledger
 from zq.messages import ResultMsg, TaskMsg
 
 log = logging.getLogger("zq.dispatcher")
 
 EXPIRE_EVERY_S = 60.0
+MAX_RUNS = 100_000  # ids of scheduled runs remembered, to drop a second scheduler's kick
 MAX_UNWRITTEN = 10_000  # changes gathered before they are written without a waiting kiq()
 
 
@@ -32,6 +34,7 @@ class Records:
         self._changes = Changes()
         self._commit: asyncio.Future[None] | None = None
         self._expired_at = 0.0
+        self._runs: OrderedDict[str, float] = OrderedDict()  # scheduled runs seen, by id
 
     # --- what happened (journal no-ops without a journal; callers on the hot path check) -
 
@@ -71,6 +74,25 @@ class Records:
         if self.journal is not None:
             self._changes.undead.extend(ids)
         return [letters.pop(task_id) for task_id in ids]
+
+    def repeated_run(self, task: TaskMsg, ledger: Ledger, now: float) -> bool:
+        """Whether this run of a schedule was kicked before (another scheduler fired its slot).
+
+        Its id is derived from the slot, so a second kick within ``result_ttl_s`` (at most
+        ``MAX_RUNS`` remembered) is the same run. One the ledger holds is for it to judge: a
+        second kick is dropped there, and a retry kicked by the run itself is its successor.
+        """
+        runs = self._runs
+        if ledger.origin_of(task.task_id)[0]:
+            return False
+        if task.task_id in runs:
+            return True
+        runs[task.task_id] = now
+        while runs and (
+            len(runs) > MAX_RUNS or next(iter(runs.values())) < now - self.result_ttl_s
+        ):
+            runs.popitem(last=False)
+        return False
 
     # --- the journal ------------------------------------------------------------------------
 
