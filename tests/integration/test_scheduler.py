@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tests.integration.conftest import ROOT, Worker
 from zq import ZeroMQBroker
+from zq.kicker import AsyncKicker
 
 Start = Callable[..., Worker]
 
@@ -109,3 +110,21 @@ async def test_schedules_cli_adds_pauses_and_deletes_at_runtime(
         f"FIGURES schedules CLI: s1 ran {count(log, 'hi:')} times ({hi_paused - hi_at_pause} "
         f"after the pause), s2 {count(log, 'other:')}"
     )
+
+
+async def test_a_finished_run_kicked_again_is_dropped(
+    producer: ZeroMQBroker, workers: Start, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    workers(producer.endpoint, "-w", "1")
+    await producer.wait_workers(1)
+    kicker = AsyncKicker("tests.integration.app_tasks:record", producer, {"schedule_id": "s"})
+    first = await kicker.with_task_id("s@1").kiq("slot1", str(log))
+    await first.wait_result(timeout=20)
+    again = AsyncKicker("tests.integration.app_tasks:record", producer, {"schedule_id": "s"})
+    await again.with_task_id("s@1").kiq("slot1", str(log))  # a late second scheduler
+    other = await kicker.with_task_id("s@2").kiq("slot2", str(log))
+    await other.wait_result(timeout=20)
+    stats = (await producer.stats())["stats"]
+    assert stats.duplicates == 1 and stats.submitted == 2
+    assert Counter(log_lines(log)) == {"slot1": 1, "slot2": 1}
