@@ -13,10 +13,9 @@ import click
 from zq import __version__
 from zq.acks import AcknowledgeType
 from zq.actors.supervisor import WorkerSupervisor
+from zq.cli_options import app_options, logging_options
 from zq.cli_scheduler import scheduler, schedules
-from zq.worker import DEFAULT_LOG_FORMAT, WorkerConfig, configure_logging
-
-LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False)
+from zq.worker import WorkerConfig, configure_logging
 
 
 def _loop_kind() -> str:
@@ -52,26 +51,7 @@ def _queue_list(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
 @main.command(context_settings={"max_content_width": 100})
 @click.argument("app")
 @click.argument("modules", nargs=-1)
-@click.option(
-    "--app-dir",
-    "-d",
-    default=None,
-    help="Directory to put first on the import path.  [default: the current directory]",
-)
-@click.option(
-    "--fs-discover",
-    "-fsd",
-    is_flag=True,
-    help="Import task modules found under the current directory (see --tasks-pattern).",
-)
-@click.option(
-    "--tasks-pattern",
-    "-tp",
-    multiple=True,
-    default=["**/tasks.py"],
-    show_default=True,
-    help="Glob of task modules for --fs-discover; repeatable.",
-)
+@app_options
 @click.option(
     "--workers",
     "-w",
@@ -161,20 +141,7 @@ def _queue_list(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
     metavar="KEY=VALUE",
     help="Constructor argument for --receiver, cast to its annotation; repeatable.",
 )
-@click.option(
-    "--log-level", type=LOG_LEVELS, default="INFO", show_default=True, help="Logging level."
-)
-@click.option(
-    "--log-format",
-    default=DEFAULT_LOG_FORMAT,
-    show_default=True,
-    help="Logging format (logging.Formatter style).",
-)
-@click.option(
-    "--no-configure-logging",
-    is_flag=True,
-    help="Leave logging to the application (no basicConfig).",
-)
+@logging_options
 @click.option(
     "--max-tasks-per-child",
     type=click.IntRange(min=1),

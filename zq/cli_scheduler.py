@@ -13,50 +13,17 @@ from typing import Any
 
 import click
 
+from zq.cli_options import app_options, logging_options
 from zq.loader import discover, import_modules, load_object
-from zq.worker import DEFAULT_LOG_FORMAT
 
 log = logging.getLogger("zq.scheduler")
-LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False)
 
 
 @click.command(context_settings={"max_content_width": 100})
 @click.argument("scheduler_spec", metavar="MODULE:SCHEDULER")
 @click.argument("modules", nargs=-1)
-@click.option(
-    "--app-dir",
-    "-d",
-    default=None,
-    help="Directory to put first on the import path.  [default: the current directory]",
-)
-@click.option(
-    "--fs-discover",
-    "-fsd",
-    is_flag=True,
-    help="Import task modules found under the current directory (see --tasks-pattern).",
-)
-@click.option(
-    "--tasks-pattern",
-    "-tp",
-    multiple=True,
-    default=["**/tasks.py"],
-    show_default=True,
-    help="Glob of task modules for --fs-discover; repeatable.",
-)
-@click.option(
-    "--log-level", type=LOG_LEVELS, default="INFO", show_default=True, help="Logging level."
-)
-@click.option(
-    "--log-format",
-    default=DEFAULT_LOG_FORMAT,
-    show_default=True,
-    help="Logging format (logging.Formatter style).",
-)
-@click.option(
-    "--no-configure-logging",
-    is_flag=True,
-    help="Leave logging to the application (no basicConfig).",
-)
+@app_options
+@logging_options
 @click.option(
     "--skip-first-run",
     is_flag=True,

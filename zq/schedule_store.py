@@ -81,7 +81,7 @@ def to_spec(task: ScheduledTask) -> dict[str, Any]:
         "cron_offset": {"seconds": offset.total_seconds()}
         if isinstance(offset, timedelta)
         else offset,
-        "time": task.timetable.time.isoformat() if task.time is not None else None,  # type: ignore[union-attr]
+        "time": at.isoformat() if (at := task.timetable.time) is not None else None,
         "interval": task.timetable.interval_s if task.interval is not None else None,
         "missed": task.missed,
     }

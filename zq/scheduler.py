@@ -239,7 +239,7 @@ async def create_schedule(
         args=list(args),
         kwargs=dict(kwargs),
         task_id=kicker.custom_task_id,
-        schedule_id=getattr(kicker, "custom_schedule_id", None) or kicker.broker.id_generator(),
+        schedule_id=kicker.custom_schedule_id or kicker.broker.id_generator(),
         **when,
     )
     await source.add_schedule(scheduled)

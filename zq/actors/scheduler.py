@@ -126,15 +126,18 @@ class SchedulerLoop:
             missed=task.missed,
             skip_first_run=first and self.skip_first_run,
         )
+        kicked: str | None = None  # the last slot kicked, persisted if a later kick fails
         for slot in decided.fire:
             try:
                 task_id = await self.scheduler.on_ready(source, task, slot)
             except Exception:
                 log.exception("kicking %s for schedule %s failed", task.task_name, task.schedule_id)
+                if kicked is not None:
+                    state.put(task.schedule_id, kicked)
                 self._retry_at[task.schedule_id] = now + timedelta(seconds=RETRY_AFTER_S)
                 return self._retry_at[task.schedule_id]
             self.fired += 1
-            state.put(task.schedule_id, slot.key)
+            kicked = slot.key
             log.info(
                 "schedule %s (%s): kicked %s as %s",
                 task.schedule_id,
