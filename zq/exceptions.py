@@ -143,6 +143,18 @@ class QueueFullError(SendTaskError):
     """``kiq()`` waited longer than its timeout for room in the dispatcher's pending queue."""
 
 
+class SecurityConfigError(ZQError):
+    """CURVE is misconfigured (a key file missing or unreadable, libzmq too old): nothing starts."""
+
+
+class MessageTooLargeError(SendTaskError):
+    """A task's message would be over ``max_msg_size``: it is refused before it is sent."""
+
+
+class ResultTooLargeError(ZQError):
+    """A task's result was over ``max_msg_size``: the task failed instead of sending it."""
+
+
 class AddressInUseError(ZQError):
     """The dispatcher address is bound by something that is not a live zq dispatcher."""
 

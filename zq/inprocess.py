@@ -79,7 +79,7 @@ async def run_executors(
             queues=queues,
             heartbeat_s=broker.heartbeat_s,
             liveness_timeout_s=broker.liveness_timeout_s,
-            max_msg_size=broker.max_msg_size,
+            config=broker.socket_config(),
             results=broker.result_store,
         )
         for _ in range(workers)

@@ -17,9 +17,11 @@ from typing import Any
 import msgspec
 
 from zq.exceptions import TaskiqError
-from zq.messages import ErrorInfo
+from zq.messages import ErrorInfo, ResultMsg
 
 _probe = msgspec.msgpack.Encoder()
+MAX_TRACEBACK = 16_384  # characters of a remote traceback kept (its end: the raising frames)
+RESULT_HEADROOM = 65_536  # bytes of a result message besides its payload: labels, traceback
 _generated: dict[tuple[str, str], type[TaskiqError]] = {}
 
 
@@ -41,8 +43,28 @@ def describe(exc: BaseException) -> ErrorInfo:
         message=str(exc),
         args=[_portable(a) for a in exc.args],
         attrs=attrs,
-        traceback="".join(tb_module.format_exception(exc)),
+        traceback="".join(tb_module.format_exception(exc))[-MAX_TRACEBACK:],
     )
+
+
+def result_limit(max_msg_size: int) -> int:
+    """The largest result payload an executor sends, leaving room for the rest of the message."""
+    return max_msg_size - min(RESULT_HEADROOM, max_msg_size // 4)
+
+
+def too_large(result: ResultMsg, limit: int) -> ResultMsg:
+    """The error result that replaces ``result``, whose payload is over ``limit`` bytes.
+
+    A frame over the dispatcher's ``max_msg_size`` would cost the connection, so the task
+    fails with ``ResultTooLargeError`` instead (and its result is never half-sent).
+    """
+    message = (
+        f"the result of task {result.task_id} is {len(result.payload)} bytes, over the "
+        f"{limit} bytes that max_msg_size leaves for it: return a reference to the data "
+        "instead, or raise max_msg_size in every process"
+    )
+    error = ErrorInfo("zq.exceptions", "ResultTooLargeError", message, [message])
+    return ResultMsg(result.task_id, True, b"", result.execution_time, result.labels, error)
 
 
 def _find_class(

@@ -196,7 +196,7 @@ def _executor(
     if isinstance(broker, ZeroMQBroker):  # the worker follows the app's liveness settings
         executor.heartbeat_s = broker.heartbeat_s
         executor.liveness_timeout_s = broker.liveness_timeout_s
-        executor.max_msg_size = broker.max_msg_size
+        executor.config = broker.socket_config()
         broker.attach_executor(executor)
     return executor
 

@@ -27,17 +27,16 @@ from zq.actors.dispatcher_api import (
     ReplayDeadLetters,
     WaitUntil,
 )
+from zq.actors.gate import Gate
 from zq.actors.records import Records
-from zq.actors.results import FetchResults, Forget, Peek, Put, ResultStore
+from zq.actors.results import FetchResults, Forget, Put, ResultStore
 from zq.actors.routing import Routing
-from zq.exceptions import ProtocolVersionError, RemoteProtocolError
+from zq.exceptions import RemoteProtocolError
 from zq.journal import Journal
 from zq.ledger import DeadLetter, Ledger, Lost
 from zq.liveness import Liveness
 from zq.messages import (
-    PROTOCOL_VERSION,
     ROLE_EXECUTOR,
-    ROLE_PRODUCER,
     Ack,
     Assign,
     Bye,
@@ -49,7 +48,6 @@ from zq.messages import (
     Hello,
     Message,
     Progress,
-    Refuse,
     Rejoin,
     ResultMsg,
     Results,
@@ -58,8 +56,9 @@ from zq.messages import (
     Welcome,
 )
 from zq.remote_errors import is_zq_error
-from zq.transport import sockets
-from zq.transport.channel import Channel, decoded, frame
+from zq.transport.channel import Channel, decoded, decoded_with_users, frames_within
+from zq.transport.curve import AllowList
+from zq.transport.sockets import SocketConfig, router
 
 log = logging.getLogger("zq.dispatcher")
 
@@ -93,7 +92,8 @@ class Dispatcher(Actor):
         heartbeat_s: float = 1.0,
         liveness_timeout_s: float = 5.0,
         delivery_limit: int = 5,
-        max_msg_size: int = sockets.DEFAULT_MAX_MSG_SIZE,
+        config: SocketConfig | None = None,
+        allow: AllowList | None = None,
         max_pending: int = 100_000,
         journal: Journal | None = None,
         result_ttl_s: float = 3600.0,
@@ -108,9 +108,10 @@ class Dispatcher(Actor):
         self.heartbeat_s = heartbeat_s
         self.liveness_timeout_s = liveness_timeout_s
         self.delivery_limit = delivery_limit
-        self.max_msg_size = max_msg_size
+        self.config = config or SocketConfig()  # with CURVE: ``allow`` says who may connect
         self.incarnation = uuid.uuid4().hex
         self.stats = DispatcherStats()
+        self._gate = Gate(self.stats, self._send, allow)
         self.peers: dict[bytes, PeerInfo] = {}
         self._results = results
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
@@ -121,18 +122,19 @@ class Dispatcher(Actor):
         self._dirty = False
         self._until = Conditions()
         self._release_at: float | None = None
-        self._lookups: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def on_start(self) -> None:
         self._ctx = zmq.Context()
+        assert self._loop is not None
         try:
-            sock, self.endpoint = sockets.router(self._ctx, self.address, self.max_msg_size)
+            self._gate.open(self._ctx, self._loop, self.address)  # before anything binds
+            sock, self.endpoint = router(self._ctx, self.address, self.config)
         except BaseException:
+            self._gate.close()
             self._ctx.term()
             raise
-        assert self._loop is not None
         self._channel = Channel(sock, self._wake)
         self._channel.attach(self._loop)
         self._recover()
@@ -162,6 +164,7 @@ class Dispatcher(Actor):
         self.records.close(crashed=self.crash is not None)
         if self._channel is not None:
             self._channel.close()
+        self._gate.close()
         if self._ctx is not None:
             self._ctx.term()
         self._until.cancel()
@@ -206,16 +209,12 @@ class Dispatcher(Actor):
         The store forgets the error result first, so the replayed run's result is the one
         ``wait_result`` sees.
         """
-        letters = self.records.take_dead(task_ids)
-        ids = [letter.task_id for letter in letters]
-        if ids:
-            self._results.tell_nowait(Forget(ids))
-        for letter in letters:
-            task = TaskMsg(
-                letter.task_id, letter.task_name, letter.payload, letter.labels, letter.queue
-            )
-            self._submit(task, letter.origin)
-        return ids
+        replays = self.records.replays(task_ids)
+        if replays:
+            self._results.tell_nowait(Forget([task.task_id for task, _ in replays]))
+        for task, origin in replays:
+            self._submit(task, origin)
+        return [task.task_id for task, _ in replays]
 
     def _snapshot(self) -> dict[str, Any]:
         return {
@@ -230,14 +229,27 @@ class Dispatcher(Actor):
     def poll_io(self) -> bool:
         channel = self._channel
         assert channel is not None
+        if self._gate.curve:
+            return self._poll_checked(channel)
         batch = channel.recv_batch()
         if not batch:
             return False
         now = self._now()
         heard = self._liveness.heard
-        for peer, message in decoded(batch, routed=True, on_error=self._protocol_error):
+        for peer, message in decoded(batch, routed=True, on_error=self._gate.protocol_error):
             heard(peer, now)
             self._handle(peer, message)
+        return len(batch) >= 1000 or channel.readable()
+
+    def _poll_checked(self, channel: Channel) -> bool:
+        """``poll_io`` with CURVE: each message is checked against its sender key's role."""
+        batch, users = channel.recv_batch_with_users()
+        now = self._now()
+        gate = self._gate
+        for peer, message, user in decoded_with_users(batch, users, on_error=gate.protocol_error):
+            if gate.check(peer, user, message):
+                self._liveness.heard(peer, now)
+                self._handle(peer, message)
         return len(batch) >= 1000 or channel.readable()
 
     def io_waiting(self) -> bool:
@@ -247,7 +259,7 @@ class Dispatcher(Actor):
         try:
             self._handle_message(peer, message)
         except RemoteProtocolError as exc:  # e.g. negative credit: the peer's fault, not ours
-            self._protocol_error(peer, exc)
+            self._gate.protocol_error(peer, exc)
 
     def _handle_message(self, peer: bytes, message: Message) -> None:
         ledger = self._ledger
@@ -298,27 +310,23 @@ class Dispatcher(Actor):
                 self.peers.pop(peer, None)
                 self._dirty = True
             case _:
-                self._protocol_error(
+                self._gate.protocol_error(
                     peer, RemoteProtocolError(f"unexpected {type(message).__name__}")
                 )
 
     def _hello(self, peer: bytes, hello: Hello) -> None:
-        if hello.version != PROTOCOL_VERSION:
-            self._send(peer, Refuse(f"protocol version {hello.version} != {PROTOCOL_VERSION}"))
+        if not self._gate.admits(peer, hello):
             return
         if hello.role == ROLE_EXECUTOR:
             try:
                 fresh = self._ledger.join(peer, hello.tasks, hello.queues, hello.credit)
             except RemoteProtocolError as exc:
-                self._protocol_error(peer, exc)
+                self._gate.protocol_error(peer, exc)
                 return
             if not fresh:  # a retried hello: just welcome it again
                 self._send(peer, Welcome(self.incarnation, self.heartbeat_s))
                 return
             self._dirty = True
-        elif hello.role != ROLE_PRODUCER:
-            self._send(peer, Refuse(f"unknown role {hello.role!r}"))
-            return
         self.peers[peer] = PeerInfo(
             hello.role, hello.pid, hello.hostname, hello.tasks, hello.queues, hello.credit
         )
@@ -402,14 +410,11 @@ class Dispatcher(Actor):
             elif peer is not None:
                 done.append(task_id)
         if done and peer is not None:
-            lookup = asyncio.get_running_loop().create_task(self._look_up(peer, done))
-            self._lookups.add(lookup)
-            lookup.add_done_callback(self._lookups.discard)
+            self._routing.look_up(peer, done, self._found)
 
-    async def _look_up(self, peer: bytes, task_ids: list[str]) -> None:
-        found = [r for r in [await self._results.ask(Peek(t)) for t in task_ids] if r is not None]
+    async def _found(self, peer: bytes, results: list[ResultMsg]) -> None:
         if self.alive:
-            await self.tell(_Found(peer, found))
+            await self.tell(_Found(peer, results))
 
     def _record_dead(self, task: TaskMsg, reason: str, origin: bytes | None) -> None:
         self.stats.dead_lettered += 1
@@ -477,23 +482,13 @@ class Dispatcher(Actor):
 
     def _send(self, peer: bytes, message: Message) -> None:
         assert self._channel is not None
-        if self._channel.send([peer, *frame(message)]):
-            self._liveness.sent(peer, self._now())
-        elif self._ledger.knows(peer):
-            self._lose(peer, "unroutable")
-            self._dirty = True
-
-    def _protocol_error(self, peer: bytes, exc: RemoteProtocolError) -> None:
-        self.stats.protocol_errors += 1
-        if isinstance(exc, ProtocolVersionError):  # tell it why, in case it can read us
-            self._send(peer, Refuse(str(exc)))
-        if self.stats.protocol_errors <= 10 or self.stats.protocol_errors % 1000 == 0:
-            log.warning(
-                "protocol error from peer %s (#%d): %s",
-                peer.hex()[:12],
-                self.stats.protocol_errors,
-                exc,
-            )
+        for frames in frames_within(message, self.config.max_msg_size):
+            if not self._channel.send([peer, *frames]):
+                if self._ledger.knows(peer):
+                    self._lose(peer, "unroutable")
+                    self._dirty = True
+                return
+        self._liveness.sent(peer, self._now())
 
     def _now(self) -> float:
         assert self._loop is not None

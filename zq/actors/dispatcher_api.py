@@ -51,6 +51,7 @@ class DispatcherStats:
     retried: int = 0
     no_result: int = 0
     protocol_errors: int = 0
+    refused: int = 0  # messages dropped because the sender's key may not send them (CURVE)
     executors_lost: int = 0
     acked: int = 0  # leases ended early by an ack
     recovered: int = 0  # unfinished tasks queued again from the journal at start-up

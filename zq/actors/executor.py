@@ -47,8 +47,9 @@ from zq.messages import (
     Welcome,
 )
 from zq.receiver import Receiver
+from zq.remote_errors import result_limit, too_large
 from zq.transport import sockets
-from zq.transport.channel import bad_frame_logger, decoded, frame
+from zq.transport.channel import bad_frame_logger, decoded, frames_within
 
 log = logging.getLogger("zq.executor")
 
@@ -85,7 +86,7 @@ class Executor(Actor):
         queues: list[str] | None = None,
         heartbeat_s: float = 1.0,
         liveness_timeout_s: float = 5.0,
-        max_msg_size: int = sockets.DEFAULT_MAX_MSG_SIZE,
+        config: sockets.SocketConfig | None = None,
         results: ResultStore | None = None,
         max_tasks: int | None = None,
         on_spent: Callable[[], None] | None = None,
@@ -102,7 +103,8 @@ class Executor(Actor):
         self.queues = queues or []
         self.heartbeat_s = heartbeat_s
         self.liveness_timeout_s = liveness_timeout_s
-        self.max_msg_size = max_msg_size
+        self.config = config or sockets.SocketConfig()
+        self._result_limit = result_limit(self.config.max_msg_size)
         self.session = uuid.uuid4().hex
         self.results = results  # where results of tasks kicked from this worker arrive
         self.tasks_run = 0
@@ -126,6 +128,7 @@ class Executor(Actor):
     async def on_start(self) -> None:
         assert self._loop is not None
         self._ctx = zmq.Context()
+        self._result_limit = result_limit(self.config.max_msg_size)
         self._drained = asyncio.Event()
         self._joined = asyncio.Event()
         self.receiver.startup()
@@ -243,6 +246,8 @@ class Executor(Actor):
     def receive(self, message: Any) -> None:
         if type(message) is tuple:  # (link, result) from a slot: the hot path
             link, result = message
+            if len(result.payload) > self._result_limit:
+                result = too_large(result, self._result_limit)
             link.results.append(result)
             link.outstanding -= 1
             link.credit_back += 1
@@ -343,7 +348,7 @@ class Executor(Actor):
 
     def _connect(self, link: Link) -> None:
         assert self._ctx is not None and self._loop is not None
-        link.connect(self._ctx, self.session, self.max_msg_size, self._loop, self._wake)
+        link.connect(self._ctx, self.session, self.config, self._loop, self._wake)
 
     def _hello(self, link: Link) -> None:
         link.granted = 0  # a new session: whatever the old one held is void
@@ -458,7 +463,12 @@ class Executor(Actor):
         assert self._loop is not None
         assert link.channel is not None
         try:
-            sent = link.channel.send(frame(message), queue=queue)
+            sent = all(
+                [
+                    link.channel.send(frames, queue=queue)
+                    for frames in frames_within(message, self.config.max_msg_size)
+                ]
+            )
         except zmq.ZMQError as exc:
             log.debug("send to %s failed: %s", link.address, exc)
             return

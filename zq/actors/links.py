@@ -25,6 +25,7 @@ from zq.exceptions import RemoteProtocolError
 from zq.messages import Ack, Message, Progress, ResultMsg, Results, Submit, TaskMsg
 from zq.transport import sockets
 from zq.transport.channel import Channel
+from zq.transport.curve import HANDSHAKE_EVENTS, handshake_problem
 
 if TYPE_CHECKING:
     from zq.actors.executor import Executor
@@ -47,6 +48,7 @@ class Link:
         self.progress: list[tuple[str, bytes]] = []
         self.acks: list[str] = []
         self.joined = False
+        self.refused = False  # a handshake failure was logged for this session
         self.byes = 0  # Byes sent on this session that no Farewell answered yet
         self.said_bye_last = False  # nothing but a Bye was sent since our last results
         self.outstanding = 0  # tasks received from it and not yet finished
@@ -70,20 +72,21 @@ class Link:
         self,
         ctx: zmq.Context[zmq.Socket[bytes]],
         session: str,
-        max_msg_size: int,
+        config: sockets.SocketConfig,
         loop: asyncio.AbstractEventLoop,
         wake: Callable[[], None],
     ) -> None:
         """Open a new session: a DEALER with the next epoch's routing id, and its monitor."""
         self.epoch += 1
         self.routing_id = f"{session}.{self.index}.{self.epoch}".encode()
-        sock = sockets.dealer(ctx, self.address, self.routing_id, max_msg_size)
-        monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        sock = sockets.dealer(ctx, self.address, self.routing_id, config)
+        monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | HANDSHAKE_EVENTS)
         self.channel = Channel(sock, wake)
         self.channel.attach(loop)
         self._monitor = Channel(monitor, wake)
         self._monitor.attach(loop)
         self.joined = False
+        self.refused = False
         self.byes = 0
         self.said_bye_last = False
         self.last_heard_at = loop.time()
@@ -94,13 +97,21 @@ class Link:
         return monitor or (self.channel is not None and self.channel.readable())
 
     def disconnected(self) -> bool:
-        """Whether the socket reported a dropped connection since the last call."""
+        """Whether the socket reported a dropped connection since the last call.
+
+        A failed handshake (a refused key, a wrong server key) is logged, once per session:
+        the socket keeps retrying, and the operator needs to know why nothing arrives.
+        """
         if self._monitor is None or not self._monitor.readable():  # no exception per wake-up
             return False
         dropped = False
         for frames in self._monitor.recv_batch():
             event = parse_monitor_message(frames)
             dropped = dropped or event["event"] == zmq.EVENT_DISCONNECTED
+            problem = handshake_problem(int(event["event"]), int(event["value"]))
+            if problem is not None and not self.refused:
+                self.refused = True
+                log.error("dispatcher %s: %s", self.address, problem)
         return dropped
 
     def close(self) -> list[Message]:

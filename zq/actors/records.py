@@ -75,6 +75,13 @@ class Records:
             self._changes.undead.extend(ids)
         return [letters.pop(task_id) for task_id in ids]
 
+    def replays(self, task_ids: list[str] | None) -> list[tuple[TaskMsg, bytes | None]]:
+        """Take these dead letters (None: all) as tasks to submit again, with their origins."""
+        return [
+            (TaskMsg(d.task_id, d.task_name, d.payload, d.labels, d.queue), d.origin)
+            for d in self.take_dead(task_ids)
+        ]
+
     def repeated_run(self, task: TaskMsg, ledger: Ledger, now: float) -> bool:
         """Whether this run of a schedule was kicked before (another scheduler fired its slot).
 

@@ -9,9 +9,10 @@ gets its result and progress too. Everything gathers during a batch and goes out
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 
-from zq.actors.results import Put, PutProgress, ResultStore
+from zq.actors.results import Peek, Put, PutProgress, ResultStore
 from zq.messages import Forward, ResultMsg
 
 Progress = tuple[str, bytes]
@@ -27,6 +28,7 @@ class Routing:
         self._local_progress: list[Progress] = []
         self._forward_progress: dict[bytes, list[Progress]] = {}
         self._watchers: dict[str, set[bytes | None]] = {}  # task id -> who fetched it
+        self._lookups: set[asyncio.Task[None]] = set()
 
     def result(self, result: ResultMsg, origin: bytes | None) -> None:
         """Deliver a task's result to its submitter and watchers (and this process's store)."""
@@ -54,6 +56,22 @@ class Routing:
     def watch(self, task_id: str, peer: bytes | None) -> None:
         """``peer`` (None: this process) wants the result of a task still in the ledger."""
         self._watchers.setdefault(task_id, set()).add(peer)
+
+    def look_up(
+        self,
+        peer: bytes,
+        task_ids: list[str],
+        found: Callable[[bytes, list[ResultMsg]], Awaitable[None]],
+    ) -> None:
+        """Ask the store for finished tasks ``peer`` fetched; ``found`` gets those it has."""
+
+        async def ask() -> None:
+            results = [await self._store.ask(Peek(task_id)) for task_id in task_ids]
+            await found(peer, [r for r in results if r is not None])
+
+        lookup = asyncio.get_running_loop().create_task(ask())
+        self._lookups.add(lookup)
+        lookup.add_done_callback(self._lookups.discard)
 
     def unwatch(self, task_id: str) -> None:
         """The task ended without a result to deliver."""

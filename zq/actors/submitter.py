@@ -22,7 +22,7 @@ import zmq
 from zq.actors.admission import Admission
 from zq.actors.base import Actor
 from zq.actors.results import FetchResults, Put, PutProgress, ResultStore
-from zq.exceptions import AddressInUseError, RemoteProtocolError
+from zq.exceptions import AddressInUseError, RemoteProtocolError, SecurityConfigError
 from zq.messages import (
     PROTOCOL_VERSION,
     ROLE_PRODUCER,
@@ -38,7 +38,8 @@ from zq.messages import (
     Welcome,
 )
 from zq.transport import sockets
-from zq.transport.channel import Channel, bad_frame_logger, decoded, frame
+from zq.transport.channel import Channel, bad_frame_logger, decoded, frames_within
+from zq.transport.curve import HandshakeWatch
 
 log = logging.getLogger("zq.submitter")
 
@@ -58,7 +59,7 @@ class Submitter(Actor):
         *,
         join_timeout_s: float = 5.0,
         heartbeat_s: float = 1.0,
-        max_msg_size: int = sockets.DEFAULT_MAX_MSG_SIZE,
+        config: sockets.SocketConfig | None = None,
         max_pending: int = 100_000,
     ) -> None:
         super().__init__("submitter")
@@ -66,7 +67,7 @@ class Submitter(Actor):
         self.address = address
         self.join_timeout_s = join_timeout_s
         self.heartbeat_s = heartbeat_s
-        self.max_msg_size = max_msg_size
+        self.config = config or sockets.SocketConfig()
         self.session = uuid.uuid4().hex
         self._results = results
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
@@ -80,7 +81,8 @@ class Submitter(Actor):
     async def on_start(self) -> None:
         assert self._loop is not None
         self._ctx = zmq.Context()
-        sock = sockets.dealer(self._ctx, self.address, self.session.encode(), self.max_msg_size)
+        sock = sockets.dealer(self._ctx, self.address, self.session.encode(), self.config)
+        watch = HandshakeWatch(sock)
         self._channel = Channel(sock, self._wake)
         self._channel.attach(self._loop)
         self._welcomed = asyncio.Event()
@@ -94,6 +96,12 @@ class Submitter(Actor):
             if self._welcomed.is_set():
                 break
             if loop.time() > deadline:
+                problem = watch.problem()
+                watch.close()
+                if problem is not None:
+                    raise SecurityConfigError(
+                        f"cannot join the dispatcher at {self.address}: {problem}"
+                    )
                 raise AddressInUseError(
                     f"{self.address} is in use, but no zq dispatcher answered there within "
                     f"{self.join_timeout_s:g}s: is another program bound to it?"
@@ -102,6 +110,7 @@ class Submitter(Actor):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup, 0.05)
             self._wakeup = None
+        watch.close()
         self.send_after(self.heartbeat_s / 2, _Tick())
 
     async def on_stop(self) -> None:
@@ -186,5 +195,9 @@ class Submitter(Actor):
 
     def _send(self, message: Message, *, queue: bool = True) -> None:
         assert self._channel is not None and self._loop is not None
-        if self._channel.send(frame(message), queue=queue):
+        sent = [
+            self._channel.send(frames, queue=queue)
+            for frames in frames_within(message, self.config.max_msg_size)
+        ]
+        if all(sent):
             self._last_sent_at = self._loop.time()

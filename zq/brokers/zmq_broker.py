@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from zq.actors.base import Actor
 from zq.actors.dispatcher import Dispatcher
 from zq.actors.dispatcher_api import (
@@ -22,12 +24,13 @@ from zq.actors.results import FailWaiters, FetchResults, ResultStore
 from zq.actors.submitter import Submitter
 from zq.backends import EmbeddedResultBackend, store_results
 from zq.broker import AsyncBroker
-from zq.exceptions import AddressInUseError, SendTaskError
+from zq.exceptions import AddressInUseError, MessageTooLargeError, SendTaskError
 from zq.inprocess import ShutdownSwitch, run_executors
 from zq.journal import Journal
 from zq.messages import ResultMsg, TaskMsg
 from zq.ports import TaskPort, current_port
-from zq.transport.sockets import DEFAULT_MAX_MSG_SIZE
+from zq.transport.curve import CurveSettings
+from zq.transport.sockets import DEFAULT_HANDSHAKE_TIMEOUT_S, DEFAULT_MAX_MSG_SIZE, SocketConfig
 
 if TYPE_CHECKING:
     from zq.actors.executor import Executor
@@ -43,6 +46,20 @@ class ZeroMQBroker(AsyncBroker):
     results back. Workers (``zq worker app:broker``) connect to ``address``.
 
     ``address`` may end in ``:*`` to bind a free port; ``endpoint`` then gives the one bound.
+
+    **Security.** Without CURVE, bind only loopback addresses (the default), or a network you
+    trust: binding another address logs a warning. CURVE is on when this process has a key
+    (``curve_key``, a ``.key_secret`` file from ``zq keys generate``): then only clients whose
+    public key is in ``curve_workers`` (a directory of ``.key`` files; they may take tasks) or
+    ``curve_producers`` (they may only submit) can connect, and this process's own key is
+    always allowed. A process that connects (a worker, a joined producer) checks the
+    dispatcher against ``curve_server_key`` (a ``.key`` file or Z85 text; default: its own
+    public key). Each ``curve_*`` argument defaults to its ``ZQ_CURVE_*`` environment
+    variable, and ``zq worker --curve-*`` overrides them in workers.
+
+    ``max_msg_size`` bounds every frame (a peer sending more is disconnected): ``kiq()`` of a
+    task over it raises ``MessageTooLargeError``, and a result over it becomes an error.
+    ``handshake_timeout_s`` closes connections that have not completed their handshake.
     """
 
     def __init__(
@@ -60,8 +77,22 @@ class ZeroMQBroker(AsyncBroker):
         kiq_timeout_s: float | None = None,
         journal: str | None = None,
         journal_sync: str = "NORMAL",
+        curve_key: str | None = None,
+        curve_server_key: str | None = None,
+        curve_workers: str | None = None,
+        curve_producers: str | None = None,
+        handshake_timeout_s: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
     ) -> None:
         super().__init__()
+        if max_msg_size < 1024:
+            raise ValueError(f"max_msg_size {max_msg_size} is too small (at least 1024 bytes)")
+        self.curve = CurveSettings.resolve(
+            key=curve_key,
+            server_key=curve_server_key,
+            workers=curve_workers,
+            producers=curve_producers,
+        )
+        self.handshake_timeout_s = handshake_timeout_s
         self.journal = journal
         self.journal_sync = journal_sync
         self.max_pending = max_pending
@@ -74,6 +105,7 @@ class ZeroMQBroker(AsyncBroker):
         self.result_ttl_s = result_ttl_s
         self.join_timeout_s = join_timeout_s
         self.max_msg_size = max_msg_size
+        self._socket_config: SocketConfig | None = None
         self.endpoint = address
         self.dispatcher: Dispatcher | None = None
         self._store: ResultStore | None = None
@@ -109,13 +141,17 @@ class ZeroMQBroker(AsyncBroker):
             return
         if not self.custom_result_backend:
             self.result_backend = EmbeddedResultBackend(store, self.serializer, fetch=self._fetch)
+        config = self.socket_config()
         dispatcher = Dispatcher(
             self.address,
             store,
             heartbeat_s=self.heartbeat_s,
             liveness_timeout_s=self.liveness_timeout_s,
             delivery_limit=self.delivery_limit,
-            max_msg_size=self.max_msg_size,
+            config=config,
+            allow=self.curve.allow_list(config.curve.public)
+            if self.curve and config.curve
+            else None,
             max_pending=self.max_pending,
             journal=Journal(self.journal, self.journal_sync) if self.journal else None,
             result_ttl_s=self.result_ttl_s,
@@ -132,7 +168,7 @@ class ZeroMQBroker(AsyncBroker):
                 store,
                 join_timeout_s=self.join_timeout_s,
                 heartbeat_s=self.heartbeat_s,
-                max_msg_size=self.max_msg_size,
+                config=config,
                 max_pending=self.max_pending,
             )
             try:
@@ -152,6 +188,16 @@ class ZeroMQBroker(AsyncBroker):
                 )
         sink.watch(self._sink_died)
         self._sink = sink
+
+    def socket_config(self) -> SocketConfig:
+        """How this process's sockets are set up; reads the CURVE key files the first time.
+
+        Raises ``SecurityConfigError`` if a key file is missing or wrong.
+        """
+        if self._socket_config is None:
+            keys = self.curve.load() if self.curve is not None else None
+            self._socket_config = SocketConfig(self.max_msg_size, self.handshake_timeout_s, keys)
+        return self._socket_config
 
     def _sink_died(self, actor: Actor, error: BaseException | None) -> None:
         if error is None or self._store is None or not self._store.alive:
@@ -179,6 +225,8 @@ class ZeroMQBroker(AsyncBroker):
         ``QueueFullError`` if that lasts over ``kiq_timeout_s``. In a worker, the task goes to
         the dispatcher that leased the running task (or the first one).
         """
+        if len(message.payload) + _overhead(message) > self.max_msg_size:
+            raise MessageTooLargeError(_too_large(message, self.max_msg_size))
         port = current_port.get()  # kicked by a running task: through the executor that runs it
         sink = self._sink
         if port is None and sink is not None:
@@ -346,3 +394,23 @@ class ZeroMQBroker(AsyncBroker):
             return {}
         result: dict[str, Any] = await self.dispatcher.ask(GetStats())
         return result
+
+
+_labels_size = msgspec.msgpack.Encoder().encode
+TASK_ENVELOPE = 128  # msgpack headers, the attempt number, the batch around a lone task
+
+
+def _overhead(message: TaskMsg) -> int:
+    """The bytes of ``message`` on the wire, besides its payload (a bound, not exact)."""
+    labels = _labels_size(message.labels) if message.labels else b""
+    size = len(message.task_id) + len(message.task_name) + len(message.queue)
+    return size + len(labels) + TASK_ENVELOPE
+
+
+def _too_large(message: TaskMsg, limit: int) -> str:
+    size = len(message.payload) + _overhead(message)
+    return (
+        f"task {message.task_name} ({message.task_id}) is {size} bytes on the wire, over "
+        f"max_msg_size ({limit} bytes): pass large data by reference (a path, a URL, a "
+        "database key), or raise max_msg_size in every process of the cluster"
+    )

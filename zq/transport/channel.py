@@ -17,11 +17,12 @@ import zmq
 
 from zq import codec
 from zq.exceptions import RemoteProtocolError
-from zq.messages import SIGNATURE, Message
+from zq.messages import SIGNATURE, Assign, Forward, Message, Results, Submit
 
 log = logging.getLogger("zq.transport")
 
 Frames = list[bytes]
+MAX_FRAMES = 3  # the most a zq message has: routing id, signature, body
 
 
 class Channel:
@@ -56,15 +57,45 @@ class Channel:
         return bool(events & zmq.POLLIN)
 
     def recv_batch(self, limit: int = 1000) -> list[Frames]:
-        """Up to ``limit`` messages that are already here, without waiting."""
+        """Up to ``limit`` messages that are already here, without waiting.
+
+        A message keeps at most ``MAX_FRAMES + 1`` frames (the rest are read and dropped), so
+        that it fails to parse instead of costing memory.
+        """
         out: list[Frames] = []
-        recv = self.sock.recv_multipart
+        sock = self.sock
+        recv = sock.recv
         try:
             for _ in range(limit):
-                out.append(recv(zmq.NOBLOCK))
+                frames = [recv(zmq.NOBLOCK)]
+                while sock.rcvmore:  # the rest of a multipart message is already here
+                    part = recv(zmq.NOBLOCK)
+                    if len(frames) <= MAX_FRAMES:
+                        frames.append(part)
+                out.append(frames)
         except zmq.Again:
             pass
         return out
+
+    def recv_batch_with_users(self, limit: int = 1000) -> tuple[list[Frames], list[str]]:
+        """``recv_batch``, with the ZAP User-Id libzmq stamped on each message (CURVE)."""
+        out: list[Frames] = []
+        users: list[str] = []
+        sock = self.sock
+        recv = sock.recv
+        try:
+            for _ in range(limit):
+                first = recv(zmq.NOBLOCK, copy=False)
+                frames = [first.bytes]
+                while sock.rcvmore:
+                    part = recv(zmq.NOBLOCK)
+                    if len(frames) <= MAX_FRAMES:
+                        frames.append(part)
+                out.append(frames)
+                users.append(str(first.get("User-Id") or ""))
+        except zmq.Again:
+            pass
+        return out, users
 
     def send(self, frames: Frames, *, queue: bool = True) -> bool:
         """Send now, or queue behind earlier sends if the pipe is full or not connected.
@@ -122,6 +153,44 @@ def frame(message: Message) -> Frames:
     return [SIGNATURE, codec.encode(message)]
 
 
+def frames_within(message: Message, limit: int) -> list[Frames]:
+    """``frame(message)``, split into several batches if its body would be over ``limit``.
+
+    A peer drops the connection of a frame over its MAXMSGSIZE, so a batch of many tasks or
+    results goes as several smaller ones. A single item over the limit is sent as it is: the
+    senders refuse those first (``kiq()`` and the executor's result check).
+    """
+    body = codec.encode(message)
+    if len(body) <= limit:
+        return [[SIGNATURE, body]]
+    halves = _halves(message)
+    if halves is None:
+        kind = type(message).__name__
+        log.error("a %s of %d bytes is over the %d-byte limit", kind, len(body), limit)
+        return [[SIGNATURE, body]]
+    return [frames for half in halves for frames in frames_within(half, limit)]
+
+
+def _halves(message: Message) -> tuple[Message, Message] | None:
+    if isinstance(message, Assign | Submit) and len(message.tasks) > 1:
+        half = len(message.tasks) // 2
+        kind = type(message)
+        return kind(message.tasks[:half]), kind(message.tasks[half:])
+    if isinstance(message, Results) and len(message.results) > 1:
+        half = len(message.results) // 2
+        return Results(message.results[:half], message.credit), Results(message.results[half:])
+    if isinstance(message, Forward) and len(message.results) + len(message.progress) > 1:
+        results, progress = message.results, message.progress
+        if len(results) > 1:
+            half = len(results) // 2
+            return Forward(results[:half], progress), Forward(results[half:])
+        if len(progress) > 1:
+            half = len(progress) // 2
+            return Forward(results, progress[:half]), Forward([], progress[half:])
+        return Forward(results), Forward([], progress)
+    return None
+
+
 def parse(frames: Frames, *, routed: bool) -> tuple[bytes, Message]:
     """Split a received multipart message into (routing id or b"", decoded message)."""
     if routed:
@@ -145,6 +214,22 @@ def decoded(
             yield parse(frames, routed=routed)
         except RemoteProtocolError as exc:
             on_error(frames[0] if routed and frames else b"", exc)
+
+
+def decoded_with_users(
+    batch: list[Frames],
+    users: list[str],
+    *,
+    on_error: Callable[[bytes, RemoteProtocolError], None],
+) -> Iterator[tuple[bytes, Message, str]]:
+    """``decoded`` for a ROUTER with CURVE: (routing id, message, its key's ZAP User-Id)."""
+    for frames, user in zip(batch, users, strict=True):
+        try:
+            peer, message = parse(frames, routed=True)
+        except RemoteProtocolError as exc:
+            on_error(frames[0] if frames else b"", exc)
+            continue
+        yield peer, message, user
 
 
 def bad_frame_logger(

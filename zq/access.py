@@ -1,0 +1,86 @@
+"""Who may reach a dispatcher and what each peer may say: the decisions, without the sockets.
+
+- **Endpoints**: whether a bind address is reachable only from this host.
+- **Roles**: a CURVE key is allowed as a *worker* (it may take tasks and post results, and
+  submit too: tasks kick tasks) or as a *producer* only (it may submit tasks, fetch and cancel
+  them, and nothing else). The ZAP handler names the role as the connection's User-Id, and
+  libzmq stamps it on every message of that connection, so the dispatcher checks each message
+  against the key that sent it.
+- **ZAP** (ZeroMQ RFC 27): the answer to one authentication request.
+
+Pure: no sockets, no asyncio, no clock.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+
+from zq.messages import ROLE_PRODUCER, Bye, Cancel, Fetch, Heartbeat, Hello, Message, Submit
+
+KEY_WORKER = "worker"  # the ZAP User-Id of a key allowed to take tasks (and to submit)
+KEY_PRODUCER = "producer"  # the ZAP User-Id of a key allowed only to submit
+ZAP_DOMAIN = b"zq"  # set on every CURVE server socket and enforced (fail closed)
+ZAP_VERSION = b"1.0"
+
+_SUBMITTER_MESSAGES = frozenset({Submit, Fetch, Cancel, Heartbeat, Bye})
+
+
+def is_loopback(endpoint: str) -> bool:
+    """Whether binding ``endpoint`` is reachable only from this host.
+
+    ``ipc://`` and ``inproc://`` are; ``tcp://`` is when its host is a loopback address,
+    ``localhost`` or the ``lo`` interface. Anything else (``*``, ``0.0.0.0``, another
+    interface, a host name, another transport) is taken to be reachable from the network.
+    """
+    transport, sep, rest = endpoint.partition("://")
+    if not sep:
+        return False
+    if transport in ("ipc", "inproc"):
+        return True
+    if transport != "tcp":
+        return False
+    host = rest.rpartition(":")[0]
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host in ("localhost", "lo"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def permits(role: str, message: Message) -> bool:
+    """Whether a peer whose key has ``role`` may send ``message`` to the dispatcher."""
+    if role == KEY_WORKER:
+        return True
+    if role != KEY_PRODUCER:
+        return False
+    if isinstance(message, Hello):
+        return message.role == ROLE_PRODUCER
+    return type(message) in _SUBMITTER_MESSAGES
+
+
+def zap_answer(request: list[bytes], roles: Mapping[bytes, str]) -> list[bytes]:
+    """The reply to one ZAP request: 200 with the key's role as User-Id, or 400 and why.
+
+    ``roles`` maps a client's raw 32-byte public key to its role. Only CURVE in zq's
+    domain is accepted: a request for another mechanism or domain is refused.
+    """
+    request_id = request[1] if len(request) > 1 else b""
+
+    def reply(status: bytes, text: bytes, user: str = "") -> list[bytes]:
+        return [ZAP_VERSION, request_id, status, text, user.encode(), b""]
+
+    if len(request) < 6 or request[0] != ZAP_VERSION:
+        return reply(b"400", b"malformed ZAP request")
+    domain, mechanism, credentials = request[2], request[5], request[6:]
+    if domain != ZAP_DOMAIN:
+        return reply(b"400", b"unknown ZAP domain")
+    if mechanism != b"CURVE" or len(credentials) != 1:
+        return reply(b"400", b"CURVE required")
+    role = roles.get(credentials[0])
+    if role is None:
+        return reply(b"400", b"key not allowed")
+    return reply(b"200", b"OK", role)
