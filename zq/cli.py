@@ -1,4 +1,7 @@
-"""The ``zq`` command: ``zq worker``, ``zq scheduler``, ``zq schedules``. uvloop is chosen here."""
+"""The ``zq`` command: ``zq worker``, ``zq scheduler``, ``zq schedules``, ``zq keys``.
+
+uvloop is chosen here.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ import click
 from zq import __version__
 from zq.acks import AcknowledgeType
 from zq.actors.supervisor import WorkerSupervisor
-from zq.cli_options import app_options, logging_options
+from zq.cli_keys import keys
+from zq.cli_options import app_options, curve_options, curve_overrides, logging_options
 from zq.cli_scheduler import scheduler, schedules
 from zq.worker import WorkerConfig, configure_logging
 
@@ -141,6 +145,7 @@ def _queue_list(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
     metavar="KEY=VALUE",
     help="Constructor argument for --receiver, cast to its annotation; repeatable.",
 )
+@curve_options(dispatcher=False)
 @logging_options
 @click.option(
     "--max-tasks-per-child",
@@ -245,9 +250,11 @@ def worker_config(options: dict[str, Any]) -> WorkerConfig:
         log_format=options["log_format"],
         configure_logging=not options["no_configure_logging"],
         loop=_loop_kind(),
+        curve=curve_overrides(options),
     )
 
 
+main.add_command(keys)
 main.add_command(scheduler)
 main.add_command(schedules)
 

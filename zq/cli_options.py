@@ -64,3 +64,44 @@ logging_options = _stack(
         help="Leave logging to the application (no basicConfig).",
     ),
 )
+
+_KEY_HELP = (
+    "This process's CURVE key pair (a .key_secret file from `zq keys generate`); turns CURVE "
+    "on.  [default: the broker's curve_key, else $ZQ_CURVE_KEY]"
+)
+_SERVER_KEY_HELP = (
+    "The dispatcher's public key: a .key file, or its 40-character Z85 text.  [default: the "
+    "broker's curve_server_key, else $ZQ_CURVE_SERVER_KEY, else this process's own]"
+)
+
+
+def curve_options(*, dispatcher: bool) -> Callable[[F], F]:
+    """``--curve-*`` options; with ``dispatcher``, also the allow-lists of a process that binds."""
+    options = [
+        click.option("--curve-key", metavar="FILE", default=None, help=_KEY_HELP),
+        click.option("--curve-server-key", metavar="KEY", default=None, help=_SERVER_KEY_HELP),
+    ]
+    if dispatcher:
+        options += [
+            click.option(
+                "--curve-workers",
+                metavar="DIR",
+                default=None,
+                help="Directory of .key files allowed to connect as workers, if this process "
+                "binds the dispatcher.  [default: the broker's, else $ZQ_CURVE_WORKERS]",
+            ),
+            click.option(
+                "--curve-producers",
+                metavar="DIR",
+                default=None,
+                help="Directory of .key files allowed to connect only to submit tasks.  "
+                "[default: the broker's, else $ZQ_CURVE_PRODUCERS]",
+            ),
+        ]
+    return _stack(*options)
+
+
+def curve_overrides(options: dict[str, Any]) -> dict[str, str]:
+    """The ``--curve-*`` values given, by ``CurveSettings`` field."""
+    fields = ("key", "server_key", "workers", "producers")
+    return {f: options[f"curve_{f}"] for f in fields if options.get(f"curve_{f}") is not None}

@@ -13,7 +13,8 @@ from typing import Any
 
 import click
 
-from zq.cli_options import app_options, logging_options
+from zq.brokers.zmq_broker import ZeroMQBroker
+from zq.cli_options import app_options, curve_options, curve_overrides, logging_options
 from zq.loader import discover, import_modules, load_object
 
 log = logging.getLogger("zq.scheduler")
@@ -24,6 +25,7 @@ log = logging.getLogger("zq.scheduler")
 @click.argument("modules", nargs=-1)
 @app_options
 @logging_options
+@curve_options(dispatcher=True)
 @click.option(
     "--skip-first-run",
     is_flag=True,
@@ -81,6 +83,12 @@ async def _run(options: dict[str, Any]) -> int:
             target = target()
         if not isinstance(target, TaskiqScheduler):
             raise TypeError(f"{options['scheduler_spec']} is not a TaskiqScheduler")
+        if curve := curve_overrides(options):
+            if not isinstance(target.broker, ZeroMQBroker):
+                raise TypeError(
+                    "--curve-* options need the scheduler's broker to be a ZeroMQBroker"
+                )
+            target.broker.use_curve(**curve)
     except Exception as exc:
         log.error("cannot load the scheduler: %s", exc)
         return 2

@@ -139,6 +139,10 @@ class ProtocolVersionError(RemoteProtocolError):
     """The peer speaks another version of the zq protocol."""
 
 
+class PeerRefusedError(RemoteProtocolError):
+    """The dispatcher refused this process (its key's role, its protocol version): fatal."""
+
+
 class QueueFullError(SendTaskError):
     """``kiq()`` waited longer than its timeout for room in the dispatcher's pending queue."""
 

@@ -25,6 +25,7 @@ import msgspec
 from zq.actors.executor import Executor
 from zq.broker import AsyncBroker
 from zq.brokers.zmq_broker import ZeroMQBroker
+from zq.exceptions import PeerRefusedError, SecurityConfigError
 from zq.loader import (
     AppLoadError,
     discover,
@@ -71,6 +72,7 @@ class WorkerConfig(msgspec.Struct, kw_only=True):
     log_format: str = DEFAULT_LOG_FORMAT
     configure_logging: bool = True
     loop: str = "asyncio"  # "uvloop" is chosen by the CLI when available
+    curve: dict[str, str] = {}  # --curve-* given: they override the broker's CURVE settings
     index: int = 0
     control_fd: int = -1  # where reports go; -1: nowhere
 
@@ -145,6 +147,12 @@ async def serve(config: WorkerConfig) -> int:
         modules += discover(config.app_dir or os.getcwd(), config.tasks_patterns)
     import_modules(modules, config.app_dir)
     broker.is_worker_process = True
+    if config.curve:
+        if not isinstance(broker, ZeroMQBroker):
+            raise AppLoadError(
+                f"--curve-* options need a ZeroMQBroker, not {type(broker).__name__}"
+            )
+        broker.use_curve(**config.curve)
     addresses = config.connect or [getattr(broker, "endpoint", "")]
     if not addresses[0]:
         raise SystemExit(f"{config.app} has no address: pass --connect")
@@ -163,6 +171,10 @@ async def serve(config: WorkerConfig) -> int:
     _watch_parent(loop, stop, config.index)
     joined = loop.create_task(executor.wait_joined(10.0))
     await asyncio.wait({joined, loop.create_task(stop.wait())}, return_when="FIRST_COMPLETED")
+    if isinstance(executor.crash, PeerRefusedError):  # a wrong key or version: no retrying
+        log.critical("worker %d: %s", config.index, executor.crash)
+        await broker.shutdown()
+        return EXIT_CONFIG
     if not stop.is_set() and not joined.result():
         log.warning("worker %d: no dispatcher answered yet at %s", config.index, addresses)
     tasks = sorted(broker.get_all_tasks())
@@ -237,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
             return runner.run(serve(config))
-    except AppLoadError as exc:
+    except (AppLoadError, SecurityConfigError) as exc:
         log.critical("worker %d: %s", config.index, exc)
         return EXIT_CONFIG
 

@@ -26,7 +26,7 @@ import zmq
 from zq.actors.base import Actor
 from zq.actors.links import Link, LinkPort
 from zq.actors.results import Put, PutProgress, ResultStore
-from zq.exceptions import RemoteProtocolError
+from zq.exceptions import PeerRefusedError
 from zq.messages import (
     PROTOCOL_VERSION,
     ROLE_EXECUTOR,
@@ -335,7 +335,7 @@ class Executor(Actor):
                 link.joined = False
                 self._hello(link)
             case Refuse(reason=reason):
-                raise RemoteProtocolError(f"dispatcher {link.address} refused us: {reason}")
+                raise PeerRefusedError(f"dispatcher {link.address} refused us: {reason}")
             case _:
                 log.warning("unexpected %s from %s", type(message).__name__, link.address)
 

@@ -85,7 +85,7 @@ class Gate:
                 if user == KEY_PRODUCER
                 else f"this key has no role here ({user!r})"
             )
-            self._send(peer, Refuse(f"{why}: it cannot act as a {message.role}"))
+            self._send(peer, Refuse(f"{why}: it may not run tasks"))
         if self.stats.refused <= 10 or self.stats.refused % 1000 == 0:
             log.warning(
                 "refused a %s from peer %s, whose key is allowed as %r (#%d)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,12 @@ from zq.actors.results import FailWaiters, FetchResults, ResultStore
 from zq.actors.submitter import Submitter
 from zq.backends import EmbeddedResultBackend, store_results
 from zq.broker import AsyncBroker
-from zq.exceptions import AddressInUseError, MessageTooLargeError, SendTaskError
+from zq.exceptions import (
+    AddressInUseError,
+    MessageTooLargeError,
+    SecurityConfigError,
+    SendTaskError,
+)
 from zq.inprocess import ShutdownSwitch, run_executors
 from zq.journal import Journal
 from zq.messages import ResultMsg, TaskMsg
@@ -188,6 +194,17 @@ class ZeroMQBroker(AsyncBroker):
                 )
         sink.watch(self._sink_died)
         self._sink = sink
+
+    def use_curve(self, **settings: str) -> None:
+        """Replace some CURVE settings (``key``, ``server_key``, ``workers``, ``producers``).
+
+        What ``zq worker --curve-*`` does, before the broker starts: the others are kept.
+        """
+        merged = {**(dataclasses.asdict(self.curve) if self.curve else {}), **settings}
+        if not merged.get("key"):
+            raise SecurityConfigError("CURVE settings without a key of this process (--curve-key)")
+        self.curve = CurveSettings(**merged)
+        self._socket_config = None
 
     def socket_config(self) -> SocketConfig:
         """How this process's sockets are set up; reads the CURVE key files the first time.
