@@ -18,6 +18,7 @@ PURE = [
     "result_table",
     "remote_errors",
     "worker_policy",
+    "access",
 ]
 FORBIDDEN = {"zmq", "asyncio", "uvloop", "time", "socket", "threading", "selectors", "datetime"}
 ZQ = Path(__file__).resolve().parents[2] / "zq"
