@@ -1,6 +1,7 @@
 """Throughput and latency of zq end to end: one producer, real `zq worker` processes, loopback.
 
     .venv/bin/python bench/throughput.py [--tasks 20000] [--runs 5] [--workers 1 2] [--journal]
+        [--curve]
 
 For each worker count: a warm-up, then ``--runs`` timed runs of ``--tasks`` no-op tasks kicked
 and their results awaited (median and spread reported); then ``--latency`` sequential single
@@ -12,6 +13,9 @@ temporary directory) next to the in-memory row. With a journal ``kiq()`` returns
 task is on disk, so a loop of sequential ``await kiq()`` commits once per task; the timed runs
 then kick in groups of ``--concurrency`` concurrent ``kiq()`` calls (both rows alike), which is
 how a service under load kicks and what group commit is for.
+
+``--curve`` adds, for each worker count, a row with CURVE on (fresh keys: the producer's
+dispatcher allows the workers' key) next to the plain row, kicked the same way.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.tasks import broker, noop  # noqa: E402
 from zq import ZeroMQBroker, gather  # noqa: E402
+from zq.transport.curve import generate  # noqa: E402
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -59,10 +64,27 @@ async def kick_all(tasks: int, concurrency: int) -> list[object]:
     return kicked
 
 
+def curve_keys(tmp: str) -> tuple[dict[str, str], list[str]]:
+    """Fresh keys: the producer's CURVE arguments, and the workers' options."""
+    _, dispatcher_secret = generate(tmp, "dispatcher")
+    _, worker_secret = generate(tmp, "worker")
+    os.mkdir(os.path.join(tmp, "workers"))
+    os.rename(os.path.join(tmp, "worker.key"), os.path.join(tmp, "workers", "worker.key"))
+    producer = {"curve_key": str(dispatcher_secret), "curve_workers": os.path.join(tmp, "workers")}
+    server_key = os.path.join(tmp, "dispatcher.key")
+    return producer, ["--curve-key", str(worker_secret), "--curve-server-key", server_key]
+
+
 async def one_config(
-    workers: int, tasks: int, runs: int, latency_n: int, journal: str | None, concurrency: int
+    workers: int,
+    tasks: int,
+    runs: int,
+    latency_n: int,
+    journal: str | None,
+    concurrency: int,
+    curve: tuple[dict[str, str], list[str]] | None = None,
 ) -> dict[str, object]:
-    producer = ZeroMQBroker("tcp://127.0.0.1:*", journal=journal)
+    producer = ZeroMQBroker("tcp://127.0.0.1:*", journal=journal, **(curve[0] if curve else {}))
     producer.available_tasks = broker.available_tasks
     producer.add_middlewares(*broker.middlewares)
     await producer.startup()
@@ -79,6 +101,7 @@ async def one_config(
         producer.endpoint,
         "--log-level",
         "WARNING",
+        *(curve[1] if curve else []),
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT)
     try:
@@ -126,15 +149,17 @@ async def main(args: argparse.Namespace) -> None:
     )
     print("|---|---|---|---|---|---|---|")
     concurrency = args.concurrency if args.journal else 1
+    variants = [""] + (["journal"] if args.journal else []) + (["CURVE"] if args.curve else [])
     for workers in args.workers:
-        for journaled in (False, True) if args.journal else (False,):
+        for variant in variants:
             with tempfile.TemporaryDirectory() as tmp:
-                journal = os.path.join(tmp, "zq.db") if journaled else None
+                journal = os.path.join(tmp, "zq.db") if variant == "journal" else None
+                curve = curve_keys(tmp) if variant == "CURVE" else None
                 r = await one_config(
-                    workers, args.tasks, args.runs, args.latency, journal, concurrency
+                    workers, args.tasks, args.runs, args.latency, journal, concurrency, curve
                 )
             wr = ", ".join(f"{x:.0f}" for x in r["worker_rss"] if x)  # type: ignore[attr-defined]
-            label = f"{workers}{' + journal' if journaled else ''}"
+            label = f"{workers}{f' + {variant}' if variant else ''}"
             print(
                 f"| {label} | {r['median']:,.0f} | {r['min']:,.0f}-{r['max']:,.0f} | "
                 f"{r['p50']:.3f} | {r['p99']:.3f} | {r['producer_rss']:.0f} | {wr} |",
@@ -149,5 +174,6 @@ if __name__ == "__main__":
     parser.add_argument("--latency", type=int, default=2000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--journal", action="store_true", help="also run with the journal on")
+    parser.add_argument("--curve", action="store_true", help="also run with CURVE on")
     parser.add_argument("--concurrency", type=int, default=1000, help="kiq()s at once (--journal)")
     uvloop.run(main(parser.parse_args()))
