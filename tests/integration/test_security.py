@@ -20,6 +20,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from tests.integration.conftest import Worker
 from zq import ZeroMQBroker, codec
+from zq.exceptions import SecurityConfigError
 from zq.kicker import AsyncKicker
 from zq.messages import Credit, Hello, Message, Refuse, ResultMsg, Results, Submit, TaskMsg, Welcome
 from zq.transport.channel import frame
@@ -259,3 +260,30 @@ def _read_all(conns: list[socket.socket], *, closed: bool, limit_s: float = 20.0
                 last = time.perf_counter()
     selector.close()
     return last
+
+
+async def test_a_producer_on_another_host_joins_with_a_producer_key_and_a_stranger_cannot(
+    keys: Path, dispatcher: ZeroMQBroker, workers: Callable[..., Worker], tmp_path: Path
+) -> None:
+    start_worker(workers, dispatcher, "allowed", worker_args(keys, "worker.key_secret"))
+    log = tmp_path / "executions.log"
+    joined = ZeroMQBroker(
+        dispatcher.endpoint,
+        heartbeat_s=0.2,
+        curve_key=str(keys / "producer.key_secret"),
+        curve_server_key=str(keys / "dispatcher.key"),
+    )
+    async with joined:
+        assert joined.dispatcher is None  # it joined the dispatcher instead of binding
+        kicker = AsyncKicker("tests.integration.secure_app:where", joined, {})
+        task = await kicker.kiq("from-afar", str(log))
+        assert (await task.wait_result(timeout=30)).return_value == "from-afar"
+    stranger = ZeroMQBroker(
+        dispatcher.endpoint,
+        join_timeout_s=1.0,
+        curve_key=str(keys / "stranger.key_secret"),
+        curve_server_key=str(keys / "dispatcher.key"),
+    )
+    with pytest.raises(SecurityConfigError, match="refused this process's key"):
+        await stranger.startup()
+    assert ran_by(log) == {"allowed": 1}
