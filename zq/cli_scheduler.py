@@ -15,6 +15,7 @@ import click
 
 from zq.brokers.zmq_broker import ZeroMQBroker
 from zq.cli_options import app_options, curve_options, curve_overrides, logging_options
+from zq.exceptions import SecurityConfigError
 from zq.loader import discover, import_modules, load_object
 
 log = logging.getLogger("zq.scheduler")
@@ -113,7 +114,13 @@ async def _run(options: dict[str, Any]) -> int:
         from zq.reload import ChangeFilter, watch
 
         observers.append(watch(ChangeFilter([app_dir or os.getcwd()]), on_change))
-    await target.startup()
+    try:
+        await target.startup()
+    except SecurityConfigError as exc:
+        log.error("cannot start: %s", exc)
+        for observer in observers:
+            observer.stop()
+        return 2
     for source in target.sources:
         watch_source = getattr(source, "watch", None)
         if watch_source is not None:

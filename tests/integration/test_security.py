@@ -7,8 +7,11 @@ oracle is the execution log the tasks write, with the name of the worker that ra
 from __future__ import annotations
 
 import asyncio
+import os
 import selectors
 import socket
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -287,3 +290,29 @@ async def test_a_producer_on_another_host_joins_with_a_producer_key_and_a_strang
     with pytest.raises(SecurityConfigError, match="refused this process's key"):
         await stranger.startup()
     assert ran_by(log) == {"allowed": 1}
+
+
+def test_zq_scheduler_and_zq_worker_refuse_a_missing_key_file_with_its_name(
+    tmp_path: Path,
+) -> None:
+    from tests.integration.conftest import ROOT
+
+    missing = str(tmp_path / "nowhere.key_secret")
+    env = {**os.environ, "ZQ_TEST_ADDRESS": "tcp://127.0.0.1:*", "ZQ_TEST_DB": str(tmp_path / "s")}
+    state = str(tmp_path / "state")
+    commands = {
+        "scheduler": ["scheduler", "tests.integration.sched_app:labels", "--state-file", state],
+        "worker": ["worker", APP, "-w", "1"],
+    }
+    for name, args in commands.items():
+        run = subprocess.run(
+            [sys.executable, "-m", "zq", *args, "--curve-key", missing],
+            check=False,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 2, (name, run.stderr[-2000:])
+        assert f"CURVE key file {missing} not found" in run.stderr, name

@@ -50,6 +50,7 @@ from zq.receiver import Receiver
 from zq.remote_errors import result_limit, too_large
 from zq.transport import sockets
 from zq.transport.channel import bad_frame_logger, decoded, frames_within
+from zq.transport.curve import check_libzmq
 
 log = logging.getLogger("zq.executor")
 
@@ -127,6 +128,7 @@ class Executor(Actor):
 
     async def on_start(self) -> None:
         assert self._loop is not None
+        check_libzmq(curve=self.config.curve is not None)
         self._ctx = zmq.Context()
         self._result_limit = result_limit(self.config.max_msg_size)
         self._drained = asyncio.Event()

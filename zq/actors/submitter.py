@@ -39,7 +39,7 @@ from zq.messages import (
 )
 from zq.transport import sockets
 from zq.transport.channel import Channel, bad_frame_logger, decoded, frames_within
-from zq.transport.curve import HandshakeWatch
+from zq.transport.curve import HandshakeWatch, check_libzmq
 
 log = logging.getLogger("zq.submitter")
 
@@ -80,6 +80,7 @@ class Submitter(Actor):
 
     async def on_start(self) -> None:
         assert self._loop is not None
+        check_libzmq(curve=self.config.curve is not None)
         self._ctx = zmq.Context()
         sock = sockets.dealer(self._ctx, self.address, self.session.encode(), self.config)
         watch = HandshakeWatch(sock)
