@@ -10,8 +10,9 @@ from zq import ZeroMQBroker
 broker = ZeroMQBroker("tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_s=1.0)
 
 
-def _log(path: str, token: str) -> None:
-    line = f"{token} {os.getpid()}\n".encode()
+def _log(path: str, token: str, who: str | None = None) -> None:
+    """Append ``token who`` (default: this pid) to the execution log at ``path``."""
+    line = f"{token} {who or os.getpid()}\n".encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)  # one O_APPEND write per line: lines never interleave

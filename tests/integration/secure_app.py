@@ -2,6 +2,7 @@
 
 import os
 
+from tests.integration.app_tasks import _log
 from zq import ZeroMQBroker
 
 broker = ZeroMQBroker("tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_s=1.0)
@@ -10,12 +11,7 @@ broker = ZeroMQBroker("tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_
 @broker.task
 async def where(token: str, log_path: str) -> str:
     """Log ``token`` and the worker's name (``ZQ_TEST_WORKER``, set by the test)."""
-    line = f"{token} {os.environ.get('ZQ_TEST_WORKER', '?')}\n".encode()
-    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)  # one O_APPEND write per line: lines never interleave
-    finally:
-        os.close(fd)
+    _log(log_path, token, os.environ.get("ZQ_TEST_WORKER", "?"))
     return token
 
 

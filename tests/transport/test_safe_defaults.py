@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -51,3 +52,19 @@ async def test_a_task_name_from_the_wire_is_only_looked_up_in_the_registry(name:
     assert result.is_err and result.error is not None
     assert isinstance(rebuild(result.error), UnknownTaskError)
     assert (module in sys.modules) is before  # nothing was imported on the peer's word
+
+
+async def test_in_process_workers_of_a_curve_dispatcher_use_its_own_key(tmp_path: Path) -> None:
+    _, secret = generate(tmp_path, "dispatcher")
+    broker = ZeroMQBroker("tcp://127.0.0.1:*", curve_key=str(secret))
+
+    @broker.task
+    async def double(x: int) -> int:
+        return 2 * x
+
+    async with broker:
+        running = asyncio.ensure_future(broker.arun_worker(workers=1))
+        await broker.wait_workers(1)
+        assert (await (await double.kiq(21)).wait_result(timeout=30)).return_value == 42
+        broker.request_shutdown()
+        assert await asyncio.wait_for(running, 30) == 1
