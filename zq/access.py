@@ -59,6 +59,8 @@ def permits(role: str, message: Message) -> bool:
         return False
     if isinstance(message, Hello):
         return message.role == ROLE_PRODUCER
+    if isinstance(message, Bye):  # handing tasks back is for whoever holds leases: workers
+        return not message.returned and not message.cancelled
     return type(message) in _SUBMITTER_MESSAGES
 
 

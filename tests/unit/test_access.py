@@ -59,6 +59,8 @@ WORKER_ONLY: list[Message] = [
     RESULT,
     Ack(["t"]),
     Progress([("t", b"")]),
+    Bye(returned=["t"]),
+    Bye(cancelled=["t"]),
 ]
 ANYONE: list[Message] = [
     Hello("producer", 1, "s", 1, "h"),

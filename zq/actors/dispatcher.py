@@ -244,6 +244,8 @@ class Dispatcher(Actor):
     def _poll_checked(self, channel: Channel) -> bool:
         """``poll_io`` with CURVE: each message is checked against its sender key's role."""
         batch, users = channel.recv_batch_with_users()
+        if not batch:
+            return False
         now = self._now()
         gate = self._gate
         for peer, message, user in decoded_with_users(batch, users, on_error=gate.protocol_error):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -83,10 +84,10 @@ class ZeroMQBroker(AsyncBroker):
         kiq_timeout_s: float | None = None,
         journal: str | None = None,
         journal_sync: str = "NORMAL",
-        curve_key: str | None = None,
-        curve_server_key: str | None = None,
-        curve_workers: str | None = None,
-        curve_producers: str | None = None,
+        curve_key: str | os.PathLike[str] | None = None,
+        curve_server_key: str | os.PathLike[str] | None = None,
+        curve_workers: str | os.PathLike[str] | None = None,
+        curve_producers: str | os.PathLike[str] | None = None,
         handshake_timeout_s: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
     ) -> None:
         super().__init__()
