@@ -227,7 +227,8 @@ async def test_idle_raw_connections_do_not_slow_traffic_and_are_closed_after_the
         f"dispatcher {closed_after - opened:.2f}s after opening (handshake timeout 1 s)"
     )
     assert ran_by(tmp_path / "during.log") == {"allowed": 2000}
-    assert closed_after - opened >= 1.0  # closed by the timeout, not at once
+    # Closed by the timeout, not at once (the last was accepted just before ``opened``).
+    assert closed_after - opened >= 0.9
 
 
 async def timed(run: Awaitable[object]) -> float:
