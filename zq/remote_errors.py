@@ -108,6 +108,8 @@ def rebuild(info: ErrorInfo, modules: Mapping[str, ModuleType] | None = None) ->
             exc = BaseException.__new__(cls)
             exc.args = tuple(info.args)
     for key, value in info.attrs.items():
+        if key.startswith("__"):  # a peer does not get to set __class__, __dict__, ...
+            continue
         try:
             setattr(exc, key, value)
         except (AttributeError, TypeError):

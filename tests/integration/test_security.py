@@ -317,3 +317,40 @@ def test_zq_scheduler_and_zq_worker_refuse_a_missing_key_file_with_its_name(
         )
         assert run.returncode == 2, (name, run.stderr[-2000:])
         assert f"CURVE key file {missing} not found" in run.stderr, name
+
+
+async def test_zq_scheduler_kicks_into_a_curve_dispatcher_with_a_producer_key(
+    keys: Path, dispatcher: ZeroMQBroker, workers: Callable[..., Worker], tmp_path: Path
+) -> None:
+    from tests.integration.conftest import ROOT
+
+    log = tmp_path / "sched.log"
+    env = {"ZQ_TEST_ADDRESS": dispatcher.endpoint, "ZQ_TEST_LOG": str(log)}
+    server_key = str(keys / "dispatcher.key")
+    # The worker takes its keys from the environment, the scheduler from its options.
+    worker_env = {**env, "ZQ_CURVE_KEY": str(keys / "worker.key_secret")}
+    worker_env["ZQ_CURVE_SERVER_KEY"] = server_key
+    workers(
+        dispatcher.endpoint, "-w", "1", app="tests.integration.sched_app:broker", env=worker_env
+    )
+    scheduler = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "zq", "scheduler", "tests.integration.sched_app:labels"),
+            *("--state-file", str(tmp_path / "state.db")),
+            *("--curve-key", str(keys / "producer.key_secret"), "--curve-server-key", server_key),
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        await asyncio.wait_for(dispatcher.wait_until(lambda s: s["stats"].completed >= 2), 30)
+    finally:
+        scheduler.terminate()
+        _, err = await asyncio.to_thread(scheduler.communicate, timeout=20)
+    assert scheduler.returncode == 0, err
+    assert "joined the dispatcher" in err
+    runs = [line.split()[0] for line in log.read_text().splitlines()]
+    assert len(runs) >= 2 and all(run.startswith("every-second@") for run in runs)
+    assert (await dispatcher.stats())["stats"].refused == 0

@@ -54,3 +54,12 @@ def test_module_getattr_is_never_called() -> None:
 def test_unencodable_args_are_carried_as_repr() -> None:
     exc = rebuild(describe(raised(RuntimeError(object))))
     assert type(exc) is RuntimeError and "object" in exc.args[0]
+
+
+def test_a_peer_cannot_set_dunder_attributes_or_send_a_huge_traceback() -> None:
+    info = describe(raised(WithFields(3, detail="x")))
+    info.attrs = {"__class__": "str", "__dict__": {}, "__notes__": 1, "code": 4}
+    exc = rebuild(info)
+    assert type(exc) is WithFields and exc.code == 4  # type: ignore[attr-defined]
+    deep = describe(raised(ValueError("x" * 100_000)))
+    assert len(deep.traceback) <= 16_384 and deep.traceback.endswith("x\n")
