@@ -112,10 +112,15 @@ async def test_a_worker_without_an_allowed_worker_key_gets_no_task(
     log = tmp_path / "executions.log"
     assert sorted(await workload(dispatcher, log)) == sorted(f"t{i}" for i in range(TASKS))
     stats = await dispatcher.stats()
-    print(f"FIGURES {attacker}: {dict(ran_by(log))}, refused messages {stats['stats'].refused}")
+    print(
+        f"FIGURES {attacker}: {dict(ran_by(log))}, refused messages {stats['stats'].refused}, "
+        f"failed handshakes {stats['stats'].handshakes_failed}"
+    )
     assert ran_by(log) == {"allowed": TASKS}
     assert {info.hostname for info in stats["executors"].values()} == {socket.gethostname()}
     assert len(stats["executors"]) == 1  # only the allowed worker's process joined
+    if attacker in ("no key", "wrong server key"):  # the dispatcher saw them fail too
+        assert stats["stats"].handshakes_failed >= 1
     if attacker == "producer key as worker":
         assert intruder.wait(15) == 2  # refused: it exits, and is not restarted in a loop
         assert stats["stats"].refused >= 1

@@ -137,6 +137,7 @@ class Dispatcher(Actor):
             raise
         self._channel = Channel(sock, self._wake)
         self._channel.attach(self._loop)
+        self._gate.watch(sock)
         self._recover()
         self.send_after(self.heartbeat_s / 2, _Tick())
         log.debug("dispatcher bound %s", self.endpoint)

@@ -52,6 +52,7 @@ class DispatcherStats:
     no_result: int = 0
     protocol_errors: int = 0
     refused: int = 0  # messages dropped because the sender's key may not send them (CURVE)
+    handshakes_failed: int = 0  # connections refused in their handshake (a key, CURVE or not)
     executors_lost: int = 0
     acked: int = 0  # leases ended early by an ack
     recovered: int = 0  # unfinished tasks queued again from the journal at start-up

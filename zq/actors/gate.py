@@ -11,12 +11,13 @@ import logging
 from collections.abc import Callable
 
 import zmq
+from zmq.utils.monitor import parse_monitor_message
 
 from zq.access import KEY_PRODUCER, is_loopback, permits
 from zq.actors.dispatcher_api import DispatcherStats
 from zq.exceptions import ProtocolVersionError, RemoteProtocolError
 from zq.messages import PROTOCOL_VERSION, ROLE_EXECUTOR, ROLE_PRODUCER, Hello, Message, Refuse
-from zq.transport.curve import AllowList, ZapHandler, check_libzmq
+from zq.transport.curve import HANDSHAKE_EVENTS, AllowList, ZapHandler, check_libzmq
 
 log = logging.getLogger("zq.dispatcher")
 
@@ -37,6 +38,8 @@ class Gate:
         self.allow = allow
         self._send = send
         self._zap: ZapHandler | None = None
+        self._monitor: zmq.Socket[bytes] | None = None
+        self._monitor_fd = -1
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -49,6 +52,7 @@ class Gate:
     ) -> None:
         """Before the ROUTER binds: start the authenticator, or warn of an open cluster."""
         check_libzmq(curve=self.allow is not None)
+        self._loop = loop
         if self.allow is None:
             if not is_loopback(address):
                 log.warning(
@@ -59,10 +63,48 @@ class Gate:
             return
         zap = ZapHandler(ctx, self.allow)
         loop.add_reader(zap.fd, zap.answer)
-        self._zap, self._loop = zap, loop
+        self._zap = zap
+
+    def watch(self, sock: zmq.Socket[bytes]) -> None:
+        """Count (and log) connections that fail their handshake on the bound ROUTER.
+
+        With CURVE these are clients without CURVE or with another server key, and keys the
+        authenticator refused (which it logs itself, with the address and the key).
+        """
+        assert self._loop is not None
+        self._monitor = sock.get_monitor_socket(HANDSHAKE_EVENTS)
+        fd = self._monitor.getsockopt(zmq.FD)
+        assert isinstance(fd, int)
+        self._monitor_fd = fd
+        self._loop.add_reader(fd, self._handshake_failed)
+        self._handshake_failed()  # the descriptor is edge-triggered: look once now
+
+    def _handshake_failed(self) -> None:
+        monitor = self._monitor
+        while monitor is not None:
+            try:
+                event = parse_monitor_message(monitor.recv_multipart(zmq.NOBLOCK))
+            except zmq.Again:
+                return
+            self.stats.handshakes_failed += 1
+            count = self.stats.handshakes_failed
+            if event["event"] != zmq.EVENT_HANDSHAKE_FAILED_AUTH and (
+                count <= 10 or count % 1000 == 0
+            ):
+                log.warning(
+                    "a connection failed its handshake (#%d, error %#x): a client without "
+                    "CURVE, with another server key, or not a zq peer",
+                    count,
+                    int(event["value"]),
+                )
 
     def close(self) -> None:
-        """Stop the authenticator (after the ROUTER closed)."""
+        """Stop the authenticator and the handshake monitor (after the ROUTER closed)."""
+        if self._monitor is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self._monitor_fd)
+            self._monitor.close(linger=0)
+            self._monitor = None
         if self._zap is not None:
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.remove_reader(self._zap.fd)
