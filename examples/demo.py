@@ -88,7 +88,7 @@ async def main(n: int, workers: int) -> None:
         print(f"  sync task    slow_sync(21) = {sync.return_value} (ran in a worker thread)")
     finally:
         worker.send_signal(signal.SIGINT)
-        worker.wait(30)
+        await asyncio.to_thread(worker.wait, 30)  # the dispatcher answers its Bye meanwhile
         await producer.shutdown()
 
 
