@@ -117,3 +117,16 @@ def test_a_libzmq_with_known_curve_flaws_is_refused() -> None:
         check_libzmq((4, 3, 2))
     check_libzmq((4, 3, 5))
     check_libzmq(curve=True)  # the one installed
+
+
+def test_a_broken_file_in_an_allow_list_is_skipped_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    own, _ = generate(tmp_path, "own")
+    workers = tmp_path / "workers"
+    good, _ = generate(workers, "good")
+    (workers / "broken.key").write_text("not a key\n")
+    with caplog.at_level(logging.ERROR, "zq.security"):
+        roles = AllowList(read_public(str(own)), str(workers), None).roles()
+    assert z85.decode(read_public(str(good))) in roles and len(roles) == 2
+    assert "skipping" in caplog.text and "broken.key" in caplog.text

@@ -210,11 +210,23 @@ class AllowList:
             roles: dict[bytes, str] = {}
             for directory, role in self._dirs:  # producers first: a worker entry wins
                 if directory is not None and os.path.isdir(directory):
-                    for key in zmq.auth.load_certificates(directory):
-                        roles[z85.decode(key)] = role
+                    for path in sorted(Path(directory).glob("*.key")):
+                        key = _allowed_key(path)
+                        if key is not None:
+                            roles[key] = role
             roles[self._own] = KEY_WORKER
             self._roles, self._seen = roles, stamps
         return self._roles
+
+
+def _allowed_key(path: Path) -> bytes | None:
+    """The raw public key in an allow-list file, or None (logged) if it holds none."""
+    try:
+        public, _ = zmq.auth.load_certificate(path)
+        return z85.decode(public)
+    except (OSError, ValueError) as exc:
+        log.error("allow-list: skipping %s: %s", path, exc)
+        return None
 
 
 def _mtime(directory: str | None) -> float:
@@ -324,7 +336,11 @@ class ZapHandler:
             if not (isinstance(events, int) and events & zmq.POLLIN):
                 return
             request = sock.recv_multipart(zmq.NOBLOCK)
-            reply = zap_answer(request, self.allow.roles())
+            try:
+                reply = zap_answer(request, self.allow.roles())
+            except Exception:  # a REP socket must answer; and when in doubt, refuse
+                log.exception("authenticator failed: refusing the connection")
+                reply = [b"1.0", request[1] if len(request) > 1 else b"", b"500", b"", b"", b""]
             sock.send_multipart(reply)
             if reply[2] != b"200":
                 self._refused(request, reply[3])
