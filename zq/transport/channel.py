@@ -63,16 +63,10 @@ class Channel:
         that it fails to parse instead of costing memory.
         """
         out: list[Frames] = []
-        sock = self.sock
-        recv = sock.recv
+        recv, rest = self.sock.recv, self._rest
         try:
             for _ in range(limit):
-                frames = [recv(zmq.NOBLOCK)]
-                while sock.rcvmore:  # the rest of a multipart message is already here
-                    part = recv(zmq.NOBLOCK)
-                    if len(frames) <= MAX_FRAMES:
-                        frames.append(part)
-                out.append(frames)
+                out.append(rest([recv(zmq.NOBLOCK)]))
         except zmq.Again:
             pass
         return out
@@ -81,21 +75,24 @@ class Channel:
         """``recv_batch``, with the ZAP User-Id libzmq stamped on each message (CURVE)."""
         out: list[Frames] = []
         users: list[str] = []
-        sock = self.sock
-        recv = sock.recv
+        recv, rest = self.sock.recv, self._rest
         try:
             for _ in range(limit):
                 first = recv(zmq.NOBLOCK, copy=False)
-                frames = [first.bytes]
-                while sock.rcvmore:
-                    part = recv(zmq.NOBLOCK)
-                    if len(frames) <= MAX_FRAMES:
-                        frames.append(part)
-                out.append(frames)
+                out.append(rest([first.bytes]))
                 users.append(str(first.get("User-Id") or ""))
         except zmq.Again:
             pass
         return out, users
+
+    def _rest(self, frames: Frames) -> Frames:
+        """Read the rest of a multipart message (already here), keeping ``MAX_FRAMES + 1``."""
+        sock = self.sock
+        while sock.rcvmore:
+            part = sock.recv(zmq.NOBLOCK)
+            if len(frames) <= MAX_FRAMES:
+                frames.append(part)
+        return frames
 
     def send(self, frames: Frames, *, queue: bool = True) -> bool:
         """Send now, or queue behind earlier sends if the pipe is full or not connected.
