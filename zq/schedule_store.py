@@ -35,19 +35,39 @@ CREATE TABLE IF NOT EXISTS schedules (
 """
 
 
-def _connect(path: str) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.executescript(_SCHEMA)
-    return db
+def _connect(path: str, timeout_s: float = 10.0) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, timeout=timeout_s)
+    # Switching a new file to WAL can fail at once with "database is locked" while another
+    # process does the same (SQLite does not wait there): retry within the same timeout.
+    deadline = _time.monotonic() + timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            return db
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or _time.monotonic() > deadline:
+                db.close()
+                raise
+            _time.sleep(0.01)
 
 
 class ScheduleState:
-    """The last slot fired, per schedule id (shared safely by schedulers on one host)."""
+    """The last slot fired, per schedule id (shared safely by schedulers on one host).
+
+    The file is opened on first use: a process that only imports the app (a worker) never
+    touches it.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._db = _connect(path)
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = _connect(self.path)
+        return self._conn
 
     def get(self, schedule_id: str) -> str | None:
         """The key of the last slot fired, or None."""
@@ -66,7 +86,9 @@ class ScheduleState:
 
     def close(self) -> None:
         """Close the file."""
-        self._db.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def to_spec(task: ScheduledTask) -> dict[str, Any]:
