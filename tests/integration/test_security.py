@@ -21,7 +21,7 @@ import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from tests.integration.conftest import Worker
+from tests.integration.conftest import ROOT, Worker
 from zq import ZeroMQBroker, codec
 from zq.exceptions import SecurityConfigError
 from zq.kicker import AsyncKicker
@@ -301,8 +301,6 @@ async def test_a_producer_on_another_host_joins_with_a_producer_key_and_a_strang
 def test_zq_scheduler_and_zq_worker_refuse_a_missing_key_file_with_its_name(
     tmp_path: Path,
 ) -> None:
-    from tests.integration.conftest import ROOT
-
     missing = str(tmp_path / "nowhere.key_secret")
     env = {**os.environ, "ZQ_TEST_ADDRESS": "tcp://127.0.0.1:*", "ZQ_TEST_DB": str(tmp_path / "s")}
     state = str(tmp_path / "state")
@@ -327,8 +325,6 @@ def test_zq_scheduler_and_zq_worker_refuse_a_missing_key_file_with_its_name(
 async def test_zq_scheduler_kicks_into_a_curve_dispatcher_with_a_producer_key(
     keys: Path, dispatcher: ZeroMQBroker, workers: Callable[..., Worker], tmp_path: Path
 ) -> None:
-    from tests.integration.conftest import ROOT
-
     log = tmp_path / "sched.log"
     env = {"ZQ_TEST_ADDRESS": dispatcher.endpoint, "ZQ_TEST_LOG": str(log)}
     server_key = str(keys / "dispatcher.key")

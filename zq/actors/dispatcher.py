@@ -56,7 +56,7 @@ from zq.messages import (
     Welcome,
 )
 from zq.remote_errors import is_zq_error
-from zq.transport.channel import Channel, decoded, decoded_with_users, frames_within
+from zq.transport.channel import Channel, decoded, decoded_with_users
 from zq.transport.curve import AllowList
 from zq.transport.sockets import SocketConfig, router
 
@@ -485,13 +485,11 @@ class Dispatcher(Actor):
 
     def _send(self, peer: bytes, message: Message) -> None:
         assert self._channel is not None
-        for frames in frames_within(message, self.config.max_msg_size):
-            if not self._channel.send([peer, *frames]):
-                if self._ledger.knows(peer):
-                    self._lose(peer, "unroutable")
-                    self._dirty = True
-                return
-        self._liveness.sent(peer, self._now())
+        if self._channel.send_message(message, self.config.max_msg_size, to=peer):
+            self._liveness.sent(peer, self._now())
+        elif self._ledger.knows(peer):
+            self._lose(peer, "unroutable")
+            self._dirty = True
 
     def _now(self) -> float:
         assert self._loop is not None

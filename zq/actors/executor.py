@@ -49,7 +49,7 @@ from zq.messages import (
 from zq.receiver import Receiver
 from zq.remote_errors import result_limit, too_large
 from zq.transport import sockets
-from zq.transport.channel import bad_frame_logger, decoded, frames_within
+from zq.transport.channel import bad_frame_logger, decoded
 from zq.transport.curve import check_libzmq
 
 log = logging.getLogger("zq.executor")
@@ -465,12 +465,7 @@ class Executor(Actor):
         assert self._loop is not None
         assert link.channel is not None
         try:
-            sent = all(
-                [
-                    link.channel.send(frames, queue=queue)
-                    for frames in frames_within(message, self.config.max_msg_size)
-                ]
-            )
+            sent = link.channel.send_message(message, self.config.max_msg_size, queue=queue)
         except zmq.ZMQError as exc:
             log.debug("send to %s failed: %s", link.address, exc)
             return

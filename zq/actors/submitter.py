@@ -38,7 +38,7 @@ from zq.messages import (
     Welcome,
 )
 from zq.transport import sockets
-from zq.transport.channel import Channel, bad_frame_logger, decoded, frames_within
+from zq.transport.channel import Channel, bad_frame_logger, decoded
 from zq.transport.curve import HandshakeWatch, check_libzmq
 
 log = logging.getLogger("zq.submitter")
@@ -196,9 +196,5 @@ class Submitter(Actor):
 
     def _send(self, message: Message, *, queue: bool = True) -> None:
         assert self._channel is not None and self._loop is not None
-        sent = [
-            self._channel.send(frames, queue=queue)
-            for frames in frames_within(message, self.config.max_msg_size)
-        ]
-        if all(sent):
+        if self._channel.send_message(message, self.config.max_msg_size, queue=queue):
             self._last_sent_at = self._loop.time()

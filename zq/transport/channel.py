@@ -117,6 +117,19 @@ class Channel:
             raise
         return True
 
+    def send_message(
+        self, message: Message, max_size: int, *, to: bytes | None = None, queue: bool = True
+    ) -> bool:
+        """Frame ``message`` (split under ``max_size``, see ``frames_within``) and ``send`` it.
+
+        ``to`` is the routing id on a ROUTER. Returns False at the first part that could not
+        go (see ``send``).
+        """
+        for frames in frames_within(message, max_size):
+            if not self.send(frames if to is None else [to, *frames], queue=queue):
+                return False
+        return True
+
     def flush(self) -> list[Frames]:
         """Retry queued sends; returns those whose destination turned out unroutable."""
         dropped: list[Frames] = []
