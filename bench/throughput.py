@@ -4,7 +4,8 @@
         [--curve]
 
 For each worker count: a warm-up, then ``--runs`` timed runs of ``--tasks`` no-op tasks kicked
-and their results awaited (median and spread reported); then ``--latency`` sequential single
+and their results awaited (median and spread reported, and the producer's CPU time per task,
+which a busy shared machine disturbs less than the rate); then ``--latency`` sequential single
 round trips (kiq + wait_result) for p50/p99; then peak RSS of the producer and the workers.
 Both producer and workers run on uvloop.
 
@@ -108,10 +109,12 @@ async def one_config(
         await asyncio.wait_for(producer.wait_workers(workers), 30)
         await gather(*[await noop.kiq() for _ in range(2000)])  # warm-up
         rates = []
+        cpu = []  # the producer's CPU time per task: less noisy than rates on a shared machine
         for _ in range(runs):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             await gather(*await kick_all(tasks, concurrency), timeout=120)  # type: ignore[arg-type]
             rates.append(tasks / (time.perf_counter() - start))
+            cpu.append((time.process_time() - start_cpu) / tasks * 1e6)
         lat = []
         for _ in range(latency_n):
             start = time.perf_counter()
@@ -128,6 +131,7 @@ async def one_config(
     return {
         "workers": workers,
         "median": statistics.median(rates),
+        "cpu_us": statistics.median(cpu),
         "min": min(rates),
         "max": max(rates),
         "p50": lat[len(lat) // 2],
@@ -144,10 +148,10 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(f"# {args.tasks} no-op tasks x {args.runs} runs; {args.latency} sequential round trips")
     print(
-        "| worker processes | tasks/s (median) | min-max | p50 ms | p99 ms | "
-        "producer peak RSS MB | worker peak RSS MB |"
+        "| worker processes | tasks/s (median) | min-max | producer CPU µs/task | p50 ms | "
+        "p99 ms | producer peak RSS MB | worker peak RSS MB |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     concurrency = args.concurrency if args.journal else 1
     variants = [""] + (["journal"] if args.journal else []) + (["CURVE"] if args.curve else [])
     for workers in args.workers:
@@ -162,7 +166,8 @@ async def main(args: argparse.Namespace) -> None:
             label = f"{workers}{f' + {variant}' if variant else ''}"
             print(
                 f"| {label} | {r['median']:,.0f} | {r['min']:,.0f}-{r['max']:,.0f} | "
-                f"{r['p50']:.3f} | {r['p99']:.3f} | {r['producer_rss']:.0f} | {wr} |",
+                f"{r['cpu_us']:.1f} | {r['p50']:.3f} | {r['p99']:.3f} | "
+                f"{r['producer_rss']:.0f} | {wr} |",
                 flush=True,
             )
 

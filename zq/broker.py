@@ -14,7 +14,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, overload
 
 from zq.abc.formatter import TaskiqFormatter
 from zq.abc.middleware import HOOKS, TaskiqMiddleware
@@ -28,6 +28,9 @@ from zq.messages import TaskMsg
 from zq.serializers.base import TaskiqSerializer
 from zq.serializers.msgpack import MSGPackSerializer
 from zq.state import TaskiqState
+
+if TYPE_CHECKING:
+    from zq.actors.admission import Admission
 
 _T = TypeVar("_T")
 EventHandler = Callable[[TaskiqState], Awaitable[None] | None]
@@ -237,6 +240,18 @@ class AsyncBroker(ABC):
     @abstractmethod
     async def kick(self, message: TaskMsg) -> None:
         """Hand one task to the queue."""
+
+    def admission(self) -> Admission | None:
+        """Where a kick from here waits for room, if the broker bounds it (else None).
+
+        ``kiq()`` takes its place there before it builds the message, so a call waiting for
+        room holds as little as possible; it then hands the message to ``kick_admitted``.
+        """
+        return None
+
+    async def kick_admitted(self, message: TaskMsg) -> None:
+        """``kick``, for a task that already took its place in ``admission()``."""
+        await self.kick(message)
 
 
 def default_task_name(func: Callable[..., Any]) -> str:

@@ -19,6 +19,7 @@ from zq.actors.supervisor import WorkerSupervisor
 from zq.cli_keys import keys
 from zq.cli_options import app_options, curve_options, curve_overrides, logging_options
 from zq.cli_scheduler import scheduler, schedules
+from zq.endpoints import check_endpoint
 from zq.worker import WorkerConfig, configure_logging
 
 
@@ -34,6 +35,18 @@ def _loop_kind() -> str:
 @click.version_option(__version__, prog_name="zq")
 def main() -> None:
     """zq: a brokerless task queue over ZeroMQ."""
+
+
+def _endpoints(
+    _ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Check each address at start-up: a typo exits 2 with the fix, not a silent wait."""
+    for value in values:
+        try:
+            check_endpoint(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param=param) from None
+    return values
 
 
 def _key_value(
@@ -68,6 +81,7 @@ def _queue_list(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
     "--connect",
     multiple=True,
     metavar="ADDRESS",
+    callback=_endpoints,
     help="Dispatcher address to connect to; repeatable.  [default: the broker's address]",
 )
 @click.option(
@@ -157,7 +171,9 @@ def _queue_list(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
     "--max-fails",
     type=click.IntRange(min=1),
     default=None,
-    help="Exit 1 after N unplanned process deaths.  [default: no limit; 20 within 60s still stops]",
+    help="Exit 1 after N unplanned process deaths.  [default: no limit; 20 within 60s still "
+    "stop it, except deaths while running a task, which the dispatcher bounds by each task's "
+    "delivery limit]",
 )
 @click.option(
     "--shutdown-timeout",
@@ -172,6 +188,14 @@ def _queue_list(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
     default=None,
     help="On shutdown, seconds running tasks may take; then they are cancelled and handed "
     "back.  [default: no limit]",
+)
+@click.option(
+    "--loop-block-timeout",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Replace a process whose event loop has not run for this many seconds (a task "
+    "blocks it); its tasks go back to the dispatcher and count a delivery. 0: never.",
 )
 @click.option(
     "--hardkill-count",
@@ -216,6 +240,7 @@ def worker(**options: Any) -> None:
         options["workers"],
         hardkill_count=options["hardkill_count"],
         max_fails=options["max_fails"],
+        loop_block_timeout_s=options["loop_block_timeout"],
         reload_dirs=reload_dirs if options["reload"] else None,
         use_gitignore=not options["do_not_use_gitignore"],
     )

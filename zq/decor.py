@@ -51,8 +51,23 @@ class AsyncTaskiqDecoratedTask(Generic[_Params, _ReturnType]):
     ) -> AsyncTaskiqTask[_ReturnType]:
         """Send the task to a worker; returns a handle to its result."""
         broker = self.broker
+        admission = broker.admission()  # wait for room here: a waiting call holds least
+        if admission is not None and not admission.try_enter():
+            place = admission.queue()
+            try:  # awaiting the future itself: a waiting kiq() holds no frame of zq's
+                await place
+            except BaseException:
+                admission.gave_up(place)
+                raise
         task_id = await send(
-            broker, self.task_name, self.labels, None, args, kwargs, wire_labels=self._wire_labels
+            broker,
+            self.task_name,
+            self.labels,
+            None,
+            args,
+            kwargs,
+            wire_labels=self._wire_labels,
+            admitted=admission,
         )
         return AsyncTaskiqTask(task_id, broker.result_backend, self.return_type, kicked=True)
 

@@ -180,3 +180,11 @@ class TaskLostError(ZQError):
 
     It is not delivered again (that is what acknowledging means), so it is dead-lettered.
     """
+
+
+class ResultExpiredError(ResultGetError):
+    """No result is kept for the task any more, and it is not running: waiting would hang.
+
+    Results that no handle holds expire after ``result_ttl_s`` and beyond ``max_results``;
+    a handle returned by ``kiq()`` keeps its task's result for as long as it lives.
+    """

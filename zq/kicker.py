@@ -13,6 +13,7 @@ from zq.messages import TaskMsg
 from zq.task import AsyncTaskiqTask
 
 if TYPE_CHECKING:
+    from zq.actors.admission import Admission
     from zq.broker import AsyncBroker
     from zq.scheduler import CreatedSchedule, ScheduleSource
 
@@ -78,31 +79,63 @@ async def send(
     kwargs: dict[str, Any],
     *,
     wire_labels: dict[str, Any] | None = None,
+    admitted: Admission | None = None,
 ) -> str:
     """Kick one task through ``broker`` with its send middlewares; returns the task id.
 
     ``wire_labels``, when given, are ``labels`` already checked to be portable (the fast path
     of a task's own labels).
     """
+    # Room first (a bounded broker's ``max_pending``): a call that waits holds only its
+    # arguments, not their encoding; ``kick_admitted`` then hands over the message.
+    # ``admitted``: the caller took the place already (``kiq()``: one frame less per waiter).
+    admission = admitted
+    if admission is None:
+        admission = broker.admission()
+        if admission is not None:
+            await admission.enter()
     pre, post = broker.hooks["pre_send"], broker.hooks["post_send"]
-    task_id = task_id or broker.id_generator()
-    if not pre and not post:  # the hot path: no TaskiqMessage at all
-        await broker.kick(to_wire(broker, task_id, task_name, labels, args, kwargs, wire_labels))
-        return task_id
-    from zq.hooks import call_hooks, pipe_hooks
+    try:
+        task_id = task_id or broker.id_generator()
+        if not pre and not post:  # the hot path: no TaskiqMessage at all
+            wire = to_wire(broker, task_id, task_name, labels, args, kwargs, wire_labels)
+        else:
+            message = await before_send(pre, task_id, task_name, labels, args, kwargs)
+            task_id = message.task_id
+            wire = to_wire(
+                broker, task_id, message.task_name, message.labels, message.args, message.kwargs
+            )
+    except BaseException:
+        if admission is not None:
+            admission.leave()  # nothing was handed over: give the place back
+        raise
+    if admission is None:
+        await broker.kick(wire)
+    else:
+        await broker.kick_admitted(wire)
+    if post:
+        from zq.hooks import call_hooks
+
+        await call_hooks(reversed(post), "post_send", message)
+    return task_id
+
+
+async def before_send(
+    pre: list[Any],
+    task_id: str,
+    task_name: str,
+    labels: dict[str, Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> TaskiqMessage:
+    """The message the ``pre_send`` hooks make of one kick (each may replace it)."""
+    from zq.hooks import pipe_hooks
 
     message = TaskiqMessage(
         task_id=task_id, task_name=task_name, labels=dict(labels), args=list(args), kwargs=kwargs
     )
-    message = await pipe_hooks(pre, "pre_send", message)
-    await broker.kick(
-        to_wire(
-            broker, message.task_id, message.task_name, message.labels, message.args, message.kwargs
-        )
-    )
-    await call_hooks(reversed(post), "post_send", message)
-    sent: str = message.task_id
-    return sent
+    piped: TaskiqMessage = await pipe_hooks(pre, "pre_send", message)
+    return piped
 
 
 class AsyncKicker(Generic[_Params, _ReturnType]):
@@ -147,7 +180,23 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
     ) -> AsyncTaskiqTask[_ReturnType]:
         """Send the task; returns a handle to its result."""
         broker = self.broker
-        task_id = await send(broker, self.task_name, self.labels, self.custom_task_id, args, kwargs)
+        admission = broker.admission()  # wait for room here: a waiting call holds least
+        if admission is not None and not admission.try_enter():
+            place = admission.queue()
+            try:  # awaiting the future itself: a waiting kiq() holds no frame of zq's
+                await place
+            except BaseException:
+                admission.gave_up(place)
+                raise
+        task_id = await send(
+            broker,
+            self.task_name,
+            self.labels,
+            self.custom_task_id,
+            args,
+            kwargs,
+            admitted=admission,
+        )
         return AsyncTaskiqTask(task_id, broker.result_backend, self.return_type, kicked=True)
 
     async def schedule_by_cron(

@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: Busy, Forward.expired
 SIGNATURE = b"ZQ" + bytes([PROTOCOL_VERSION])
 SIGNATURE_PREFIX = b"ZQ"
 
@@ -66,6 +66,7 @@ class ResultMsg(msgspec.Struct, array_like=True, gc=False):
     labels: dict[str, Any] = {}
     error: ErrorInfo | None = None
     log: str | None = None
+    run: int = 0  # this execution's number, unique to it (see zq.executions); 0: not known
 
 
 class Hello(msgspec.Struct, tag="hello", array_like=True):
@@ -107,9 +108,14 @@ class Credit(msgspec.Struct, tag="credit", array_like=True):
 
 
 class Assign(msgspec.Struct, tag="assign", array_like=True):
-    """Tasks sent to an executor, within its credit."""
+    """Tasks sent to an executor, within its credit.
+
+    ``acked``: how many results the dispatcher has received from this session so far; the
+    executor may forget those (it keeps the others, to send again on a new session).
+    """
 
     tasks: list[TaskMsg]
+    acked: int = 0
 
 
 class Results(msgspec.Struct, tag="results", array_like=True):
@@ -117,10 +123,16 @@ class Results(msgspec.Struct, tag="results", array_like=True):
 
     results: list[ResultMsg]
     credit: int = 0
+    resent: bool = False  # sent before on a session that ended: maybe received, maybe not
 
 
 class Heartbeat(msgspec.Struct, tag="hb", array_like=True):
-    """Sent by either side when it has had nothing else to say for a while."""
+    """Sent by either side when it has had nothing else to say for a while.
+
+    From the dispatcher to an executor, ``acked`` is as in ``Assign``.
+    """
+
+    acked: int = 0
 
 
 class Bye(msgspec.Struct, tag="bye", array_like=True):
@@ -150,11 +162,25 @@ class Submit(msgspec.Struct, tag="submit", array_like=True):
     tasks: list[TaskMsg]
 
 
+class Busy(msgspec.Struct, tag="busy", array_like=True):
+    """The dispatcher holds ``max_pending`` tasks: these submitted ones were not taken.
+
+    The peer keeps them and submits them again a moment later (backpressure across the
+    network; a joined producer's own bound then makes its ``kiq()`` wait).
+    """
+
+    tasks: list[TaskMsg]
+
+
 class Forward(msgspec.Struct, tag="forward", array_like=True, omit_defaults=True):
-    """Results (and progress reports) for the peer that submitted or fetched those tasks."""
+    """Results (and progress reports) for the peer that submitted or fetched those tasks.
+
+    ``expired`` are fetched tasks that are neither running nor have a result any more.
+    """
 
     results: list[ResultMsg]
     progress: list[tuple[str, bytes]] = []
+    expired: list[str] = []
 
 
 class Ack(msgspec.Struct, tag="ack", array_like=True):
@@ -198,4 +224,5 @@ Message = (
     | Ack
     | Progress
     | Fetch
+    | Busy
 )

@@ -15,7 +15,9 @@ import asyncio
 import contextvars
 import functools
 import logging
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,18 @@ if TYPE_CHECKING:
     from zq.broker import AsyncBroker
 
 log = logging.getLogger("zq.receiver")
+
+
+def being_cancelled(exc: BaseException) -> bool:
+    """Whether ``exc`` is this task being cancelled from outside (a shutdown), to re-raise.
+
+    A ``CancelledError`` that a task's own code let out (it awaited a helper that was
+    cancelled) is that task's failure, like any other exception: it becomes its result.
+    """
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    current = asyncio.current_task()
+    return current is None or current.cancelling() > 0
 
 
 class _Plan:
@@ -84,13 +98,17 @@ class Receiver:
         self._pool: ThreadPoolExecutor | None = None
         self.process_pool = process_pool
         self._plans: dict[str, _Plan] = {}
+        self._abandoned: set[Future[Any]] = set()
+        self._pool_size = 0
+        self.max_abandoned = 32  # abandoned threads before ``on_stuck`` (see ``_abandon``)
+        self.on_stuck: Callable[[], None] | None = None
 
     def startup(self) -> None:
         """Create the thread pool for sync tasks."""
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                self.max_threadpool_threads, thread_name_prefix="zq-sync"
-            )
+            # ThreadPoolExecutor's own default size, made explicit for ``_abandon``
+            self._pool_size = self.max_threadpool_threads or min(32, (os.cpu_count() or 1) + 4)
+            self._pool = ThreadPoolExecutor(self._pool_size, thread_name_prefix="zq-sync")
 
     def shutdown(self) -> None:
         """Release the pools; a sync task still running is not waited for."""
@@ -135,7 +153,9 @@ class Receiver:
             args, kwargs = self.broker.serializer.loadb(task.payload)
             value = await self._call(plan, args, kwargs)
             payload = self.broker.serializer.dumpb(value)
-        except Exception as exc:
+        except BaseException as exc:
+            if being_cancelled(exc):
+                raise
             log.debug("task %s (%s) failed", task.task_id, task.task_name, exc_info=True)
             return ResultMsg(
                 task.task_id, True, b"", perf_counter() - start, task.labels, describe(exc)
@@ -207,11 +227,11 @@ class Receiver:
                 value = await self._call(plan, message.args, kwargs)
             else:
                 value = await self._call_with_timeout(plan, message, kwargs, float(timeout))
-        except asyncio.CancelledError:
-            raise
         except NoResultError as exc:
             error = exc
         except BaseException as exc:
+            if being_cancelled(exc):
+                raise
             error = exc
             log.debug("task %s (%s) failed", message.task_id, message.task_name, exc_info=True)
         if dep_ctx is not None:
@@ -250,8 +270,43 @@ class Receiver:
             )
         if self._pool is None:
             self.startup()
+        assert self._pool is not None
         call = functools.partial(contextvars.copy_context().run, plan.func, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+        running = self._pool.submit(call)
+        try:
+            return await asyncio.wrap_future(running)
+        except BaseException:
+            if not running.done():  # a timeout or a cancel: the thread cannot be stopped
+                self._abandon(running)
+            raise
+
+    def _abandon(self, running: Future[Any]) -> None:
+        """A sync task's thread runs on after its caller gave up on it (a timeout, a cancel).
+
+        Once half the pool is held by such threads, new sync tasks get a fresh pool (the old
+        one's threads end when their calls do); past ``max_abandoned`` in all, ``on_stuck`` asks
+        for this process to be replaced (a planned replacement, like --max-tasks-per-child).
+        """
+        self._abandoned = {f for f in self._abandoned if not f.done()}
+        self._abandoned.add(running)
+        pool = self._pool
+        assert pool is not None
+        if len(self._abandoned) * 2 >= self._pool_size:
+            log.warning(
+                "%d sync task thread(s) still run past their timeout: new sync tasks use a "
+                "fresh thread pool",
+                len(self._abandoned),
+            )
+            pool.shutdown(wait=False)
+            self._pool = None
+            self.startup()
+        if len(self._abandoned) >= self.max_abandoned and self.on_stuck is not None:
+            self.on_stuck()
+
+    @property
+    def abandoned(self) -> int:
+        """Threads still running a sync task whose caller gave up on it."""
+        return sum(1 for f in self._abandoned if not f.done())
 
     def _encode(self, task: TaskMsg, result: TaskiqResult[Any], elapsed: float) -> ResultMsg:
         labels = task.labels

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from zq.codec import shallow
 from zq.exceptions import TaskiqError
 from zq.messages import ErrorInfo, ResultMsg
 
@@ -25,26 +26,61 @@ RESULT_HEADROOM = 65_536  # bytes of a result message besides its payload: label
 _generated: dict[tuple[str, str], type[TaskiqError]] = {}
 
 
+MAX_MESSAGE = 4_096  # characters of an exception's text kept when it cannot be described
+
+
 def _portable(value: Any) -> Any:
     try:
         _probe.encode(value)
-    except (TypeError, ValueError, OverflowError):
-        return repr(value)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return _text(value, repr)
+    if isinstance(value, dict | list | tuple) and not shallow(value):
+        return _text(value, repr)
     return value
 
 
+def _text(value: Any, how: Any = str) -> str:
+    """``str`` (or ``repr``) of ``value``, bounded, or a stand-in if even that fails."""
+    try:
+        text = str(how(value))
+    except BaseException:  # a hostile __str__ may raise anything
+        return f"<unprintable {type(value).__name__}>"
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "…"
+
+
 def describe(exc: BaseException) -> ErrorInfo:
-    """Turn ``exc`` into an ``ErrorInfo`` that any peer can decode."""
+    """Turn ``exc`` into an ``ErrorInfo`` that any peer can decode; never raises.
+
+    An exception that cannot be described in full (its args nest too deeply, its ``__str__``
+    raises, ...) is described by its class and bounded text only.
+    """
     cls = type(exc)
-    attrs = {k: _portable(v) for k, v in vars(exc).items() if not k.startswith("__")}
-    return ErrorInfo(
-        module=cls.__module__,
-        qualname=cls.__qualname__,
-        message=str(exc),
-        args=[_portable(a) for a in exc.args],
-        attrs=attrs,
-        traceback="".join(tb_module.format_exception(exc))[-MAX_TRACEBACK:],
-    )
+    try:
+        attrs = {k: _portable(v) for k, v in vars(exc).items() if not k.startswith("__")}
+        info = ErrorInfo(
+            module=cls.__module__,
+            qualname=cls.__qualname__,
+            message=_text(exc),
+            args=[_portable(a) for a in exc.args],
+            attrs=attrs,
+            traceback=_traceback(exc),
+        )
+        _probe.encode(info)  # proves it will travel
+    except BaseException:  # describing must never fail; fall back to text
+        return ErrorInfo(
+            module=_text(cls.__module__),
+            qualname=_text(cls.__qualname__),
+            message=_text(exc),
+            args=[_text(exc)],
+        )
+    return info
+
+
+def _traceback(exc: BaseException) -> str:
+    try:
+        return "".join(tb_module.format_exception(exc))[-MAX_TRACEBACK:]
+    except BaseException:  # a hostile exception may break traceback formatting
+        return ""
 
 
 def result_limit(max_msg_size: int) -> int:

@@ -25,6 +25,7 @@ import msgspec
 from zq.actors.executor import Executor
 from zq.broker import AsyncBroker
 from zq.brokers.zmq_broker import ZeroMQBroker
+from zq.child_state import BEAT_S, ChildState
 from zq.exceptions import PeerRefusedError, SecurityConfigError
 from zq.loader import (
     AppLoadError,
@@ -75,6 +76,7 @@ class WorkerConfig(msgspec.Struct, kw_only=True):
     curve: dict[str, str] = {}  # --curve-* given: they override the broker's CURVE settings
     index: int = 0
     control_fd: int = -1  # where reports go; -1: nowhere
+    state_path: str = ""  # the page shared with the supervisor (zq.child_state); "": none
 
 
 class Report(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -105,9 +107,12 @@ def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
     return asyncio.new_event_loop
 
 
+_FORKED = False  # set in a copy of this process made by a task's os.fork()
+
+
 def _reporter(fd: int) -> Callable[[Report], None]:
     def report(line: Report) -> None:
-        if fd >= 0:
+        if fd >= 0 and not _FORKED:  # a task's forked copy must not speak for this process
             # If the supervisor is gone the write fails; the parent watch stops us.
             with contextlib.suppress(OSError):
                 os.write(fd, msgspec.json.encode(line) + b"\n")
@@ -141,12 +146,7 @@ def build_receiver(broker: AsyncBroker, config: WorkerConfig, modules: list[str]
 async def serve(config: WorkerConfig) -> int:
     """Run one executor until SIGTERM or until the parent process goes away."""
     report = _reporter(config.control_fd)
-    broker = load_broker(config.app, config.app_dir)
-    modules = list(config.modules)
-    if config.fs_discover:
-        modules += discover(config.app_dir or os.getcwd(), config.tasks_patterns)
-    import_modules(modules, config.app_dir)
-    broker.is_worker_process = True
+    broker, modules = _load_app(config)
     if config.curve:
         if not isinstance(broker, ZeroMQBroker):
             raise AppLoadError(
@@ -156,11 +156,17 @@ async def serve(config: WorkerConfig) -> int:
     addresses = config.connect or [getattr(broker, "endpoint", "")]
     if not addresses[0]:
         raise SystemExit(f"{config.app} has no address: pass --connect")
-    executor = _executor(config, broker, build_receiver(broker, config, modules), addresses)
+    receiver = build_receiver(broker, config, modules)
+    executor = _executor(config, broker, receiver, addresses)
     executor.on_spent = lambda: report(Report(event="spent"))
+    receiver.on_stuck = _replace_when_stuck(receiver, report, config.index)
+    loop = asyncio.get_running_loop()
+    state = ChildState(config.state_path) if config.state_path else None
+    if state is not None:
+        _share_state(loop, executor, state)
+    os.register_at_fork(after_in_child=lambda: _disown(executor, state))
     await broker.startup()  # WORKER_STARTUP handlers may kick: the executor queues those
     await executor.start()
-    loop = asyncio.get_running_loop()
     stop, cancel = asyncio.Event(), asyncio.Event()
 
     def on_sigterm() -> None:  # the first drains, the second cancels
@@ -175,8 +181,6 @@ async def serve(config: WorkerConfig) -> int:
         log.critical("worker %d: %s", config.index, executor.crash)
         await broker.shutdown()
         return EXIT_CONFIG
-    if not stop.is_set() and not joined.result():
-        log.warning("worker %d: no dispatcher answered yet at %s", config.index, addresses)
     tasks = sorted(broker.get_all_tasks())
     ready = Report(event="ready", tasks=tasks, queues=config.queues, addresses=addresses)
     ready.limit = executor.max_async_tasks
@@ -190,7 +194,41 @@ async def serve(config: WorkerConfig) -> int:
     except TimeoutError:
         log.warning("worker %d: broker shutdown timed out", config.index)
     report(Report(event="stopped", count=executor.tasks_run))
-    return 1 if executor.crash is not None else 0
+    code = 1 if executor.crash is not None else 0
+    if receiver.abandoned:  # the interpreter would wait for them at exit, maybe forever
+        log.warning(
+            "worker %d: exiting without waiting for %d sync task thread(s) past their timeout",
+            config.index,
+            receiver.abandoned,
+        )
+        logging.shutdown()
+        os._exit(code)
+    return code
+
+
+def _load_app(config: WorkerConfig) -> tuple[AsyncBroker, list[str]]:
+    """Import the app's broker and its task modules; the broker knows it is in a worker."""
+    broker = load_broker(config.app, config.app_dir)
+    modules = list(config.modules)
+    if config.fs_discover:
+        modules += discover(config.app_dir or os.getcwd(), config.tasks_patterns)
+    import_modules(modules, config.app_dir)
+    broker.is_worker_process = True
+    return broker, modules
+
+
+def _replace_when_stuck(
+    receiver: Receiver, report: Callable[[Report], None], index: int
+) -> Callable[[], None]:
+    def stuck() -> None:
+        log.warning(
+            "worker %d: %d sync task thread(s) run past their timeout: replacing this process",
+            index,
+            receiver.abandoned,
+        )
+        report(Report(event="spent"))
+
+    return stuck
 
 
 def _executor(
@@ -224,6 +262,31 @@ async def _drain(executor: Executor, cancel: asyncio.Event, config: WorkerConfig
         await executor.cancel_running()
     await draining
     cancelling.cancel()
+
+
+def _disown(executor: Executor, state: ChildState | None) -> None:
+    """In a copy of this process that a task made with ``os.fork()`` (which then went on).
+
+    The copy shares the sockets, the report pipe and the page shared with the supervisor:
+    it must use none of them. It stops at its first return to zq (``Executor.forked``); a task
+    that forks to run code of its own (multiprocessing's ``fork``) exits before that.
+    """
+    global _FORKED  # noqa: PLW0603 - one flag for the whole copy of the process
+    _FORKED = True
+    executor.forked = True
+    if state is not None:
+        state.detach()
+
+
+def _share_state(loop: asyncio.AbstractEventLoop, executor: Executor, state: ChildState) -> None:
+    """Beat the loop's heartbeat into the page shared with the supervisor; flag busy."""
+
+    def beat() -> None:
+        state.beat()
+        loop.call_later(BEAT_S, beat)
+
+    beat()
+    executor.on_busy = state.busy
 
 
 def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, index: int) -> None:

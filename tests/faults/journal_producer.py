@@ -6,7 +6,8 @@
 ``kick`` binds ADDRESS, kicks COUNT ``work`` tasks (tokens t0, t1, ...), prints ``acked N``
 once every kiq() returned, ``midway`` once a fifth of them completed, then waits to be
 killed. ``drain`` binds ADDRESS again on the same JOURNAL, prints ``recovered N``, waits until
-nothing is pending or in flight, prints ``drained`` and exits. JOURNAL ``-`` means none.
+nothing is pending or in flight, prints ``drained D`` (D: the duplicates it counted), exits.
+JOURNAL ``-`` means none.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ async def main(mode: str, address: str, journal: str, log: str, count: int) -> N
             stats = await broker.stats()
             print(f"recovered {stats['stats'].recovered}", flush=True)
             await broker.wait_workers(1)
-            await broker.wait_until(lambda s: s["pending"] + s["leased"] + s["delayed"] == 0)
-            print("drained", flush=True)
+            stats = await broker.wait_until(
+                lambda s: s["pending"] + s["leased"] + s["delayed"] == 0
+            )
+            print(f"drained {stats['stats'].duplicates}", flush=True)
 
 
 if __name__ == "__main__":

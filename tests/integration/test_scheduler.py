@@ -126,5 +126,5 @@ async def test_a_finished_run_kicked_again_is_dropped(
     other = await kicker.with_task_id("s@2").kiq("slot2", str(log))
     await other.wait_result(timeout=20)
     stats = (await producer.stats())["stats"]
-    assert stats.duplicates == 1 and stats.submitted == 2
+    assert stats.repeated_kicks == 1 and stats.submitted == 2 and stats.duplicates == 0
     assert Counter(log_lines(log)) == {"slot1": 1, "slot2": 1}

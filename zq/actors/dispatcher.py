@@ -32,6 +32,7 @@ from zq.actors.records import Records
 from zq.actors.results import FetchResults, Forget, Put, ResultStore
 from zq.actors.routing import Routing
 from zq.exceptions import RemoteProtocolError
+from zq.executions import Executions
 from zq.journal import Journal
 from zq.ledger import DeadLetter, Ledger, Lost
 from zq.liveness import Liveness
@@ -39,6 +40,7 @@ from zq.messages import (
     ROLE_EXECUTOR,
     Ack,
     Assign,
+    Busy,
     Bye,
     Credit,
     ErrorInfo,
@@ -56,7 +58,7 @@ from zq.messages import (
     Welcome,
 )
 from zq.remote_errors import is_zq_error
-from zq.transport.channel import Channel, decoded, decoded_with_users
+from zq.transport.channel import Channel, decoded, decoded_with_meta
 from zq.transport.curve import AllowList
 from zq.transport.sockets import SocketConfig, router
 
@@ -79,6 +81,7 @@ class _Found:
 
     peer: bytes
     results: list[ResultMsg]
+    missing: list[str]
 
 
 class Dispatcher(Actor):
@@ -97,12 +100,13 @@ class Dispatcher(Actor):
         max_pending: int = 100_000,
         journal: Journal | None = None,
         result_ttl_s: float = 3600.0,
+        max_connections: int | None = None,
     ) -> None:
         super().__init__("dispatcher")
         self.records = Records(journal, result_ttl_s)
         self.journal = journal  # checked on the hot path before calling into records
         self.dead_letters = self.records.dead_letters
-        self.admission = Admission(max_pending)
+        self.admission = Admission(max_pending, self._held)
         self.address = address
         self.endpoint = address  # the endpoint actually bound, once started
         self.heartbeat_s = heartbeat_s
@@ -111,7 +115,9 @@ class Dispatcher(Actor):
         self.config = config or SocketConfig()  # with CURVE: ``allow`` says who may connect
         self.incarnation = uuid.uuid4().hex
         self.stats = DispatcherStats()
-        self._gate = Gate(self.stats, self._send, allow)
+        self._gate = Gate(
+            self.stats, self._send, allow, self.config.handshake_timeout_s, max_connections
+        )
         self.peers: dict[bytes, PeerInfo] = {}
         self._results = results
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
@@ -119,6 +125,11 @@ class Dispatcher(Actor):
         self._ledger = Ledger(delivery_limit)
         self._liveness: Liveness[bytes] = Liveness(heartbeat_s, liveness_timeout_s)
         self._routing = Routing(results)
+        self._executions = Executions(self._accepted_run)
+        self._received: dict[bytes, int] = {}  # results from each executor's session
+        # What executors are told we have (they keep the rest to send again): with a journal,
+        # only results on disk, so a crash never loses a result its executor forgot.
+        self._acked: dict[bytes, int] = self._received if journal is None else {}
         self._dirty = False
         self._until = Conditions()
         self._release_at: float | None = None
@@ -174,6 +185,7 @@ class Dispatcher(Actor):
 
     def receive(self, message: Any) -> None:
         if type(message) is TaskMsg:  # a kiq() in this process: the hot path
+            self.admission.arrived()
             self._submit(message, None)
         elif type(message) is _Tick:
             self._tick()
@@ -186,7 +198,7 @@ class Dispatcher(Actor):
         elif type(message) is FetchResults:
             self._fetch(None, message.task_ids)
         elif type(message) is _Found:
-            self._routing.forward(message.peer, message.results)
+            self._routing.forward(message.peer, message.results, message.missing)
         else:
             super().receive(message)
 
@@ -230,7 +242,8 @@ class Dispatcher(Actor):
     def poll_io(self) -> bool:
         channel = self._channel
         assert channel is not None
-        if self._gate.curve:
+        self._gate.poll()
+        if self._gate.curve or self._gate.unspoken:
             return self._poll_checked(channel)
         batch = channel.recv_batch()
         if not batch:
@@ -243,16 +256,25 @@ class Dispatcher(Actor):
         return len(batch) >= 1000 or channel.readable()
 
     def _poll_checked(self, channel: Channel) -> bool:
-        """``poll_io`` with CURVE: each message is checked against its sender key's role."""
-        batch, users = channel.recv_batch_with_users()
+        """``poll_io`` with CURVE, or while a connection has not said hello yet.
+
+        With CURVE each message is checked against its sender key's role; a ``Hello`` marks
+        its connection as a zq peer's (the others are closed after the handshake timeout).
+        """
+        gate = self._gate
+        curve = gate.curve
+        batch, users, fds = channel.recv_batch_with_meta(users=curve)
         if not batch:
             return False
         now = self._now()
-        gate = self._gate
-        for peer, message, user in decoded_with_users(batch, users, on_error=gate.protocol_error):
-            if gate.check(peer, user, message):
-                self._liveness.heard(peer, now)
-                self._handle(peer, message)
+        messages = decoded_with_meta(batch, users, fds, on_error=gate.protocol_error)
+        for peer, message, user, fd in messages:
+            if curve and not gate.check(peer, user, message):
+                continue
+            if type(message) is Hello:
+                gate.spoke(fd)
+            self._liveness.heard(peer, now)
+            self._handle(peer, message)
         return len(batch) >= 1000 or channel.readable()
 
     def io_waiting(self) -> bool:
@@ -263,25 +285,21 @@ class Dispatcher(Actor):
             self._handle_message(peer, message)
         except RemoteProtocolError as exc:  # e.g. negative credit: the peer's fault, not ours
             self._gate.protocol_error(peer, exc)
+        except Exception as exc:  # a supervision boundary: no peer's message ends the actor
+            self._gate.handler_failed(peer, message, exc)
 
     def _handle_message(self, peer: bytes, message: Message) -> None:
         ledger = self._ledger
         match message:
-            case Results(results=results, credit=credit):
-                known = ledger.knows(peer)
-                for result in results:
-                    self._complete(peer, result)
-                if known:
-                    if credit:
-                        ledger.grant(peer, credit)
-                        self._dirty = True
-                else:  # we restarted, or declared it lost: its results count, then it rejoins
-                    self._send(peer, Rejoin(self.incarnation))
+            case Results():
+                self._results_from(peer, message)
             case Submit(tasks=tasks):
                 if peer not in self.peers:  # a session we lost (or from before a restart):
                     self._send(peer, Rejoin(self.incarnation))  # keep its tasks all the same
-                for task in tasks:
-                    self._submit(task, peer)
+                back = self._take(peer, tasks)
+                if back:
+                    self.stats.busy += len(back)
+                    self._send(peer, Busy(back))
             case Ack(task_ids=task_ids):
                 for task_id in task_ids:
                     self.stats.acked += ledger.ack(peer, task_id)
@@ -311,11 +329,32 @@ class Dispatcher(Actor):
                 requeued = ledger.leave(peer, returned, cancelled)
                 self.stats.requeued += len(requeued)
                 self.peers.pop(peer, None)
+                self._received.pop(peer, None)
+                self._acked.pop(peer, None)
                 self._dirty = True
             case _:
                 self._gate.protocol_error(
                     peer, RemoteProtocolError(f"unexpected {type(message).__name__}")
                 )
+
+    def _results_from(self, peer: bytes, message: Results) -> None:
+        results = message.results
+        received = self._received
+        received[peer] = received.get(peer, 0) + len(results)
+        ledger = self._ledger
+        known = ledger.knows(peer)
+        if message.resent:
+            for result in results:
+                self._resent(result)
+        else:
+            for result in results:
+                self._complete(peer, result)
+        if known:
+            if message.credit:
+                ledger.grant(peer, message.credit)
+                self._dirty = True
+        else:  # we restarted, or declared it lost: its results count, then it rejoins
+            self._send(peer, Rejoin(self.incarnation))
 
     def _hello(self, peer: bytes, hello: Hello) -> None:
         if not self._gate.admits(peer, hello):
@@ -329,6 +368,7 @@ class Dispatcher(Actor):
             if not fresh:  # a retried hello: just welcome it again
                 self._send(peer, Welcome(self.incarnation, self.heartbeat_s))
                 return
+            self._received[peer] = self._acked[peer] = 0  # counted from the session's hello
             self._dirty = True
         self.peers[peer] = PeerInfo(
             hello.role, hello.pid, hello.hostname, hello.tasks, hello.queues, hello.credit
@@ -345,18 +385,40 @@ class Dispatcher(Actor):
         due = self._due(task) if labels and "delay" in labels else None
         ledger = self._ledger
         if "schedule_id" in labels and self.records.repeated_run(task, ledger, self._now()):
-            self.stats.duplicates += 1  # the same slot, from a second scheduler
+            self.stats.repeated_kicks += 1  # the same slot, from a second scheduler: dropped
             return
         if ledger.submit(task, origin, due):
             self.stats.submitted += 1
             if self.journal is not None and not journaled:
                 self.records.accepted(task, origin)
-            if ledger.pending_count + ledger.delayed_count >= self.admission.limit:
-                self.admission.update(ledger.pending_count + ledger.delayed_count)
             if due is None:
                 self._dirty = True
             else:
                 self._arm_release()
+
+    def _take(self, peer: bytes, tasks: list[TaskMsg]) -> list[TaskMsg]:
+        """Submit what ``max_pending`` has room for; returns the tasks handed back.
+
+        A task the ledger already holds (a retry's successor, a resubmission) takes no room:
+        deferring it would let its predecessor's result end it first.
+        """
+        room = self.admission.free()
+        if room >= len(tasks):
+            for task in tasks:
+                self._submit(task, peer)
+            return []
+        back = []
+        for task in tasks:
+            if room > 0 or self._ledger.origin_of(task.task_id)[0]:
+                room -= 1
+                self._submit(task, peer)
+            else:
+                back.append(task)
+        return back
+
+    def _held(self) -> int:
+        """Tasks waiting here (pending or delayed): what ``max_pending`` bounds."""
+        return self._ledger.pending_count + self._ledger.delayed_count
 
     def _due(self, task: TaskMsg) -> float | None:
         """The time a task with a ``delay`` label (seconds) is due, or None to run it now."""
@@ -375,8 +437,8 @@ class Dispatcher(Actor):
 
     def _complete(self, peer: bytes, result: ResultMsg) -> None:
         done = self._ledger.complete(peer, result.task_id)
-        if done.outcome == "duplicate":
-            self.stats.duplicates += 1
+        if done.outcome == "duplicate":  # not in the ledger: ran again, sent again, or unknown
+            self._count_again(result)
             return
         if done.outcome == "retried":  # its successor runs next; this run's outcome is not final
             self.stats.retried += 1
@@ -384,6 +446,8 @@ class Dispatcher(Actor):
             self._arm_release()
             return
         self.stats.completed += 1
+        if self._executions.early_runs:  # only after a session ended: results were resent
+            self.stats.duplicates += self._executions.finished(result.task_id, result.run)
         if self.journal is not None:
             self.records.finished(result.task_id)
         error = result.error
@@ -396,6 +460,31 @@ class Dispatcher(Actor):
                 reason = f"rejected by the task: {error.message}"
                 self._record_dead(done.task, reason, done.origin)
         self._deliver(result, done.origin)
+
+    def _count_again(self, result: ResultMsg) -> None:
+        """A result for a task that is not in the ledger (see ``zq.executions``)."""
+        again = self._executions.again(result.task_id, result.run)
+        if again == "duplicate":
+            self.stats.duplicates += 1
+        elif again == "unknown":
+            self.stats.unknown_results += 1
+            log.debug("a result for task %s, which this dispatcher does not know", result.task_id)
+
+    def _accepted_run(self, task_id: str) -> int | None:
+        """The run of the result kept for a finished task (zq.executions), or None."""
+        result = self._routing.routed(task_id) or self._results.peek_now(task_id)
+        return None if result is None else result.run
+
+    def _resent(self, result: ResultMsg) -> None:
+        """A result sent again after its session ended: count its run, never complete with it.
+
+        The task it belongs to may have a successor (a retry) by now, or run elsewhere: its
+        own result ends it.
+        """
+        if self._ledger.origin_of(result.task_id)[0]:
+            self._executions.early(result.task_id, result.run)
+        else:
+            self._count_again(result)
 
     def _deliver(self, result: ResultMsg, origin: bytes | None) -> None:
         if self.journal is not None:
@@ -410,17 +499,22 @@ class Dispatcher(Actor):
             if known:
                 if origin != peer:
                     self._routing.watch(task_id, peer)
-            elif peer is not None:
+            else:
                 done.append(task_id)
-        if done and peer is not None:
+        if not done:
+            return
+        if peer is None:  # the store has their results, or they expired: it tells which
+            self._routing.expire(done)
+        else:
             self._routing.look_up(peer, done, self._found)
 
-    async def _found(self, peer: bytes, results: list[ResultMsg]) -> None:
+    async def _found(self, peer: bytes, results: list[ResultMsg], missing: list[str]) -> None:
         if self.alive:
-            await self.tell(_Found(peer, results))
+            await self.tell(_Found(peer, results, missing))
 
     def _record_dead(self, task: TaskMsg, reason: str, origin: bytes | None) -> None:
         self.stats.dead_lettered += 1
+        self._executions.dropped(task.task_id)
         self.records.dead(task, reason, origin)
 
     def _account_loss(self, lost: Lost) -> None:
@@ -439,6 +533,8 @@ class Dispatcher(Actor):
     def _lose(self, peer: bytes, why: str) -> None:
         info = self.peers.pop(peer, None)
         self._liveness.forget(peer)
+        self._received.pop(peer, None)
+        self._acked.pop(peer, None)
         if not self._ledger.knows(peer):
             return
         lost = self._ledger.lose(peer)
@@ -456,13 +552,14 @@ class Dispatcher(Actor):
     def _tick(self) -> None:
         now = self._now()
         self.records.tick(now)
+        self._gate.sweep(now)
         for peer in self._liveness.expired(now):
             if self._ledger.knows(peer):
                 self._lose(peer, f"silent for over {self.liveness_timeout_s:g}s")
             else:
                 self.peers.pop(peer, None)
         for peer in self._liveness.owed(now):
-            self._send(peer, Heartbeat())
+            self._send(peer, Heartbeat(self._acked.get(peer, 0)))
 
     def after_batch(self) -> None:
         if self._until:
@@ -470,16 +567,16 @@ class Dispatcher(Actor):
         if self._dirty:
             self._dirty = False
             for peer, batch in self._ledger.dispatch():
-                self._send(peer, Assign(batch))
-            if not self.admission.open:
-                self.admission.update(self._ledger.pending_count + self._ledger.delayed_count)
+                self._send(peer, Assign(batch, self._acked.get(peer, 0)))
+            if self.admission.queued:
+                self.admission.room()
         self._routing.flush(self._send)
         assert self._channel is not None
         if self._channel.backlog:
             for frames in self._channel.flush():
                 self._lose(frames[0], "unroutable")
-        if self.journal is not None:  # after the sends: workers run while we write
-            self.records.flush()
+        if self.journal is not None and self.records.flush():  # after the sends: workers run
+            self._acked = dict(self._received)  # while we write; then acknowledge what we wrote
 
     # --- helpers --------------------------------------------------------------------------
 

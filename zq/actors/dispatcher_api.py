@@ -45,17 +45,22 @@ class DispatcherStats:
 
     submitted: int = 0
     completed: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # executions beyond the first whose results reached us (zq.executions)
+    unknown_results: int = 0  # results for tasks this dispatcher never knew (or forgot)
+    repeated_kicks: int = 0  # a second kick of one schedule slot (another scheduler): dropped
     requeued: int = 0
     dead_lettered: int = 0
     retried: int = 0
     no_result: int = 0
     protocol_errors: int = 0
+    handler_errors: int = 0  # messages whose handling raised (dropped; the dispatcher goes on)
     refused: int = 0  # messages dropped because the sender's key may not send them (CURVE)
     handshakes_failed: int = 0  # connections refused in their handshake (a key, CURVE or not)
     executors_lost: int = 0
+    connections_closed: int = 0  # connections that said no hello in time, or over the bound
     acked: int = 0  # leases ended early by an ack
     recovered: int = 0  # unfinished tasks queued again from the journal at start-up
+    busy: int = 0  # submitted tasks handed back for later: max_pending was reached
 
 
 @dataclass(slots=True, frozen=True)

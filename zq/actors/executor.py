@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import socket
 import uuid
 from collections import deque
@@ -24,14 +25,15 @@ from typing import Any
 import zmq
 
 from zq.actors.base import Actor
-from zq.actors.links import Link, LinkPort
-from zq.actors.results import Put, PutProgress, ResultStore
+from zq.actors.links import UNANSWERED_WARN_S, Link, LinkPort
+from zq.actors.results import Expire, Put, PutProgress, ResultStore
 from zq.exceptions import PeerRefusedError
 from zq.messages import (
     PROTOCOL_VERSION,
     ROLE_EXECUTOR,
     Ack,
     Assign,
+    Busy,
     Bye,
     Farewell,
     Forward,
@@ -41,13 +43,14 @@ from zq.messages import (
     Progress,
     Refuse,
     Rejoin,
+    ResultMsg,
     Results,
     Submit,
     TaskMsg,
     Welcome,
 )
-from zq.receiver import Receiver
-from zq.remote_errors import result_limit, too_large
+from zq.receiver import Receiver, being_cancelled
+from zq.remote_errors import describe, result_limit, too_large
 from zq.transport import sockets
 from zq.transport.channel import bad_frame_logger, decoded
 from zq.transport.curve import check_libzmq
@@ -111,7 +114,11 @@ class Executor(Actor):
         self.tasks_run = 0
         self.max_tasks = max_tasks  # take at most this many tasks, then ``on_spent()``
         self.on_spent = on_spent
+        self.on_busy: Callable[[bool], None] | None = None  # first task started / last ended
+        self.forked = False  # set in a copy of the process that a task's os.fork() made
         self.received = 0
+        # Run numbers (zq.executions): a random base per process, then one per task run.
+        self._run_base = random.getrandbits(31) << 32 | 1
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._links: list[Link] = []
         self._ready: deque[tuple[Link, TaskMsg]] = deque()
@@ -226,12 +233,22 @@ class Executor(Actor):
                 idle.append(waiter)
                 link, task = await waiter
             self._running += 1
+            if self._running == 1 and self.on_busy is not None:
+                self.on_busy(True)
             current[index] = (link, task)
             try:
                 result = await run(task, link.port)
+            except BaseException as exc:  # every run ends in a result, however it ended
+                if being_cancelled(exc):
+                    raise
+                result = _failed(task, exc)
             finally:
+                if self.forked:  # a task forked and its copy came back here: it ends now
+                    os._exit(0)
                 self._running -= 1
                 current[index] = None
+                if not self._running and self.on_busy is not None:
+                    self.on_busy(False)
             done((link, result))
 
     def _offer(self, link: Link, task: TaskMsg) -> None:
@@ -250,6 +267,7 @@ class Executor(Actor):
             link, result = message
             if len(result.payload) > self._result_limit:
                 result = too_large(result, self._result_limit)
+            result.run = self._run_base + self.tasks_run  # unique to this execution
             link.results.append(result)
             link.outstanding -= 1
             link.credit_back += 1
@@ -292,7 +310,16 @@ class Executor(Actor):
             for _, message in decoded(
                 batch, routed=False, on_error=bad_frame_logger(log, link.address)
             ):
-                self._handle(link, message)
+                try:
+                    self._handle(link, message)
+                except PeerRefusedError:
+                    raise  # the dispatcher will not have us: the worker exits with the reason
+                except Exception:  # a supervision boundary: no message ends the executor
+                    log.exception(
+                        "handling a %s from dispatcher %s failed; it is dropped",
+                        type(message).__name__,
+                        link.address,
+                    )
             more = more or len(batch) >= 1000 or link.channel.readable()
         return more
 
@@ -301,7 +328,9 @@ class Executor(Actor):
 
     def _handle(self, link: Link, message: Message) -> None:
         match message:
-            case Assign(tasks=tasks):
+            case Assign(tasks=tasks, acked=acked):
+                if acked:
+                    link.ack(acked)
                 link.outstanding += len(tasks)
                 link.granted -= len(tasks)
                 if self.max_tasks is not None:
@@ -312,18 +341,23 @@ class Executor(Actor):
                     return
                 for task in tasks:
                     self._offer(link, task)
-            case Heartbeat():
-                pass
+            case Heartbeat(acked=acked):
+                link.ack(acked)
+            case Busy(tasks=tasks):  # the dispatcher is full: submit them again on the tick
+                link.deferred.extend(tasks)
             case Farewell():
                 link.byes = max(0, link.byes - 1)
-            case Forward(results=results, progress=progress):
+            case Forward(results=results, progress=progress, expired=expired):
                 if self.results is not None and self.results.alive:
                     if results:
                         self.results.tell_nowait(Put(results))
                     if progress:
                         self.results.tell_nowait(PutProgress(progress))
+                    if expired:
+                        self.results.tell_nowait(Expire(expired))
             case Welcome(incarnation=incarnation):
                 link.joined = True
+                link.warn_after_s = UNANSWERED_WARN_S
                 if self._joined is not None:
                     self._joined.set()
                 if link.incarnation and link.incarnation != incarnation:
@@ -333,8 +367,9 @@ class Executor(Actor):
                 for carried in link.carried:  # from the session before: after our Hello
                     self._send(link, carried)
                 link.carried = []
-            case Rejoin():
+            case Rejoin():  # the dispatcher restarted: it counts our results from zero
                 link.joined = False
+                link.carried = link.restart_count(link.carried)
                 self._hello(link)
             case Refuse(reason=reason):
                 raise PeerRefusedError(f"dispatcher {link.address} refused us: {reason}")
@@ -344,7 +379,7 @@ class Executor(Actor):
     def _renew(self, link: Link, why: str) -> None:
         """Start a new session on ``link``: the old one may have lost messages (see links)."""
         log.warning("dispatcher %s %s: joining again as a new session", link.address, why)
-        link.carried.extend(link.close())
+        link.carried = link.restart_count([*link.carried, *link.close()])
         self._connect(link)
         self._hello(link)
 
@@ -374,14 +409,28 @@ class Executor(Actor):
         assert self._loop is not None
         now = self._loop.time()
         for link in self._links:
+            if link.deferred:
+                link.submits.extend(link.deferred)
+                link.deferred = []
             if not link.joined:
                 self._hello(link)  # until a Welcome: the dispatcher may not be up yet
+                waited = now - link.last_heard_at
+                if waited >= link.warn_after_s:
+                    link.warn_after_s = min(2 * link.warn_after_s, 300.0)
+                    log.warning(
+                        "no zq dispatcher answers at %s after %.0fs: is the app running and "
+                        "bound to that address? Still trying",
+                        link.address,
+                        waited,
+                    )
             elif now - link.last_heard_at > self.liveness_timeout_s:
                 self._renew(link, f"silent for {now - link.last_heard_at:.1f}s")
             elif now - link.last_sent_at >= self.heartbeat_s:
                 self._send(link, Heartbeat())
 
     def after_batch(self) -> None:
+        if self.forked:  # a forked copy of this process must send nothing (see zq.worker)
+            os._exit(0)
         for link in self._links:
             # Kicks, progress and acks go before results: a retry kicked by a failing task
             # must reach the dispatcher before that task's result does.
@@ -471,11 +520,19 @@ class Executor(Actor):
             return
         if sent:
             link.last_sent_at = self._loop.time()
-            if type(message) is Bye:
+            if type(message) is Results:  # kept until acknowledged (zq.executions)
+                link.unacked.extend(message.results)
+            elif type(message) is Bye:
                 link.byes += 1
                 link.said_bye_last = True
             elif type(message) is not Heartbeat:
                 link.said_bye_last = False
+
+
+def _failed(task: TaskMsg, exc: BaseException) -> ResultMsg:
+    """The error result of a run that raised past the receiver (a hook, a ``BaseException``)."""
+    log.error("task %s (%s) ended abnormally: %r", task.task_id, task.task_name, exc)
+    return ResultMsg(task.task_id, True, b"", 0.0, task.labels, describe(exc))
 
 
 async def _within(event: asyncio.Event, timeout_s: float | None) -> bool:

@@ -7,7 +7,11 @@ Kept apart from the dispatcher actor, which only calls it: the decisions are in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import resource
+import socket
 from collections.abc import Callable
 
 import zmq
@@ -33,10 +37,16 @@ class Gate:
         stats: DispatcherStats,
         send: Callable[[bytes, Message], None],
         allow: AllowList | None,
+        hello_timeout_s: float = 5.0,
+        max_connections: int | None = None,
     ) -> None:
         self.stats = stats
         self.allow = allow
+        self.hello_timeout_s = hello_timeout_s
+        self.max_connections = max_connections or default_max_connections()
         self._send = send
+        self._open: set[int] = set()  # descriptors of the connections we accepted
+        self._unspoken: dict[int, float] = {}  # accepted, no Hello yet: since when
         self._zap: ZapHandler | None = None
         self._monitor: zmq.Socket[bytes] | None = None
         self._monitor_fd = -1
@@ -72,37 +82,106 @@ class Gate:
         authenticator refused (which it logs itself, with the address and the key).
         """
         assert self._loop is not None
-        self._monitor = sock.get_monitor_socket(HANDSHAKE_EVENTS)
+        events = HANDSHAKE_EVENTS | zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED
+        self._monitor = sock.get_monitor_socket(events)
         fd = self._monitor.getsockopt(zmq.FD)
         assert isinstance(fd, int)
         self._monitor_fd = fd
-        self._loop.add_reader(fd, self._handshake_failed)
-        self._handshake_failed()  # the descriptor is edge-triggered: look once now
+        self._loop.add_reader(fd, self._connection_events)
+        self._connection_events()  # the descriptor is edge-triggered: look once now
 
-    def _handshake_failed(self) -> None:
+    def _connection_events(self) -> None:
         monitor = self._monitor
         while monitor is not None:
             try:
                 event = parse_monitor_message(monitor.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:
                 return
+            kind, value = event["event"], int(event["value"])
+            if kind == zmq.EVENT_ACCEPTED:
+                self._accepted(value)
+                continue
+            if kind == zmq.EVENT_DISCONNECTED:
+                self._open.discard(value)
+                self._unspoken.pop(value, None)
+                continue
             self.stats.handshakes_failed += 1
             count = self.stats.handshakes_failed
-            if event["event"] != zmq.EVENT_HANDSHAKE_FAILED_AUTH and (
+            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH or not (
                 count <= 10 or count % 1000 == 0
             ):
+                continue
+            if self.curve:
                 log.warning(
                     "a connection failed its handshake (#%d, error %#x): a client without "
                     "CURVE, with another server key, or not a zq peer",
                     count,
                     int(event["value"]),
                 )
+            else:  # no key to get wrong: a peer that went away mid-handshake, or not ZeroMQ
+                log.info(
+                    "a connection ended before its ZeroMQ handshake was done (#%d, error %#x): "
+                    "a peer that stopped while connecting, or a client that is not a zq peer",
+                    count,
+                    int(event["value"]),
+                )
+
+    # --- connections that never say hello -------------------------------------------------
+
+    def poll(self) -> None:
+        """Read connection events now, before the ROUTER's messages.
+
+        libzmq reports a connection as accepted before any message can arrive on it, so a
+        ``Hello`` is never read before its connection is known (and then left unmarked).
+        """
+        monitor = self._monitor
+        if monitor is not None:
+            events = monitor.getsockopt(zmq.EVENTS)
+            if isinstance(events, int) and events & zmq.POLLIN:
+                self._connection_events()
+
+    @property
+    def unspoken(self) -> bool:
+        """Whether a connection has not said hello yet (its messages' descriptors are read)."""
+        return bool(self._unspoken)
+
+    def spoke(self, fd: int) -> None:
+        """The connection on ``fd`` said hello: it is a zq peer's."""
+        self._unspoken.pop(fd, None)
+
+    def _accepted(self, fd: int) -> None:
+        assert self._loop is not None
+        self._open.add(fd)
+        if len(self._open) > self.max_connections:
+            self._cut(fd, f"over max_connections ({self.max_connections})")
+        else:
+            self._unspoken[fd] = self._loop.time()
+
+    def sweep(self, now: float) -> None:
+        """Close the connections that said nothing within ``hello_timeout_s``."""
+        if not self._unspoken:
+            return
+        late = [fd for fd, at in self._unspoken.items() if now - at > self.hello_timeout_s]
+        for fd in late:
+            self._cut(fd, f"it said no hello within {self.hello_timeout_s:g}s")
+
+    def _cut(self, fd: int, why: str) -> None:
+        """Shut a connection down under libzmq, which then closes it (and reports it)."""
+        self._unspoken.pop(fd, None)
+        self._open.discard(fd)
+        address = shut_down(fd)
+        self.stats.connections_closed += 1
+        count = self.stats.connections_closed
+        if count <= 10 or count % 1000 == 0:
+            log.warning("closed the connection from %s (#%d): %s", address, count, why)
 
     def close(self) -> None:
         """Stop the authenticator and the handshake monitor (after the ROUTER closed)."""
         if self._monitor is not None:
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.remove_reader(self._monitor_fd)
+            self._open.clear()
+            self._unspoken.clear()
             self._monitor.close(linger=0)
             self._monitor = None
         if self._zap is not None:
@@ -149,6 +228,20 @@ class Gate:
         self._send(peer, Refuse(why))
         return False
 
+    def handler_failed(self, peer: bytes, message: Message, exc: Exception) -> None:
+        """Handling ``message`` raised: zq's bug or an input no check caught. Logged, dropped."""
+        self.stats.handler_errors += 1
+        count = self.stats.handler_errors
+        if count <= 10 or count % 1000 == 0:
+            log.error(
+                "handling a %s from peer %s failed (#%d); the message is dropped and the "
+                "dispatcher goes on (please report this)",
+                type(message).__name__,
+                peer.hex()[:12],
+                count,
+                exc_info=exc,
+            )
+
     def protocol_error(self, peer: bytes, exc: RemoteProtocolError) -> None:
         """Count and log a message that is not valid zq protocol (the first ten, then rarely)."""
         self.stats.protocol_errors += 1
@@ -161,3 +254,27 @@ class Gate:
                 self.stats.protocol_errors,
                 exc,
             )
+
+
+def default_max_connections() -> int:
+    """Half the process's descriptor limit (the embedding app needs the rest), at most 4096."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 4096
+    return max(16, min(4096, soft // 2))
+
+
+def shut_down(fd: int) -> str:
+    """Shut the TCP or IPC connection on ``fd`` down (libzmq owns ``fd``); its peer's address."""
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return "a connection already gone"
+    with sock:
+        try:
+            address = str(sock.getpeername())
+        except OSError:
+            address = "an unknown peer"
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    return address

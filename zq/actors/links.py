@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,7 @@ class Link:
         self.channel: Channel | None = None
         self._monitor: Channel | None = None
         self.submits: list[TaskMsg] = []  # kicked by tasks: sent before the next Results
+        self.deferred: list[TaskMsg] = []  # handed back by a full dispatcher: sent on the tick
         self.progress: list[tuple[str, bytes]] = []
         self.acks: list[str] = []
         self.joined = False
@@ -62,6 +64,12 @@ class Link:
         self.last_heard_at = 0.0
         self.incarnation = ""
         self.carried: list[Message] = []  # from a dropped session: sent once welcomed
+        self.curve = False  # whether the session uses CURVE (for what its failures mean)
+        # Results sent on this session and not yet acknowledged (see zq.executions): kept to
+        # send again if the session ends before the dispatcher says it has them.
+        self.unacked: deque[ResultMsg] = deque()
+        self.acked = 0  # results of this session the dispatcher acknowledged
+        self.warn_after_s = UNANSWERED_WARN_S  # unanswered hellos are logged after this
 
     @property
     def backlog(self) -> int:
@@ -78,6 +86,7 @@ class Link:
     ) -> None:
         """Open a new session: a DEALER with the next epoch's routing id, and its monitor."""
         self.epoch += 1
+        self.curve = config.curve is not None
         self.routing_id = f"{session}.{self.index}.{self.epoch}".encode()
         sock = sockets.dealer(ctx, self.address, self.routing_id, config)
         monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | HANDSHAKE_EVENTS)
@@ -108,10 +117,11 @@ class Link:
         for frames in self._monitor.recv_batch():
             event = parse_monitor_message(frames)
             dropped = dropped or event["event"] == zmq.EVENT_DISCONNECTED
-            problem = handshake_problem(int(event["event"]), int(event["value"]))
+            problem = handshake_problem(int(event["event"]), int(event["value"]), curve=self.curve)
             if problem is not None and not self.refused:
                 self.refused = True
-                log.error("dispatcher %s: %s", self.address, problem)
+                level = logging.ERROR if self.curve else logging.WARNING  # a key can be wrong
+                log.log(level, "dispatcher %s: %s", self.address, problem)
         return dropped
 
     def close(self) -> list[Message]:
@@ -140,6 +150,31 @@ class Link:
             monitor.close()
         channel.close()
         return carried
+
+    def ack(self, count: int) -> None:
+        """The dispatcher has received ``count`` results of this session: forget those."""
+        drop = min(count - self.acked, len(self.unacked))
+        unacked = self.unacked
+        for _ in range(drop):
+            unacked.popleft()
+        self.acked = max(self.acked, count)
+
+    def restart_count(self, outbox: list[Message]) -> list[Message]:
+        """A new session (or a restarted dispatcher) counts results from zero.
+
+        Returns what to send once welcomed: the unsent ``outbox`` (its results were never
+        received), then the unacknowledged results it does not hold, marked resent.
+        """
+        unsent = {(r.task_id, r.run) for m in outbox if isinstance(m, Results) for r in m.results}
+        maybe = [r for r in self.unacked if (r.task_id, r.run) not in unsent]
+        self.unacked.clear()
+        self.acked = 0
+        if maybe:
+            return [*outbox, Results(maybe, 0, resent=True)]
+        return outbox
+
+
+UNANSWERED_WARN_S = 5.0  # first "nobody answers" warning; then at doubling intervals
 
 
 class LinkPort:

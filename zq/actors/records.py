@@ -123,16 +123,18 @@ class Records:
             self._commit = loop.create_future()
         return self._commit
 
-    def flush(self, *, force: bool = False) -> None:
+    def flush(self, *, force: bool = False) -> bool:
         """Group commit: the changes so far in one transaction, then wake the kiq()s.
 
         Only a waiting ``kiq()`` needs its task on disk at once; finished tasks and results
         are written with the next commit (at the latest on the next tick, or when many have
         gathered). A crash before that runs those tasks again: at-least-once, nothing lost.
+        Returns whether everything so far is on disk (so results received so far may be
+        acknowledged to their executors).
         """
         journal, changes = self.journal, self._changes
         if journal is None:
-            return
+            return True
         if self._commit is not None or force or changes.size() >= MAX_UNWRITTEN:
             if changes:
                 journal.commit(changes)
@@ -140,12 +142,14 @@ class Records:
             if self._commit is not None:
                 self._commit.set_result(None)
                 self._commit = None
+            return True
+        return not changes
 
     def tick(self, now: float) -> None:
         """Write what gathered, and expire old results now and then."""
         if self.journal is None:
             return
-        self.flush(force=True)
+        self.flush(force=True)  # the dispatcher's after_batch acknowledges what it wrote
         if now - self._expired_at > EXPIRE_EVERY_S:
             self._expired_at = now
             self.journal.expire(self.result_ttl_s)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zq.actors.base import Actor
+from zq.exceptions import ResultExpiredError
 from zq.messages import ResultMsg
 from zq.result_table import ResultTable
 
@@ -92,6 +93,18 @@ class Forget:
 
 
 @dataclass(slots=True, frozen=True)
+class Expire:
+    """Tell: these tasks are not running and have no result here: fail their waiters.
+
+    Sent by the dispatcher (or a joined producer, from its dispatcher's ``Forward``) after a
+    fetch found neither a running task nor a stored result; a result that arrived meanwhile
+    wins.
+    """
+
+    task_ids: list[str]
+
+
+@dataclass(slots=True, frozen=True)
 class FailWaiters:
     """Tell: fail every current waiter with this exception (their tasks can no longer finish)."""
 
@@ -124,6 +137,9 @@ class ResultStore(Actor):
         self._clock = clock
         self._listener = listener  # told of every newly stored batch (a plugged backend)
         self._table: ResultTable[ResultMsg] = ResultTable(max_results, ttl_s)
+        # Asks whoever holds this process's tasks (dispatcher or submitter) which of these
+        # ids are not running any more: they are answered with ``Expire``. Set by the broker.
+        self.check_live: Callable[[list[str]], None] | None = None
         self._progress: ResultTable[bytes] = ResultTable(max_results, ttl_s)
         self._waiters: dict[str, list[Any]] = {}
         self._progress_waiters: dict[str, list[asyncio.Future[bytes]]] = {}
@@ -154,6 +170,10 @@ class ResultStore(Actor):
         elif type(message) is Forget:
             for task_id in message.task_ids:
                 self._table.discard(task_id)
+        elif type(message) is Expire:
+            for task_id in message.task_ids:
+                if task_id not in self._table:
+                    self._fail(task_id, ResultExpiredError(_expired(task_id, self)))
         elif type(message) is FailWaiters:
             self._fail_all(message.error)
         else:
@@ -168,6 +188,8 @@ class ResultStore(Actor):
                 return found
             future: asyncio.Future[ResultMsg] = loop.create_future()
             self._waiters.setdefault(message.task_id, []).append(future)
+            if table.evicted:
+                self._check([message.task_id])
             return future
         if type(message) is WaitAll:
             group = _Group(message.task_ids, loop.create_future())
@@ -180,6 +202,8 @@ class ResultStore(Actor):
                     self._waiters.setdefault(task_id, []).append(group)
             if not group.missing:
                 return [group.found[i] for i in group.ids]
+            if table.evicted:
+                self._check([i for i in group.ids if i not in group.found])
             return group.future
         if type(message) is Peek:
             return table.get(message.task_id)
@@ -220,6 +244,22 @@ class ResultStore(Actor):
         if stored and self._listener is not None:
             self._listener(stored)
 
+    def _check(self, task_ids: list[str]) -> None:
+        """Results were dropped here (age or bound): a missing one may be gone for good.
+
+        Whoever holds this process's tasks answers with ``Expire`` for those not running,
+        and their waiters fail instead of hanging. Until anything was dropped, a missing
+        result is one still to come, and nobody is asked.
+        """
+        if self.check_live is not None:
+            self.check_live(task_ids)
+
+    def _fail(self, task_id: str, error: BaseException) -> None:
+        for waiter in self._waiters.pop(task_id, ()):
+            future = waiter.future if type(waiter) is _Group else waiter
+            if not future.done():
+                future.set_exception(error)
+
     def _fail_all(self, error: BaseException) -> None:
         for waiters in self._waiters.values():
             for waiter in waiters:
@@ -233,6 +273,14 @@ class ResultStore(Actor):
 
         self._fail_all(ActorDeadError("the result store stopped"))
 
+    def peek_now(self, task_id: str) -> ResultMsg | None:
+        """The stored result of ``task_id``, read directly by an actor on the same loop.
+
+        For the dispatcher's rare look-ups (counting duplicates); results still in this
+        store's mailbox are not seen (the dispatcher checks its own unsent ones first).
+        """
+        return self._table.get(task_id)
+
     @property
     def duplicates(self) -> int:
         """Results dropped because one had already arrived for that task."""
@@ -240,6 +288,15 @@ class ResultStore(Actor):
 
     def __len__(self) -> int:
         return len(self._table)
+
+
+def _expired(task_id: str, store: ResultStore) -> str:
+    return (
+        f"no result is kept for task {task_id} and it is not running: it finished over "
+        f"{store.ttl_s:g}s ago, or over {store.max_results} results arrived after it (or no "
+        "task with this id was kicked); read results sooner, or raise result_ttl_s / "
+        "max_results"
+    )
 
 
 def _cancelled(waiter: Any) -> bool:

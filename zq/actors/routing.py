@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from zq.actors.results import Peek, Put, PutProgress, ResultStore
+from zq.actors.results import Expire, Peek, Put, PutProgress, ResultStore
 from zq.messages import Forward, ResultMsg
 
 Progress = tuple[str, bytes]
@@ -27,6 +27,8 @@ class Routing:
         self._forwards: dict[bytes, list[ResultMsg]] = {}
         self._local_progress: list[Progress] = []
         self._forward_progress: dict[bytes, list[Progress]] = {}
+        self._expired: dict[bytes, list[str]] = {}
+        self._local_expired: list[str] = []
         self._watchers: dict[str, set[bytes | None]] = {}  # task id -> who fetched it
         self._lookups: set[asyncio.Task[None]] = set()
 
@@ -40,10 +42,26 @@ class Routing:
                 if peer is not None and peer != origin:
                     self._forwards.setdefault(peer, []).append(result)
 
-    def forward(self, peer: bytes, results: list[ResultMsg]) -> None:
-        """Send ``peer`` results it fetched that were already stored."""
+    def routed(self, task_id: str) -> ResultMsg | None:
+        """A result for ``task_id`` gathered in this batch, not yet in the store (a rare look)."""
+        for result in self._local:
+            if result.task_id == task_id:
+                return result
+        return None
+
+    def forward(self, peer: bytes, results: list[ResultMsg], missing: list[str]) -> None:
+        """Send ``peer`` results it fetched that were already stored, and those that are gone."""
         if results:
             self._forwards.setdefault(peer, []).extend(results)
+        if missing:
+            self._expired.setdefault(peer, []).extend(missing)
+
+    def expire(self, task_ids: list[str]) -> None:
+        """Fetched by this process and not running: their waiters without a result fail.
+
+        Told in ``flush``, after this batch's results: one of them may be what ended the task.
+        """
+        self._local_expired.extend(task_ids)
 
     def progress(self, item: Progress, origin: bytes | None) -> None:
         """A running task's progress, for its submitter and watchers."""
@@ -61,13 +79,17 @@ class Routing:
         self,
         peer: bytes,
         task_ids: list[str],
-        found: Callable[[bytes, list[ResultMsg]], Awaitable[None]],
+        found: Callable[[bytes, list[ResultMsg], list[str]], Awaitable[None]],
     ) -> None:
-        """Ask the store for finished tasks ``peer`` fetched; ``found`` gets those it has."""
+        """Ask the store for finished tasks ``peer`` fetched.
+
+        ``found`` gets the results it has, and the ids it has none for (expired).
+        """
 
         async def ask() -> None:
             results = [await self._store.ask(Peek(task_id)) for task_id in task_ids]
-            await found(peer, [r for r in results if r is not None])
+            missing = [i for i, r in zip(task_ids, results, strict=True) if r is None]
+            await found(peer, [r for r in results if r is not None], missing)
 
         lookup = asyncio.get_running_loop().create_task(ask())
         self._lookups.add(lookup)
@@ -85,8 +107,15 @@ class Routing:
         if self._local_progress:
             self._store.tell_nowait(PutProgress(self._local_progress))
             self._local_progress = []
-        if self._forwards or self._forward_progress:
+        if self._local_expired:
+            self._store.tell_nowait(Expire(self._local_expired))
+            self._local_expired = []
+        if self._forwards or self._forward_progress or self._expired:
             forwards, self._forwards = self._forwards, {}
             progress, self._forward_progress = self._forward_progress, {}
-            for peer in forwards.keys() | progress.keys():
-                send(peer, Forward(forwards.get(peer, []), progress.get(peer, [])))
+            expired, self._expired = self._expired, {}
+            for peer in forwards.keys() | progress.keys() | expired.keys():
+                send(
+                    peer,
+                    Forward(forwards.get(peer, []), progress.get(peer, []), expired.get(peer, [])),
+                )

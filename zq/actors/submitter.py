@@ -21,11 +21,12 @@ import zmq
 
 from zq.actors.admission import Admission
 from zq.actors.base import Actor
-from zq.actors.results import FetchResults, Put, PutProgress, ResultStore
+from zq.actors.results import Expire, FetchResults, Put, PutProgress, ResultStore
 from zq.exceptions import AddressInUseError, RemoteProtocolError, SecurityConfigError
 from zq.messages import (
     PROTOCOL_VERSION,
     ROLE_PRODUCER,
+    Busy,
     Fetch,
     Forward,
     Heartbeat,
@@ -63,7 +64,8 @@ class Submitter(Actor):
         max_pending: int = 100_000,
     ) -> None:
         super().__init__("submitter")
-        self.admission = Admission(max_pending)  # bounds the unfinished tasks it keeps
+        # bounds the unfinished tasks it keeps
+        self.admission = Admission(max_pending, lambda: len(self._unfinished))
         self.address = address
         self.join_timeout_s = join_timeout_s
         self.heartbeat_s = heartbeat_s
@@ -74,6 +76,7 @@ class Submitter(Actor):
         self._channel: Channel | None = None
         self._unfinished: dict[str, TaskMsg] = {}
         self._outgoing: list[TaskMsg] = []
+        self._handed_back: list[TaskMsg] = []  # handed back by a full dispatcher (Busy)
         self._incarnation = ""
         self._welcomed: asyncio.Event | None = None
         self._last_sent_at = 0.0
@@ -83,7 +86,7 @@ class Submitter(Actor):
         check_libzmq(curve=self.config.curve is not None)
         self._ctx = zmq.Context()
         sock = sockets.dealer(self._ctx, self.address, self.session.encode(), self.config)
-        watch = HandshakeWatch(sock)
+        watch = HandshakeWatch(sock, curve=self.config.curve is not None)
         self._channel = Channel(sock, self._wake)
         self._channel.attach(self._loop)
         self._welcomed = asyncio.Event()
@@ -99,7 +102,7 @@ class Submitter(Actor):
             if loop.time() > deadline:
                 problem = watch.problem()
                 watch.close()
-                if problem is not None:
+                if problem is not None and self.config.curve is not None:
                     raise SecurityConfigError(
                         f"cannot join the dispatcher at {self.address}: {problem}"
                     )
@@ -122,16 +125,18 @@ class Submitter(Actor):
 
     def receive(self, message: Any) -> None:
         if type(message) is TaskMsg:
+            self.admission.arrived()
             if message.task_id not in self._unfinished:
                 self._unfinished[message.task_id] = message
                 self._outgoing.append(message)
-                if len(self._unfinished) >= self.admission.limit:
-                    self.admission.update(len(self._unfinished))
         elif type(message) is FetchResults:
             self._send(Fetch(message.task_ids))
         elif type(message) is _Tick:
             assert self._loop is not None
-            if self._loop.time() - self._last_sent_at >= self.heartbeat_s:
+            if self._handed_back:
+                self._outgoing.extend(t for t in self._handed_back if t.task_id in self._unfinished)
+                self._handed_back = []
+            elif self._loop.time() - self._last_sent_at >= self.heartbeat_s:
                 self._send(Heartbeat())
             self.send_after(self.heartbeat_s / 2, _Tick())
         else:
@@ -151,15 +156,17 @@ class Submitter(Actor):
 
     def _handle(self, message: Message) -> None:
         match message:
-            case Forward(results=results, progress=progress):
+            case Forward(results=results, progress=progress, expired=expired):
                 for result in results:
                     self._unfinished.pop(result.task_id, None)
-                if not self.admission.open:
-                    self.admission.update(len(self._unfinished))
+                if self.admission.queued:
+                    self.admission.room()
                 if results:
                     self._results.tell_nowait(Put(results))
                 if progress:
                     self._results.tell_nowait(PutProgress(progress))
+                if expired:
+                    self._results.tell_nowait(Expire(expired))
             case Welcome(incarnation=incarnation):
                 assert self._welcomed is not None
                 self._welcomed.set()
@@ -171,6 +178,8 @@ class Submitter(Actor):
                     )
                     self._outgoing = list(self._unfinished.values())
                 self._incarnation = incarnation
+            case Busy(tasks=tasks):  # the dispatcher is full: again on the next tick
+                self._handed_back.extend(tasks)
             case Rejoin():
                 self._hello()
             case Refuse(reason=reason):

@@ -29,6 +29,7 @@ from typing import Any
 import msgspec
 
 from zq.backoff import backoff_s
+from zq.child_state import ChildState
 from zq.reload import ChangeFilter, watch
 from zq.restarts import RestartIntensity
 from zq.worker import EXIT_CONFIG, Report, WorkerConfig
@@ -40,9 +41,17 @@ READY_TIMEOUT_S = 60.0  # a replacement that is not ready by then is given up on
 
 
 class _Child:
-    def __init__(self, index: int, process: asyncio.subprocess.Process, failures: int) -> None:
+    def __init__(
+        self,
+        index: int,
+        process: asyncio.subprocess.Process,
+        failures: int,
+        state: ChildState,
+    ) -> None:
         self.index = index
         self.process = process
+        self.state = state  # its loop's heartbeat and busy flag
+        self.blocked = False  # killed because its loop stopped running
         self.failures = failures  # consecutive unplanned deaths in this slot, for the backoff
         self.ready = asyncio.Event()
         self.exited = asyncio.Event()
@@ -64,6 +73,7 @@ class WorkerSupervisor:
         max_fails: int | None = None,
         max_restarts: int = 20,
         restart_window_s: float = 60.0,
+        loop_block_timeout_s: float = 10.0,
         reload_dirs: list[str] | None = None,
         use_gitignore: bool = True,
         reload_quiet_s: float = 0.3,
@@ -76,6 +86,10 @@ class WorkerSupervisor:
         self.hardkill_count = hardkill_count
         self.max_fails = max_fails
         self.intensity = RestartIntensity(max_restarts, restart_window_s)
+        self.loop_block_timeout_s = loop_block_timeout_s
+        self.task_deaths = 0  # children that died running a task: not counted to give up
+        self._state_dir = ""
+        self._spawned = 0
         self.reload_dirs = reload_dirs
         self.use_gitignore = use_gitignore
         self.current: dict[int, _Child] = {}  # the child serving each slot
@@ -116,7 +130,10 @@ class WorkerSupervisor:
             metrics_dir = tempfile.mkdtemp(prefix=f"zq-metrics-{os.getpid()}-")
         self._env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir} if metrics_dir else None
         observer = None
+        self._state_dir = tempfile.mkdtemp(prefix=f"zq-worker-{os.getpid()}-")
         try:
+            if self.loop_block_timeout_s > 0:
+                loop.call_later(0.5, self._check_loops)
             for index in range(self.workers):
                 await self._spawn(index)
             if self.reload_dirs:
@@ -133,6 +150,7 @@ class WorkerSupervisor:
                 observer.stop()
             if metrics_dir is not None:
                 shutil.rmtree(metrics_dir, ignore_errors=True)
+            shutil.rmtree(self._state_dir, ignore_errors=True)
         if self.live:  # hard kill: do not wait for anything
             log.warning("zq worker killed; at least %d task(s) were run", self.tasks_run)
         else:
@@ -147,7 +165,11 @@ class WorkerSupervisor:
 
     async def _spawn(self, index: int, failures: int = 0) -> _Child:
         read_fd, write_fd = os.pipe()
-        config = msgspec.structs.replace(self.config, index=index, control_fd=write_fd)
+        self._spawned += 1
+        state = ChildState.create(os.path.join(self._state_dir, f"{index}-{self._spawned}"))
+        config = msgspec.structs.replace(
+            self.config, index=index, control_fd=write_fd, state_path=state.path
+        )
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -159,7 +181,7 @@ class WorkerSupervisor:
             )
         finally:
             os.close(write_fd)
-        child = _Child(index, process, failures)
+        child = _Child(index, process, failures, state)
         self.current[index] = child
         self.live.add(child)
         child.reader = self._background(self._read(child, read_fd))
@@ -210,6 +232,8 @@ class WorkerSupervisor:
         code = await child.process.wait()
         if child.reader is not None:  # read its last reports (its task count) first
             await asyncio.wait({child.reader}, timeout=1.0)
+        _, busy = child.state.read()
+        child.state.close(remove=True)
         child.exited.set()
         self.live.discard(child)
         self.tasks_run += child.tasks_run
@@ -226,7 +250,60 @@ class WorkerSupervisor:
                 child.tasks_run,
             )
             return
-        await self._unplanned_exit(child, code)
+        if busy:
+            await self._task_death(child, code)
+        else:
+            await self._unplanned_exit(child, code)
+
+    async def _task_death(self, child: _Child, code: int) -> None:
+        """A child died running a task: most likely the task killed it (or blocked its loop).
+
+        The dispatcher counts a delivery of each task it held and quarantines repeat
+        suspects until they reach their delivery limit alone, so these deaths are bounded by
+        the tasks, not by the host: they do not count towards the restart intensity (only
+        towards an explicit ``--max-fails``), and the child is replaced at once, so the good
+        tasks beside a poison one go on.
+        """
+        self.task_deaths += 1
+        self.fails += 1  # an explicit --max-fails counts every death; the intensity does not
+        how = "was killed (its loop was blocked)" if child.blocked else f"died (exit code {code})"
+        log.error(
+            "worker %d (pid %d) %s while running a task: replacing it; the dispatcher hands "
+            "its tasks to other workers and dead-letters a task that keeps killing them",
+            child.index,
+            child.process.pid,
+            how,
+        )
+        if self.max_fails is not None and self.fails >= self.max_fails:
+            self._give_up(1, f"{self.fails} worker process(es) died (--max-fails {self.max_fails})")
+            return
+        delay = backoff_s(0, base_s=0.05, max_s=0.5, jitter=0.2, draw=random.random())
+        await asyncio.sleep(delay)  # a short pause, so that a burst does not spin
+        if not self.stopping and self.current.get(child.index) is child:
+            await self._spawn(child.index, child.failures)
+
+    def _check_loops(self) -> None:
+        """Replace children whose event loop stopped running (see ``zq.child_state``)."""
+        loop = asyncio.get_running_loop()
+        if self._done is None or self._done.is_set():
+            return
+        loop.call_later(0.5, self._check_loops)
+        for child in list(self.live):
+            if child.blocked or child.process.returncode is not None:
+                continue
+            silent = child.state.silent_for()
+            if silent > self.loop_block_timeout_s:
+                child.blocked = True
+                log.error(
+                    "worker %d (pid %d): its event loop has not run for %.1fs (a task blocks "
+                    "it: a busy loop or a blocking call in an async task; make it async or a "
+                    "sync task): killing it (--loop-block-timeout %g)",
+                    child.index,
+                    child.process.pid,
+                    silent,
+                    self.loop_block_timeout_s,
+                )
+                self._signal(child, signal.SIGKILL)
 
     async def _unplanned_exit(self, child: _Child, code: int) -> None:
         self.fails += 1

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from zq.actors.admission import Admission
 from zq.actors.base import Actor
 from zq.actors.dispatcher import Dispatcher
 from zq.actors.dispatcher_api import (
@@ -26,7 +27,9 @@ from zq.actors.results import FailWaiters, FetchResults, ResultStore
 from zq.actors.submitter import Submitter
 from zq.backends import EmbeddedResultBackend, store_results
 from zq.broker import AsyncBroker
+from zq.endpoints import check_endpoint
 from zq.exceptions import (
+    ActorDeadError,
     AddressInUseError,
     MessageTooLargeError,
     SecurityConfigError,
@@ -66,7 +69,10 @@ class ZeroMQBroker(AsyncBroker):
 
     ``max_msg_size`` bounds every frame (a peer sending more is disconnected): ``kiq()`` of a
     task over it raises ``MessageTooLargeError``, and a result over it becomes an error.
-    ``handshake_timeout_s`` closes connections that have not completed their handshake.
+    ``handshake_timeout_s`` closes connections that have not completed their handshake, or
+    that have not said hello within that time after it. ``max_connections`` bounds the
+    connections a dispatcher keeps (default: half the process's file-descriptor limit, at most
+    4096); one over it is closed at once.
     """
 
     def __init__(
@@ -89,8 +95,10 @@ class ZeroMQBroker(AsyncBroker):
         curve_workers: str | os.PathLike[str] | None = None,
         curve_producers: str | os.PathLike[str] | None = None,
         handshake_timeout_s: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
+        max_connections: int | None = None,
     ) -> None:
         super().__init__()
+        check_endpoint(address, bind=True)  # a typo fails here, not as a silent worker
         if max_msg_size < 1024:
             raise ValueError(f"max_msg_size {max_msg_size} is too small (at least 1024 bytes)")
         self.curve = CurveSettings.resolve(
@@ -100,6 +108,9 @@ class ZeroMQBroker(AsyncBroker):
             producers=curve_producers,
         )
         self.handshake_timeout_s = handshake_timeout_s
+        if max_connections is not None and max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
+        self.max_connections = max_connections
         self.journal = journal
         self.journal_sync = journal_sync
         self.max_pending = max_pending
@@ -162,6 +173,7 @@ class ZeroMQBroker(AsyncBroker):
             max_pending=self.max_pending,
             journal=Journal(self.journal, self.journal_sync) if self.journal else None,
             result_ttl_s=self.result_ttl_s,
+            max_connections=self.max_connections,
         )
         sink: Dispatcher | Submitter
         try:
@@ -195,6 +207,7 @@ class ZeroMQBroker(AsyncBroker):
                 )
         sink.watch(self._sink_died)
         self._sink = sink
+        store.check_live = self._check_live
 
     def use_curve(self, **settings: str) -> None:
         """Replace some CURVE settings (``key``, ``server_key``, ``workers``, ``producers``).
@@ -218,6 +231,10 @@ class ZeroMQBroker(AsyncBroker):
         return self._socket_config
 
     def _sink_died(self, actor: Actor, error: BaseException | None) -> None:
+        assert isinstance(actor, Dispatcher | Submitter)
+        # kiq() calls waiting for room, and later ones, fail at once instead of hanging.
+        why = f"crashed: {error!r}" if error is not None else "was stopped"
+        actor.admission.close(ActorDeadError(f"the {actor.name} of {self.address} {why}"))
         if error is None or self._store is None or not self._store.alive:
             return
         # Without a journal, what the dispatcher held is gone: fail the waiters, never hang them.
@@ -243,18 +260,42 @@ class ZeroMQBroker(AsyncBroker):
         ``QueueFullError`` if that lasts over ``kiq_timeout_s``. In a worker, the task goes to
         the dispatcher that leased the running task (or the first one).
         """
-        if len(message.payload) + _overhead(message) > self.max_msg_size:
-            raise MessageTooLargeError(_too_large(message, self.max_msg_size))
-        port = current_port.get()  # kicked by a running task: through the executor that runs it
+        admission = self.admission()
+        if admission is not None:
+            await admission.enter()
+        await self._hand_over(message, admission)
+
+    def admission(self) -> Admission | None:
+        """The bound a kick from here waits on: the dispatcher's, or a joined producer's.
+
+        None inside a running task: its kicks go through its executor.
+        """
         sink = self._sink
-        if port is None and sink is not None:
-            if not sink.admission.open:
-                await sink.admission.enter(self.kiq_timeout_s)
-            await sink.tell(message)
+        if sink is None or current_port.get() is not None:
+            return None
+        sink.admission.timeout_s = self.kiq_timeout_s
+        return sink.admission
+
+    async def kick_admitted(self, message: TaskMsg) -> None:
+        """``kick`` for a task that already has its place in ``admission()`` (``kiq()``)."""
+        await self._hand_over(message, self.admission())
+
+    async def _hand_over(self, message: TaskMsg, admission: Admission | None) -> None:
+        if len(message.payload) + _overhead(message) > self.max_msg_size:
+            if admission is not None:
+                admission.leave()
+            raise MessageTooLargeError(_too_large(message, self.max_msg_size))
+        sink = self._sink
+        if admission is not None and sink is not None:
+            try:
+                await sink.tell(message)
+            except BaseException:
+                admission.leave()
+                raise
             if sink is self.dispatcher and sink.journal is not None:
                 await sink.committed()  # kiq() returns once the task is on disk
             return
-        port = port or self._port()
+        port = current_port.get() or self._port()
         if port is None:
             raise SendTaskError(
                 "the broker is not started: `await broker.startup()` or `async with broker:`"
@@ -280,6 +321,12 @@ class ZeroMQBroker(AsyncBroker):
         port = self._port()
         if port is not None:
             await port.progress(task_id, payload)
+
+    def _check_live(self, task_ids: list[str]) -> None:
+        """The store dropped results: the sink says which waited-for tasks are gone."""
+        sink = self._sink
+        if sink is not None and sink.alive:
+            sink.tell_nowait(FetchResults(task_ids))
 
     async def _fetch(self, task_ids: list[str]) -> None:
         if self._sink is not None:

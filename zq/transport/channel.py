@@ -71,19 +71,28 @@ class Channel:
             pass
         return out
 
-    def recv_batch_with_users(self, limit: int = 1000) -> tuple[list[Frames], list[str]]:
-        """``recv_batch``, with the ZAP User-Id libzmq stamped on each message (CURVE)."""
+    def recv_batch_with_meta(
+        self, *, users: bool, limit: int = 1000
+    ) -> tuple[list[Frames], list[str], list[int]]:
+        """``recv_batch``, with what libzmq knows of each message's connection.
+
+        The ZAP User-Id (CURVE: the role of the sender's key) and the connection's file
+        descriptor (to close one that never says hello). Costs a frame object per message, so
+        the dispatcher uses it only while it needs either.
+        """
         out: list[Frames] = []
-        users: list[str] = []
+        found: list[str] = []  # only a ZAP handler (CURVE) gives messages a User-Id
+        fds: list[int] = []
         recv, rest = self.sock.recv, self._rest
         try:
             for _ in range(limit):
                 first = recv(zmq.NOBLOCK, copy=False)
                 out.append(rest([first.bytes]))
-                users.append(str(first.get("User-Id") or ""))
+                found.append(str(first.get("User-Id") or "") if users else "")
+                fds.append(int(first.get(zmq.SRCFD)))
         except zmq.Again:
             pass
-        return out, users
+        return out, found, fds
 
     def _rest(self, frames: Frames) -> Frames:
         """Read the rest of a multipart message (already here), keeping ``MAX_FRAMES + 1``."""
@@ -182,13 +191,17 @@ def frames_within(message: Message, limit: int) -> list[Frames]:
 
 
 def _halves(message: Message) -> tuple[Message, Message] | None:
-    if isinstance(message, Assign | Submit) and len(message.tasks) > 1:
+    if isinstance(message, Assign) and len(message.tasks) > 1:
         half = len(message.tasks) // 2
-        kind = type(message)
-        return kind(message.tasks[:half]), kind(message.tasks[half:])
+        tasks, acked = message.tasks, message.acked
+        return Assign(tasks[:half], acked), Assign(tasks[half:], acked)
+    if isinstance(message, Submit) and len(message.tasks) > 1:
+        half = len(message.tasks) // 2
+        return Submit(message.tasks[:half]), Submit(message.tasks[half:])
     if isinstance(message, Results) and len(message.results) > 1:
         half = len(message.results) // 2
-        return Results(message.results[:half], message.credit), Results(message.results[half:])
+        results, resent = message.results, message.resent
+        return Results(results[:half], message.credit, resent), Results(results[half:], 0, resent)
     if isinstance(message, Forward) and len(message.results) + len(message.progress) > 1:
         results, progress = message.results, message.progress
         if len(results) > 1:
@@ -226,20 +239,21 @@ def decoded(
             on_error(frames[0] if routed and frames else b"", exc)
 
 
-def decoded_with_users(
+def decoded_with_meta(
     batch: list[Frames],
     users: list[str],
+    fds: list[int],
     *,
     on_error: Callable[[bytes, RemoteProtocolError], None],
-) -> Iterator[tuple[bytes, Message, str]]:
-    """``decoded`` for a ROUTER with CURVE: (routing id, message, its key's ZAP User-Id)."""
-    for frames, user in zip(batch, users, strict=True):
+) -> Iterator[tuple[bytes, Message, str, int]]:
+    """``decoded`` for a ROUTER: (routing id, message, ZAP User-Id, connection descriptor)."""
+    for frames, user, fd in zip(batch, users, fds, strict=True):
         try:
             peer, message = parse(frames, routed=True)
         except RemoteProtocolError as exc:
             on_error(frames[0] if frames else b"", exc)
             continue
-        yield peer, message, user
+        yield peer, message, user, fd
 
 
 def bad_frame_logger(

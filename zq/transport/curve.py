@@ -259,8 +259,21 @@ HANDSHAKE_EVENTS = (
 )
 
 
-def handshake_problem(event: int, value: int) -> str | None:
-    """What a client socket's monitor event says went wrong in the handshake, if anything."""
+def handshake_problem(event: int, value: int, *, curve: bool = True) -> str | None:
+    """What a client socket's monitor event says went wrong in the handshake, if anything.
+
+    Without CURVE (``curve=False``) no key can be wrong: the peer is not a zq dispatcher of
+    this version, or the connection broke while it was being set up.
+    """
+    if not curve and event in (
+        zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+        zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+    ):
+        return (
+            "the connection failed its ZeroMQ handshake: the dispatcher went away while "
+            "connecting, or what listens there is not a zq dispatcher (another program, or "
+            "a dispatcher with CURVE on)"
+        )
     if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
         return (
             f"the dispatcher refused this process's key (ZAP status {value}): add its public "
@@ -282,9 +295,10 @@ def handshake_problem(event: int, value: int) -> str | None:
 class HandshakeWatch:
     """A client socket's monitor, kept to say why its handshakes fail (a refused key...)."""
 
-    def __init__(self, sock: zmq.Socket[bytes]) -> None:
+    def __init__(self, sock: zmq.Socket[bytes], *, curve: bool = True) -> None:
         self.monitor = sock.get_monitor_socket(HANDSHAKE_EVENTS | zmq.EVENT_HANDSHAKE_SUCCEEDED)
         self._sock = sock
+        self._curve = curve
 
     def problem(self) -> str | None:
         """The last handshake failure reported and not followed by a success, if any."""
@@ -295,7 +309,7 @@ class HandshakeWatch:
             except zmq.Again:
                 return found
             event = parse_monitor_message(frames)
-            found = handshake_problem(int(event["event"]), int(event["value"]))
+            found = handshake_problem(int(event["event"]), int(event["value"]), curve=self._curve)
 
     def close(self) -> None:
         """Stop monitoring."""

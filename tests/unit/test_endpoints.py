@@ -1,0 +1,40 @@
+"""Addresses are checked where they are given (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from zq.endpoints import check_endpoint
+
+
+@pytest.mark.parametrize(
+    "address", ["tcp://127.0.0.1:5555", "tcp://[::1]:1", "tcp://host.lan:65535", "ipc:///tmp/zq"]
+)
+def test_good_addresses_pass(address: str) -> None:
+    assert check_endpoint(address) == address
+
+
+def test_a_free_port_is_for_binding_only() -> None:
+    assert check_endpoint("tcp://127.0.0.1:*", bind=True) == "tcp://127.0.0.1:*"
+    with pytest.raises(ValueError, match="from 1 to 65535"):
+        check_endpoint("tcp://127.0.0.1:*")
+
+
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        ("", "not an address"),
+        ("127.0.0.1:5555", "did you mean tcp://127.0.0.1:5555"),
+        ("http://example:80", "not http"),
+        ("inproc://zq", "not inproc"),
+        ("tcp://:5555", "has no port"),
+        ("tcp://host", "has no port"),
+        ("tcp://host:0", "from 1 to 65535"),
+        ("tcp://host:port", "from 1 to 65535"),
+        ("tcp://[::1:5555", "brackets"),
+        ("ipc://", "names no path"),
+    ],
+)
+def test_bad_addresses_say_what_to_write(address: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says.replace("[", r"\[").replace(".", r"\.")):
+        check_endpoint(address)
