@@ -206,6 +206,7 @@ class ZeroMQBroker(AsyncBroker):
                     self.address,
                 )
         sink.watch(self._sink_died)
+        sink.admission.timeout_s = self.kiq_timeout_s
         self._sink = sink
         store.check_live = self._check_live
 
@@ -273,12 +274,12 @@ class ZeroMQBroker(AsyncBroker):
         sink = self._sink
         if sink is None or current_port.get() is not None:
             return None
-        sink.admission.timeout_s = self.kiq_timeout_s
         return sink.admission
 
     async def kick_admitted(self, message: TaskMsg) -> None:
         """``kick`` for a task that already has its place in ``admission()`` (``kiq()``)."""
-        await self._hand_over(message, self.admission())
+        sink = self._sink  # admission() was not None: no running task, a sink
+        await self._hand_over(message, sink.admission if sink is not None else None)
 
     async def _hand_over(self, message: TaskMsg, admission: Admission | None) -> None:
         if len(message.payload) + _overhead(message) > self.max_msg_size:
