@@ -267,3 +267,23 @@ async def test_finding_8_connections_that_never_say_hello_are_closed_and_bounded
             for sock in socks:
                 sock.close()
             ctx.term()
+
+
+async def test_a_worker_of_another_protocol_version_exits_2_with_the_reason(
+    workers: Callable[..., Worker],
+) -> None:
+    """Was: it logged a protocol error five times a second, forever, and never joined."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    old = ctx.socket(zmq.ROUTER)  # a dispatcher of another zq version
+    old.setsockopt(zmq.LINGER, 0)
+    port = old.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        worker = workers(f"tcp://127.0.0.1:{port}", "-w", "1", app=APP, capture=True)
+        loop = asyncio.get_running_loop()
+        peer = (await loop.run_in_executor(None, old.recv_multipart))[0]  # its Hello
+        old.send_multipart([peer, b"ZQ\x01", msgspec.msgpack.encode(["hb"])])
+        assert await asyncio.to_thread(worker.wait, 30) == 2
+    finally:
+        old.close()
+        ctx.term()
+    assert "speaks zq protocol version 1" in worker.output

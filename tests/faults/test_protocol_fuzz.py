@@ -173,7 +173,15 @@ def bodies(draw: st.DrawFn) -> list[bytes]:
 
 
 def refuses(frames: list[bytes]) -> bool:
-    """Whether ``frames`` is a ``Refuse`` the executor would obey."""
+    """Whether ``frames`` is a ``Refuse``, or another protocol version: both end a worker."""
+    signature = frames[0]
+    if (
+        len(frames) == 2
+        and signature[:2] == b"ZQ"
+        and len(signature) == 3
+        and signature != SIGNATURE
+    ):
+        return True
     if len(frames) != 2 or frames[0] != SIGNATURE:
         return False
     try:
@@ -278,7 +286,7 @@ def test_hostile_messages_to_an_executor_leave_it_working(
     before = service.executor_pids()
     for message in frames:
         if refuses(message):
-            continue  # a Refuse ends the worker on purpose (exit 2: a wrong key or version)
+            continue  # these end the worker on purpose (exit 2: a wrong key or version)
         fake.send_multipart([routing_id, *message])
     while fake.poll(0):  # what the executor answers the fuzzer: read and dropped
         fake.recv_multipart()

@@ -67,3 +67,10 @@ def test_result_table_keeps_the_first_result_and_is_bounded() -> None:
     assert "a" not in table and len(table) == 2 and table.evicted == 1
     assert table.expire(now=11.5) == 1
     assert "b" not in table and "c" in table
+
+
+def test_a_repeated_event_is_logged_ten_times_then_every_thousandth() -> None:
+    from zq.log_rate import worth_logging
+
+    logged = [n for n in range(1, 5001) if worth_logging(n)]
+    assert logged == [*range(1, 11), 1000, 2000, 3000, 4000, 5000]

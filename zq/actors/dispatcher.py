@@ -8,6 +8,7 @@ batch per peer per wake-up.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import uuid
 from dataclasses import dataclass
@@ -236,7 +237,7 @@ class Dispatcher(Actor):
             "leased": self._ledger.leased_count,
             "executors": {p: self.peers[p] for p in self._ledger.executors() if p in self.peers},
             "leases": {p: len(self._ledger.leases_of(p)) for p in self._ledger.executors()},
-            "stats": self.stats,
+            "stats": copy.copy(self.stats),  # a snapshot: it does not change under the caller
         }
 
     def poll_io(self) -> bool:

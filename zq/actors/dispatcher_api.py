@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from zq.exceptions import ActorDeadError
+
 
 @dataclass(slots=True)
 class DeadLetterInfo:
@@ -132,8 +134,14 @@ class Conditions:
         self._waiting = keep
 
     def cancel(self) -> None:
-        """The dispatcher stopped: nothing will hold any more."""
+        """The dispatcher stopped: nothing will hold any more; each asker gets ``ActorDeadError``.
+
+        Not a cancellation: the caller of ``wait_until`` did not cancel anything, and the
+        actor base promises that a pending ask fails with ``ActorDeadError`` (never hangs).
+        """
         for _, waiter in self._waiting:
             if not waiter.done():
-                waiter.cancel()
+                waiter.set_exception(
+                    ActorDeadError("the dispatcher stopped before the condition held")
+                )
         self._waiting = []

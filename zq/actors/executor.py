@@ -143,6 +143,8 @@ class Executor(Actor):
         self.receiver.startup()
         for n, address in enumerate(self.addresses):
             link = Link(n, address, self)
+            link.heartbeat_s = self.heartbeat_s
+            link.on_bad_frame = bad_frame_logger(log, address, fatal_version=True)
             self._connect(link)
             self._links.append(link)
             self._hello(link)
@@ -307,9 +309,7 @@ class Executor(Actor):
                 continue
             assert self._loop is not None
             link.last_heard_at = self._loop.time()
-            for _, message in decoded(
-                batch, routed=False, on_error=bad_frame_logger(log, link.address)
-            ):
+            for _, message in decoded(batch, routed=False, on_error=link.on_bad_frame):
                 try:
                     self._handle(link, message)
                 except PeerRefusedError:
@@ -355,8 +355,12 @@ class Executor(Actor):
                         self.results.tell_nowait(PutProgress(progress))
                     if expired:
                         self.results.tell_nowait(Expire(expired))
-            case Welcome(incarnation=incarnation):
+            case Welcome(incarnation=incarnation, heartbeat_s=heartbeat_s):
                 link.joined = True
+                # Beat as often as that dispatcher does: its liveness timeout is set for its
+                # own rhythm, which may be faster than this worker's settings (the app's).
+                if heartbeat_s > 0:
+                    link.heartbeat_s = min(self.heartbeat_s, heartbeat_s)
                 link.warn_after_s = UNANSWERED_WARN_S
                 if self._joined is not None:
                     self._joined.set()
@@ -425,7 +429,7 @@ class Executor(Actor):
                     )
             elif now - link.last_heard_at > self.liveness_timeout_s:
                 self._renew(link, f"silent for {now - link.last_heard_at:.1f}s")
-            elif now - link.last_sent_at >= self.heartbeat_s:
+            elif now - link.last_sent_at >= link.heartbeat_s:
                 self._send(link, Heartbeat())
 
     def after_batch(self) -> None:
@@ -522,7 +526,7 @@ class Executor(Actor):
             link.last_sent_at = self._loop.time()
             if type(message) is Results:  # kept until acknowledged (zq.executions)
                 link.unacked.extend(message.results)
-            elif type(message) is Bye:
+            if type(message) is Bye:
                 link.byes += 1
                 link.said_bye_last = True
             elif type(message) is not Heartbeat:

@@ -20,6 +20,7 @@ from zmq.utils.monitor import parse_monitor_message
 from zq.access import KEY_PRODUCER, is_loopback, permits
 from zq.actors.dispatcher_api import DispatcherStats
 from zq.exceptions import ProtocolVersionError, RemoteProtocolError
+from zq.log_rate import worth_logging
 from zq.messages import PROTOCOL_VERSION, ROLE_EXECUTOR, ROLE_PRODUCER, Hello, Message, Refuse
 from zq.transport.curve import HANDSHAKE_EVENTS, AllowList, ZapHandler, check_libzmq
 
@@ -107,9 +108,7 @@ class Gate:
                 continue
             self.stats.handshakes_failed += 1
             count = self.stats.handshakes_failed
-            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH or not (
-                count <= 10 or count % 1000 == 0
-            ):
+            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH or not worth_logging(count):
                 continue
             if self.curve:
                 log.warning(
@@ -172,7 +171,7 @@ class Gate:
         address = shut_down(fd)
         self.stats.connections_closed += 1
         count = self.stats.connections_closed
-        if count <= 10 or count % 1000 == 0:
+        if worth_logging(count):
             log.warning("closed the connection from %s (#%d): %s", address, count, why)
 
     def close(self) -> None:
@@ -207,7 +206,7 @@ class Gate:
                 else f"this key has no role here ({user!r})"
             )
             self._send(peer, Refuse(f"{why}: it may not run tasks"))
-        if self.stats.refused <= 10 or self.stats.refused % 1000 == 0:
+        if worth_logging(self.stats.refused):
             log.warning(
                 "refused a %s from peer %s, whose key is allowed as %r (#%d)",
                 kind,
@@ -232,7 +231,7 @@ class Gate:
         """Handling ``message`` raised: zq's bug or an input no check caught. Logged, dropped."""
         self.stats.handler_errors += 1
         count = self.stats.handler_errors
-        if count <= 10 or count % 1000 == 0:
+        if worth_logging(count):
             log.error(
                 "handling a %s from peer %s failed (#%d); the message is dropped and the "
                 "dispatcher goes on (please report this)",
@@ -247,7 +246,7 @@ class Gate:
         self.stats.protocol_errors += 1
         if isinstance(exc, ProtocolVersionError):  # tell it why, in case it can read us
             self._send(peer, Refuse(str(exc)))
-        if self.stats.protocol_errors <= 10 or self.stats.protocol_errors % 1000 == 0:
+        if worth_logging(self.stats.protocol_errors):
             log.warning(
                 "protocol error from peer %s (#%d): %s",
                 peer.hex()[:12],

@@ -65,6 +65,9 @@ class Link:
         self.incarnation = ""
         self.carried: list[Message] = []  # from a dropped session: sent once welcomed
         self.curve = False  # whether the session uses CURVE (for what its failures mean)
+        self.heartbeat_s = 1.0  # beat after this much silence (the faster of ours and its)
+        # what a frame that does not decode does (log it, or refuse another protocol version)
+        self.on_bad_frame: Callable[[bytes, RemoteProtocolError], None] = lambda _p, _e: None
         # Results sent on this session and not yet acknowledged (see zq.executions): kept to
         # send again if the session ends before the dispatcher says it has them.
         self.unacked: deque[ResultMsg] = deque()

@@ -267,6 +267,11 @@ class ResultStore(Actor):
                 if not future.done():
                     future.set_exception(error)
         self._waiters.clear()
+        for progress in self._progress_waiters.values():  # their tasks cannot report either
+            for pending in progress:
+                if not pending.done():
+                    pending.set_exception(error)
+        self._progress_waiters.clear()
 
     async def on_stop(self) -> None:
         from zq.exceptions import ActorDeadError

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 import zmq
 
 from zq import codec
-from zq.exceptions import RemoteProtocolError
+from zq.exceptions import PeerRefusedError, ProtocolVersionError, RemoteProtocolError
+from zq.log_rate import worth_logging
 from zq.messages import SIGNATURE, Assign, Forward, Message, Results, Submit
 
 log = logging.getLogger("zq.transport")
@@ -257,11 +258,22 @@ def decoded_with_meta(
 
 
 def bad_frame_logger(
-    logger: logging.Logger, address: str
+    logger: logging.Logger, address: str, *, fatal_version: bool = False
 ) -> Callable[[bytes, RemoteProtocolError], None]:
-    """An ``on_error`` for ``decoded`` that logs a bad frame from the dispatcher at ``address``."""
+    """An ``on_error`` for ``decoded`` that logs a bad frame from the dispatcher at ``address``.
+
+    Logged the first ten times, then every thousandth. ``fatal_version``: a dispatcher of
+    another protocol version raises ``PeerRefusedError`` instead (it cannot change while
+    connected, and its ``Refuse`` would not decode here either).
+    """
+    count = 0
 
     def on_error(_peer: bytes, exc: RemoteProtocolError) -> None:
-        logger.warning("protocol error from dispatcher %s: %s", address, exc)
+        nonlocal count
+        if fatal_version and isinstance(exc, ProtocolVersionError):
+            raise PeerRefusedError(f"dispatcher {address}: {exc}")
+        count += 1
+        if worth_logging(count):
+            logger.warning("protocol error from dispatcher %s (#%d): %s", address, count, exc)
 
     return on_error

@@ -27,6 +27,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from zq.access import KEY_PRODUCER, KEY_WORKER, ZAP_DOMAIN, zap_answer
 from zq.exceptions import SecurityConfigError
+from zq.log_rate import worth_logging
 
 log = logging.getLogger("zq.security")
 
@@ -361,7 +362,7 @@ class ZapHandler:
 
     def _refused(self, request: list[bytes], why: bytes) -> None:
         self.refused += 1
-        if self.refused <= 10 or self.refused % 1000 == 0:
+        if worth_logging(self.refused):
             address = request[3].decode(errors="replace") if len(request) > 3 else "?"
             key = request[6] if len(request) > 6 and len(request[6]) == 32 else b""
             log.warning(
