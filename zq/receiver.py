@@ -167,7 +167,6 @@ class Receiver:
     ) -> ResultMsg:
         broker = self.broker
         hooks = broker.hooks
-        start = perf_counter()
         try:
             args, kwargs = broker.serializer.loadb(task.payload)
         except Exception as exc:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from pathlib import Path
+
+import pytest
 
 from tests.integration import cli_app
 from tests.integration.conftest import read_log
@@ -34,8 +37,10 @@ async def test_arun_worker_in_the_event_loop_of_the_dispatcher(tmp_path: Path) -
 
 
 async def test_run_worker_blocks_a_thread_until_request_shutdown(
-    producer: ZeroMQBroker, tmp_path: Path
+    producer: ZeroMQBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Also where uvloop is not installed (issue 16: run_worker hard-coded it)."""
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # `import uvloop` raises ImportError
     log = tmp_path / "log"
     worker_broker = ZeroMQBroker(producer.endpoint)  # joins the producer's dispatcher
     worker_broker.register_task(cli_app.record.original_func, cli_app.record.task_name)

@@ -204,6 +204,10 @@ async def test_a_task_acked_early_whose_worker_dies_is_dead_lettered(
         workers(broker.endpoint, "-w", "1", app=APP)
         task = await kick(broker, "api:ack_then_hang", str(marker))
         await wait_for_file(marker)
+        # The task writes its marker as soon as it asked for the ack, which travels after it:
+        # killing before the dispatcher has it would test a task never acked (it is requeued,
+        # and hangs on the next worker): a flake, also before issue 15.
+        await broker.wait_until(lambda s: s["stats"].acked >= 1)
         os.kill(int(marker.read_text()), signal.SIGKILL)
         result = await task.wait_result(timeout=20)
         assert isinstance(result.error, TaskLostError)

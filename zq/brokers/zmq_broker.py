@@ -415,11 +415,11 @@ class ZeroMQBroker(AsyncBroker):
     def run_worker(self, queues: list[str] | None = None, workers: int = 1, **options: Any) -> int:
         """``arun_worker`` in a new event loop: blocks until ``request_shutdown()``.
 
-        The broker must not be started in another event loop.
+        The broker must not be started in another event loop. The loop is asyncio's own
+        (uvloop is an optional choice of ``zq worker``): for uvloop here, run
+        ``uvloop.run(broker.arun_worker(...))`` yourself.
         """
-        from zq.worker import loop_factory  # zq.worker imports this module
-
-        with asyncio.Runner(loop_factory=loop_factory("uvloop")) as runner:
+        with asyncio.Runner() as runner:
             return runner.run(self.arun_worker(queues, workers, **options))
 
     def request_shutdown(self) -> None:
