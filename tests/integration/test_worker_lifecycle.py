@@ -94,9 +94,16 @@ async def test_the_nth_signal_kills_at_once(
     args = ("-w", "2", "--hardkill-count", str(hardkill))
     worker = workers(producer.endpoint, *args, app=APP, capture=True)
     await producer.wait_workers(2)
-    for i in range(4):  # tasks that ignore cancellation: the second signal cannot end them
-        await kick(producer, "stubborn", f"b{i}", str(log))
-    await producer.wait_until(lambda s: s["leased"] == 4)
+    # Tasks that ignore cancellation (the second signal cannot end them), until each child
+    # runs one: a child with none would drain and exit at the first signal, and the kill
+    # would then name one process (seen in a CI run).
+    kicked = 0
+    while kicked < 40:
+        await kick(producer, "stubborn", f"b{kicked}", str(log))
+        kicked += 1
+        stats = await producer.wait_until(lambda s, n=kicked: s["leased"] == n)
+        if len(stats["leases"]) == 2 and all(stats["leases"].values()):
+            break
     children = await pids(producer)
     for n in range(1, hardkill):
         worker.signal(signal.SIGINT)
