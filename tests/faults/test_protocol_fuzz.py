@@ -54,7 +54,7 @@ from zq.messages import (
 )
 
 CANARY = "work"  # the canary's task name: no fuzzed Hello may register it
-EXAMPLES = 1000  # per target: about 20 s each here
+EXAMPLES = 1000  # per target: about 15 s each here
 
 ints = st.one_of(
     st.integers(min_value=-(2**63), max_value=2**64 - 1),
