@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from zq import ZeroMQBroker
-from zq.actors.results import FailWaiters, ResultStore, WaitProgress
+from zq.actors.results import FailWaiters, GetProgress, ResultStore, WaitProgress
 from zq.exceptions import ActorDeadError, SendTaskError
 
 
@@ -38,7 +38,9 @@ async def test_failing_the_waiters_fails_progress_waiters_too() -> None:
     await store.start()
     try:
         waiting = asyncio.ensure_future(store.ask(WaitProgress("t1")))
-        await asyncio.sleep(0)  # let the ask reach the store
+        # A round trip through the store: the wait, scheduled first, is registered by then.
+        assert await store.ask(GetProgress("t1")) is None
+        assert not waiting.done()
         store.tell_nowait(FailWaiters(SendTaskError("the dispatcher crashed")))
         with pytest.raises(SendTaskError, match="crashed"):
             await asyncio.wait_for(waiting, 5)

@@ -64,17 +64,18 @@ async def concurrent(broker: ZeroMQBroker, log: str, count: int) -> None:
 
 
 async def baseline(count: int) -> None:
-    event = asyncio.Event()
+    event, all_waiting = asyncio.Event(), asyncio.Event()
     waiting = 0
 
     async def kick(i: int) -> None:
         nonlocal waiting
         waiting += 1
+        if waiting == count:
+            all_waiting.set()
         await event.wait()
 
     gathered = asyncio.ensure_future(asyncio.gather(*(kick(i) for i in range(count))))
-    while waiting < count:
-        await asyncio.sleep(0)  # let every coroutine reach its wait
+    await all_waiting.wait()
     print(f"rss 0 {rss_mb():.1f}", flush=True)
     event.set()
     await gathered
