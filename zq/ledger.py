@@ -279,6 +279,10 @@ class Ledger:
         dead.reverse()
         return Lost(requeued, dead)
 
+    def holds(self, task_id: str) -> bool:
+        """Whether the task is here (pending, delayed or leased)."""
+        return task_id in self._tasks
+
     def limit_of(self, task: TaskMsg) -> int:
         """The task's delivery limit: its ``max_deliveries`` label, else the ledger's."""
         labels = task.labels

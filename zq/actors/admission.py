@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 
 from zq.exceptions import QueueFullError
+from zq.messages import TaskMsg
 
 
 class Admission:
@@ -34,6 +35,27 @@ class Admission:
     def free(self) -> int:
         """Places left now."""
         return self.limit - self.incoming - self._count()
+
+    def split(
+        self, tasks: list[TaskMsg], holds: Callable[[str], bool]
+    ) -> tuple[list[TaskMsg], list[TaskMsg]]:
+        """Tasks submitted from afar: (those there is room for, those to hand back).
+
+        A task the owner already ``holds`` (a retry's successor, a resubmission) takes no
+        room: deferring it would let its predecessor's result end it first.
+        """
+        room = self.free()
+        if room >= len(tasks):
+            return tasks, []
+        taken: list[TaskMsg] = []
+        back: list[TaskMsg] = []
+        for task in tasks:
+            if room > 0 or holds(task.task_id):
+                room -= 1
+                taken.append(task)
+            else:
+                back.append(task)
+        return taken, back
 
     def try_enter(self) -> bool:
         """Take a place if there is one and nobody queues before us (the hot path)."""

@@ -29,13 +29,13 @@ from zq.actors.dispatcher_api import (
     WaitUntil,
 )
 from zq.actors.gate import Gate
+from zq.actors.outcomes import Outcomes, ResultAcks
 from zq.actors.records import Records
 from zq.actors.results import FetchResults, Forget, Put, ResultStore
 from zq.actors.routing import Routing
 from zq.exceptions import RemoteProtocolError
-from zq.executions import Executions
 from zq.journal import Journal
-from zq.ledger import DeadLetter, Ledger, Lost
+from zq.ledger import Ledger, Lost
 from zq.liveness import Liveness
 from zq.messages import (
     ROLE_EXECUTOR,
@@ -44,7 +44,6 @@ from zq.messages import (
     Busy,
     Bye,
     Credit,
-    ErrorInfo,
     Farewell,
     Fetch,
     Heartbeat,
@@ -58,7 +57,6 @@ from zq.messages import (
     TaskMsg,
     Welcome,
 )
-from zq.remote_errors import is_zq_error
 from zq.transport.channel import Channel, decoded, decoded_with_meta
 from zq.transport.curve import AllowList
 from zq.transport.sockets import SocketConfig, router
@@ -126,11 +124,8 @@ class Dispatcher(Actor):
         self._ledger = Ledger(delivery_limit)
         self._liveness: Liveness[bytes] = Liveness(heartbeat_s, liveness_timeout_s)
         self._routing = Routing(results)
-        self._executions = Executions(self._accepted_run)
-        self._received: dict[bytes, int] = {}  # results from each executor's session
-        # What executors are told we have (they keep the rest to send again): with a journal,
-        # only results on disk, so a crash never loses a result its executor forgot.
-        self._acked: dict[bytes, int] = self._received if journal is None else {}
+        self._outcomes = Outcomes(self._ledger, self.stats, self.records, self._routing, results)
+        self._acks = ResultAcks(durable=journal is not None)
         self._dirty = False
         self._until = Conditions()
         self._release_at: float | None = None
@@ -297,7 +292,9 @@ class Dispatcher(Actor):
             case Submit(tasks=tasks):
                 if peer not in self.peers:  # a session we lost (or from before a restart):
                     self._send(peer, Rejoin(self.incarnation))  # keep its tasks all the same
-                back = self._take(peer, tasks)
+                taken, back = self.admission.split(tasks, self._ledger.holds)
+                for task in taken:
+                    self._submit(task, peer)
                 if back:
                     self.stats.busy += len(back)
                     self._send(peer, Busy(back))
@@ -330,8 +327,7 @@ class Dispatcher(Actor):
                 requeued = ledger.leave(peer, returned, cancelled)
                 self.stats.requeued += len(requeued)
                 self.peers.pop(peer, None)
-                self._received.pop(peer, None)
-                self._acked.pop(peer, None)
+                self._acks.gone(peer)
                 self._dirty = True
             case _:
                 self._gate.protocol_error(
@@ -340,13 +336,12 @@ class Dispatcher(Actor):
 
     def _results_from(self, peer: bytes, message: Results) -> None:
         results = message.results
-        received = self._received
-        received[peer] = received.get(peer, 0) + len(results)
+        self._acks.received(peer, len(results))
         ledger = self._ledger
         known = ledger.knows(peer)
         if message.resent:
             for result in results:
-                self._resent(result)
+                self._outcomes.resent(result)
         else:
             for result in results:
                 self._complete(peer, result)
@@ -369,7 +364,7 @@ class Dispatcher(Actor):
             if not fresh:  # a retried hello: just welcome it again
                 self._send(peer, Welcome(self.incarnation, self.heartbeat_s))
                 return
-            self._received[peer] = self._acked[peer] = 0  # counted from the session's hello
+            self._acks.hello(peer)
             self._dirty = True
         self.peers[peer] = PeerInfo(
             hello.role, hello.pid, hello.hostname, hello.tasks, hello.queues, hello.credit
@@ -397,26 +392,6 @@ class Dispatcher(Actor):
             else:
                 self._arm_release()
 
-    def _take(self, peer: bytes, tasks: list[TaskMsg]) -> list[TaskMsg]:
-        """Submit what ``max_pending`` has room for; returns the tasks handed back.
-
-        A task the ledger already holds (a retry's successor, a resubmission) takes no room:
-        deferring it would let its predecessor's result end it first.
-        """
-        room = self.admission.free()
-        if room >= len(tasks):
-            for task in tasks:
-                self._submit(task, peer)
-            return []
-        back = []
-        for task in tasks:
-            if room > 0 or self._ledger.origin_of(task.task_id)[0]:
-                room -= 1
-                self._submit(task, peer)
-            else:
-                back.append(task)
-        return back
-
     def _held(self) -> int:
         """Tasks waiting here (pending or delayed): what ``max_pending`` bounds."""
         return self._ledger.pending_count + self._ledger.delayed_count
@@ -437,105 +412,27 @@ class Dispatcher(Actor):
             self.send_after(max(0.0, due - self._now()), _Release())
 
     def _complete(self, peer: bytes, result: ResultMsg) -> None:
-        done = self._ledger.complete(peer, result.task_id)
-        if done.outcome == "duplicate":  # not in the ledger: ran again, sent again, or unknown
-            self._count_again(result)
-            return
-        if done.outcome == "retried":  # its successor runs next; this run's outcome is not final
-            self.stats.retried += 1
+        if self._outcomes.complete(peer, result):  # a retry's successor waits: dispatch it
             self._dirty = True
             self._arm_release()
-            return
-        self.stats.completed += 1
-        if self._executions.early_runs:  # only after a session ended: results were resent
-            self.stats.duplicates += self._executions.finished(result.task_id, result.run)
-        if self.journal is not None:
-            self.records.finished(result.task_id)
-        error = result.error
-        if error is not None:
-            if is_zq_error(error, "NoResultError"):  # the task chose to have no result
-                self.stats.no_result += 1
-                self._routing.unwatch(result.task_id)
-                return
-            if is_zq_error(error, "TaskRejectedError") and done.task is not None:
-                reason = f"rejected by the task: {error.message}"
-                self._record_dead(done.task, reason, done.origin)
-        self._deliver(result, done.origin)
-
-    def _count_again(self, result: ResultMsg) -> None:
-        """A result for a task that is not in the ledger (see ``zq.executions``)."""
-        again = self._executions.again(result.task_id, result.run)
-        if again == "duplicate":
-            self.stats.duplicates += 1
-        elif again == "unknown":
-            self.stats.unknown_results += 1
-            log.debug("a result for task %s, which this dispatcher does not know", result.task_id)
-
-    def _accepted_run(self, task_id: str) -> int | None:
-        """The run of the result kept for a finished task (zq.executions), or None."""
-        result = self._routing.routed(task_id) or self._results.peek_now(task_id)
-        return None if result is None else result.run
-
-    def _resent(self, result: ResultMsg) -> None:
-        """A result sent again after its session ended: count its run, never complete with it.
-
-        The task it belongs to may have a successor (a retry) by now, or run elsewhere: its
-        own result ends it.
-        """
-        if self._ledger.origin_of(result.task_id)[0]:
-            self._executions.early(result.task_id, result.run)
-        else:
-            self._count_again(result)
-
-    def _deliver(self, result: ResultMsg, origin: bytes | None) -> None:
-        if self.journal is not None:
-            self.records.stored(result)
-        self._routing.result(result, origin)
 
     def _fetch(self, peer: bytes | None, task_ids: list[str]) -> None:
-        """A process wants results of tasks it did not kick: watch live ones, look up others."""
-        done = []
-        for task_id in task_ids:
-            known, origin = self._ledger.origin_of(task_id)
-            if known:
-                if origin != peer:
-                    self._routing.watch(task_id, peer)
-            else:
-                done.append(task_id)
-        if not done:
-            return
-        if peer is None:  # the store has their results, or they expired: it tells which
-            self._routing.expire(done)
-        else:
-            self._routing.look_up(peer, done, self._found)
+        self._routing.fetch(peer, task_ids, self._ledger.origin_of, self._found)
 
     async def _found(self, peer: bytes, results: list[ResultMsg], missing: list[str]) -> None:
         if self.alive:
             await self.tell(_Found(peer, results, missing))
 
-    def _record_dead(self, task: TaskMsg, reason: str, origin: bytes | None) -> None:
-        self.stats.dead_lettered += 1
-        self._executions.dropped(task.task_id)
-        self.records.dead(task, reason, origin)
-
     def _account_loss(self, lost: Lost) -> None:
         self.stats.requeued += len(lost.requeued)
         for letter in lost.dead:
-            self._dead_letter(letter)
+            self._outcomes.dead_letter(letter)
         self._dirty = True
-
-    def _dead_letter(self, letter: DeadLetter) -> None:
-        self._record_dead(letter.task, letter.reason, letter.origin)
-        error = ErrorInfo("zq.exceptions", letter.error, letter.reason, [letter.reason])
-        self._deliver(
-            ResultMsg(letter.task.task_id, True, b"", 0.0, letter.task.labels, error), letter.origin
-        )
 
     def _lose(self, peer: bytes, why: str) -> None:
         info = self.peers.pop(peer, None)
         self._liveness.forget(peer)
-        self._received.pop(peer, None)
-        self._acked.pop(peer, None)
+        self._acks.gone(peer)
         if not self._ledger.knows(peer):
             return
         lost = self._ledger.lose(peer)
@@ -560,7 +457,7 @@ class Dispatcher(Actor):
             else:
                 self.peers.pop(peer, None)
         for peer in self._liveness.owed(now):
-            self._send(peer, Heartbeat(self._acked.get(peer, 0)))
+            self._send(peer, Heartbeat(self._acks.acked(peer)))
 
     def after_batch(self) -> None:
         if self._until:
@@ -568,7 +465,7 @@ class Dispatcher(Actor):
         if self._dirty:
             self._dirty = False
             for peer, batch in self._ledger.dispatch():
-                self._send(peer, Assign(batch, self._acked.get(peer, 0)))
+                self._send(peer, Assign(batch, self._acks.acked(peer)))
             if self.admission.queued:
                 self.admission.room()
         self._routing.flush(self._send)
@@ -577,7 +474,7 @@ class Dispatcher(Actor):
             for frames in self._channel.flush():
                 self._lose(frames[0], "unroutable")
         if self.journal is not None and self.records.flush():  # after the sends: workers run
-            self._acked = dict(self._received)  # while we write; then acknowledge what we wrote
+            self._acks.written()  # while we write; then acknowledge what we wrote
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -75,6 +75,33 @@ class Routing:
         """``peer`` (None: this process) wants the result of a task still in the ledger."""
         self._watchers.setdefault(task_id, set()).add(peer)
 
+    def fetch(
+        self,
+        peer: bytes | None,
+        task_ids: list[str],
+        origin_of: Callable[[str], tuple[bool, bytes | None]],
+        found: Callable[[bytes, list[ResultMsg], list[str]], Awaitable[None]],
+    ) -> None:
+        """``peer`` (None: this process) wants results of tasks it did not kick.
+
+        Live ones (``origin_of`` says the ledger holds them) are watched; for the others, this
+        process's store answers: with their results, or that they expired.
+        """
+        done = []
+        for task_id in task_ids:
+            known, origin = origin_of(task_id)
+            if known:
+                if origin != peer:
+                    self.watch(task_id, peer)
+            else:
+                done.append(task_id)
+        if not done:
+            return
+        if peer is None:
+            self.expire(done)
+        else:
+            self.look_up(peer, done, found)
+
     def look_up(
         self,
         peer: bytes,

@@ -1,0 +1,147 @@
+"""How a task's end is recorded: its result delivered, its dead letter, its runs counted.
+
+Part of the dispatcher (it owns one and is the only caller), beside ``Routing`` (who gets a
+result) and ``Records`` (dead letters, the journal). The ledger decides whether a result ends
+its task; this decides what follows, and keeps ``stats`` true: ``completed``, ``duplicates``
+(``zq.executions``), ``unknown_results``, ``no_result``, ``dead_lettered``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from zq.actors.dispatcher_api import DispatcherStats
+from zq.actors.records import Records
+from zq.actors.results import ResultStore
+from zq.actors.routing import Routing
+from zq.executions import Executions
+from zq.ledger import DeadLetter, Ledger
+from zq.messages import ErrorInfo, ResultMsg, TaskMsg
+from zq.remote_errors import is_zq_error
+
+log = logging.getLogger("zq.dispatcher")
+
+
+class Outcomes:
+    """The dispatcher's bookkeeping for results and dead letters."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        stats: DispatcherStats,
+        records: Records,
+        routing: Routing,
+        store: ResultStore,
+    ) -> None:
+        self._ledger = ledger
+        self._stats = stats
+        self._records = records
+        self._journal = records.journal is not None  # checked on the hot path
+        self._routing = routing
+        self._store = store
+        self._executions = Executions(self._accepted_run)
+
+    def complete(self, peer: bytes, result: ResultMsg) -> bool:
+        """A result from ``peer``; True if it ended a run whose successor (a retry) now waits."""
+        stats = self._stats
+        done = self._ledger.complete(peer, result.task_id)
+        if done.outcome == "duplicate":  # not in the ledger: ran again, sent again, or unknown
+            self._count_again(result)
+            return False
+        if done.outcome == "retried":  # its successor runs next; this run's outcome is not final
+            stats.retried += 1
+            return True
+        stats.completed += 1
+        if self._executions.early_runs:  # only after a session ended: results were resent
+            stats.duplicates += self._executions.finished(result.task_id, result.run)
+        if self._journal:
+            self._records.finished(result.task_id)
+        error = result.error
+        if error is not None:
+            if is_zq_error(error, "NoResultError"):  # the task chose to have no result
+                stats.no_result += 1
+                self._routing.unwatch(result.task_id)
+                return False
+            if is_zq_error(error, "TaskRejectedError") and done.task is not None:
+                self.dead(done.task, f"rejected by the task: {error.message}", done.origin)
+        self._deliver(result, done.origin)
+        return False
+
+    def resent(self, result: ResultMsg) -> None:
+        """A result sent again after its session ended: count its run, never complete with it.
+
+        The task it belongs to may have a successor (a retry) by now, or run elsewhere: its
+        own result ends it.
+        """
+        if self._ledger.holds(result.task_id):
+            self._executions.early(result.task_id, result.run)
+        else:
+            self._count_again(result)
+
+    def dead(self, task: TaskMsg, reason: str, origin: bytes | None) -> None:
+        """Take ``task`` out of circulation (its caller's result comes separately, if any)."""
+        self._stats.dead_lettered += 1
+        self._executions.dropped(task.task_id)
+        self._records.dead(task, reason, origin)
+
+    def dead_letter(self, letter: DeadLetter) -> None:
+        """A task the ledger gave up on: dead-lettered, and its caller gets the error."""
+        task = letter.task
+        self.dead(task, letter.reason, letter.origin)
+        error = ErrorInfo("zq.exceptions", letter.error, letter.reason, [letter.reason])
+        self._deliver(ResultMsg(task.task_id, True, b"", 0.0, task.labels, error), letter.origin)
+
+    def _count_again(self, result: ResultMsg) -> None:
+        again = self._executions.again(result.task_id, result.run)
+        if again == "duplicate":
+            self._stats.duplicates += 1
+        elif again == "unknown":
+            self._stats.unknown_results += 1
+            log.debug("a result for task %s, which this dispatcher does not know", result.task_id)
+
+    def _accepted_run(self, task_id: str) -> int | None:
+        """The run of the result kept for a finished task (zq.executions), or None."""
+        result = self._routing.routed(task_id) or self._store.peek_now(task_id)
+        return None if result is None else result.run
+
+    def _deliver(self, result: ResultMsg, origin: bytes | None) -> None:
+        if self._journal:
+            self._records.stored(result)
+        self._routing.result(result, origin)
+
+
+class ResultAcks:
+    """How many results each executor session sent us, and how many we acknowledge.
+
+    Executors keep results until acknowledged and send the rest again when a session ends
+    (``zq.executions``). Without a journal a result is acknowledged once received; with one,
+    once it is on disk (``written``), so a crash never loses a result its executor forgot.
+    """
+
+    def __init__(self, durable: bool) -> None:
+        self._received: dict[bytes, int] = {}
+        self._durable = durable
+        self._acked: dict[bytes, int] = {} if durable else self._received
+
+    def received(self, peer: bytes, count: int) -> None:
+        """``count`` results arrived from ``peer``'s session."""
+        received = self._received
+        received[peer] = received.get(peer, 0) + count
+
+    def hello(self, peer: bytes) -> None:
+        """A new session: its results are counted from its hello, as the executor does."""
+        self._received[peer] = self._acked[peer] = 0
+
+    def gone(self, peer: bytes) -> None:
+        """The session ended."""
+        self._received.pop(peer, None)
+        self._acked.pop(peer, None)
+
+    def written(self) -> None:
+        """Everything received so far is on disk (with a journal)."""
+        if self._durable:
+            self._acked = dict(self._received)
+
+    def acked(self, peer: bytes) -> int:
+        """What to tell ``peer`` in the next ``Assign`` or ``Heartbeat``."""
+        return self._acked.get(peer, 0)
