@@ -268,12 +268,12 @@ def _disown(executor: Executor, state: ChildState | None) -> None:
     """In a copy of this process that a task made with ``os.fork()`` (which then went on).
 
     The copy shares the sockets, the report pipe and the page shared with the supervisor:
-    it must use none of them. It stops at its first return to zq (``Executor.forked``); a task
+    it must use none of them. It stops at its first return to zq (``SlotPool.forked``); a task
     that forks to run code of its own (multiprocessing's ``fork``) exits before that.
     """
     global _FORKED  # noqa: PLW0603 - one flag for the whole copy of the process
     _FORKED = True
-    executor.forked = True
+    executor.pool.forked = True
     if state is not None:
         state.detach()
 
@@ -286,7 +286,7 @@ def _share_state(loop: asyncio.AbstractEventLoop, executor: Executor, state: Chi
         loop.call_later(BEAT_S, beat)
 
     beat()
-    executor.on_busy = state.busy
+    executor.pool.on_busy = state.busy
 
 
 def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, index: int) -> None:

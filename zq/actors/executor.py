@@ -17,8 +17,7 @@ import os
 import random
 import socket
 import uuid
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +26,7 @@ import zmq
 from zq.actors.base import Actor
 from zq.actors.links import UNANSWERED_WARN_S, Link, LinkPort
 from zq.actors.results import Expire, Put, PutProgress, ResultStore
+from zq.actors.slots import SlotPool
 from zq.exceptions import PeerRefusedError
 from zq.messages import (
     PROTOCOL_VERSION,
@@ -49,8 +49,8 @@ from zq.messages import (
     TaskMsg,
     Welcome,
 )
-from zq.receiver import Receiver, being_cancelled
-from zq.remote_errors import describe, result_limit, too_large
+from zq.receiver import Receiver
+from zq.remote_errors import result_limit, too_large
 from zq.transport import sockets
 from zq.transport.channel import bad_frame_logger, decoded
 from zq.transport.curve import check_libzmq
@@ -114,18 +114,12 @@ class Executor(Actor):
         self.tasks_run = 0
         self.max_tasks = max_tasks  # take at most this many tasks, then ``on_spent()``
         self.on_spent = on_spent
-        self.on_busy: Callable[[bool], None] | None = None  # first task started / last ended
-        self.forked = False  # set in a copy of the process that a task's os.fork() made
         self.received = 0
         # Run numbers (zq.executions): a random base per process, then one per task run.
         self._run_base = random.getrandbits(31) << 32 | 1
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._links: list[Link] = []
-        self._ready: deque[tuple[Link, TaskMsg]] = deque()
-        self._idle: deque[asyncio.Future[tuple[Link, TaskMsg]]] = deque()
-        self._slots: list[asyncio.Task[None]] = []
-        self._current: list[tuple[Link, TaskMsg] | None] = []  # per slot: what it runs
-        self._running = 0
+        self.pool: SlotPool[Link] = SlotPool(self._run_task, self.tell_nowait)
         self._draining = False
         self._drained: asyncio.Event | None = None
         self._joined: asyncio.Event | None = None
@@ -148,16 +142,11 @@ class Executor(Actor):
             self._connect(link)
             self._links.append(link)
             self._hello(link)
-        self._current = [None] * self.max_async_tasks
-        self._slots = [
-            self._loop.create_task(self._slot(i), name=f"zq-slot-{i}")
-            for i in range(self.max_async_tasks)
-        ]
+        self.pool.start(self._loop, self.max_async_tasks)
         self.send_after(min(0.2, self.heartbeat_s / 2), _Tick())
 
     async def on_stop(self) -> None:
-        for slot in self._slots:
-            slot.cancel()
+        self.pool.cancel()
         for link in self._links:
             link.close()
         if self._ctx is not None:
@@ -176,7 +165,7 @@ class Executor(Actor):
         if not finished:
             log.warning(
                 "%d task(s) still running after %ss: cancelling them and handing them back",
-                self._running,
+                self.pool.running,
                 wait_tasks_timeout_s,
             )
             await self.cancel_running()
@@ -210,57 +199,17 @@ class Executor(Actor):
     @property
     def running(self) -> int:
         """Tasks executing right now."""
-        return self._running
+        return self.pool.running
 
     @property
     def prefetched(self) -> int:
         """Tasks received and waiting for a free slot."""
-        return len(self._ready)
+        return len(self.pool.ready)
 
     # --- the pool -------------------------------------------------------------------------
 
-    async def _slot(self, index: int) -> None:
-        assert self._loop is not None
-        loop = self._loop
-        ready = self._ready
-        idle = self._idle
-        run = self.receiver.run
-        done = self.tell_nowait
-        current = self._current
-        while True:
-            if ready:
-                link, task = ready.popleft()
-            else:
-                waiter: asyncio.Future[tuple[Link, TaskMsg]] = loop.create_future()
-                idle.append(waiter)
-                link, task = await waiter
-            self._running += 1
-            if self._running == 1 and self.on_busy is not None:
-                self.on_busy(True)
-            current[index] = (link, task)
-            try:
-                result = await run(task, link.port)
-            except BaseException as exc:  # every run ends in a result, however it ended
-                if being_cancelled(exc):
-                    raise
-                result = _failed(task, exc)
-            finally:
-                if self.forked:  # a task forked and its copy came back here: it ends now
-                    os._exit(0)
-                self._running -= 1
-                current[index] = None
-                if not self._running and self.on_busy is not None:
-                    self.on_busy(False)
-            done((link, result))
-
-    def _offer(self, link: Link, task: TaskMsg) -> None:
-        idle = self._idle
-        while idle:
-            waiter = idle.popleft()
-            if not waiter.done():
-                waiter.set_result((link, task))
-                return
-        self._ready.append((link, task))
+    def _run_task(self, task: TaskMsg, link: Link) -> Awaitable[ResultMsg]:
+        return self.receiver.run(task, link.port)
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -289,10 +238,11 @@ class Executor(Actor):
             self._draining = True
             for link in self._links:
                 link.bye = True
-            for link, task in self._ready:
+            ready = self.pool.ready
+            for link, task in ready:
                 link.returned.append(task.task_id)
                 link.outstanding -= 1
-            self._ready.clear()
+            ready.clear()
             if message.cancel:
                 self._cancel_slots()
         else:
@@ -340,7 +290,7 @@ class Executor(Actor):
                     link.outstanding -= len(tasks)
                     return
                 for task in tasks:
-                    self._offer(link, task)
+                    self.pool.offer(link, task)
             case Heartbeat(acked=acked):
                 link.ack(acked)
             case Busy(tasks=tasks):  # the dispatcher is full: submit them again on the tick
@@ -433,7 +383,7 @@ class Executor(Actor):
                 self._send(link, Heartbeat())
 
     def after_batch(self) -> None:
-        if self.forked:  # a forked copy of this process must send nothing (see zq.worker)
+        if self.pool.forked:  # a forked copy of this process must send nothing (zq.worker)
             os._exit(0)
         for link in self._links:
             # Kicks, progress and acks go before results: a retry kicked by a failing task
@@ -464,8 +414,8 @@ class Executor(Actor):
         if (
             self._draining
             and self._drained is not None
-            and (self._cancelled or not self._running)
-            and not self._ready
+            and (self._cancelled or not self.pool.running)
+            and not self.pool.ready
             # Results wait for a dispatcher we are joined to; not for one that is gone.
             and not any(link.results or (link.joined and link.backlog) for link in self._links)
             and self._farewelled()
@@ -504,14 +454,9 @@ class Executor(Actor):
             self.on_spent()
 
     def _cancel_slots(self) -> None:
-        for index, slot in enumerate(self._slots):
-            current = self._current[index]
-            if current is not None:
-                link, task = current
-                link.cancelled.append(task.task_id)
-                link.outstanding -= 1
-                self._current[index] = None
-            slot.cancel()
+        for link, task in self.pool.cancel():
+            link.cancelled.append(task.task_id)
+            link.outstanding -= 1
         self._cancelled = True  # their slots wind down on their own; nothing to wait for
 
     def _send(self, link: Link, message: Message, *, queue: bool = True) -> None:
@@ -531,12 +476,6 @@ class Executor(Actor):
                 link.said_bye_last = True
             elif type(message) is not Heartbeat:
                 link.said_bye_last = False
-
-
-def _failed(task: TaskMsg, exc: BaseException) -> ResultMsg:
-    """The error result of a run that raised past the receiver (a hook, a ``BaseException``)."""
-    log.error("task %s (%s) ended abnormally: %r", task.task_id, task.task_name, exc)
-    return ResultMsg(task.task_id, True, b"", 0.0, task.labels, describe(exc))
 
 
 async def _within(event: asyncio.Event, timeout_s: float | None) -> bool:
