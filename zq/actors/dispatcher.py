@@ -181,7 +181,7 @@ class Dispatcher(Actor):
 
     def receive(self, message: Any) -> None:
         if type(message) is TaskMsg:  # a kiq() in this process: the hot path
-            self.admission.arrived()
+            self.admission.incoming -= 1  # its place moves into our count (Admission.arrived)
             self._submit(message, None)
         elif type(message) is _Tick:
             self._tick()
@@ -343,8 +343,13 @@ class Dispatcher(Actor):
             for result in results:
                 self._outcomes.resent(result)
         else:
+            complete = self._outcomes.complete
+            retried = False
             for result in results:
-                self._complete(peer, result)
+                retried = complete(peer, result) or retried
+            if retried:  # a retry's successor waits: dispatch it (or arm its delay)
+                self._dirty = True
+                self._arm_release()
         if known:
             if message.credit:
                 ledger.grant(peer, message.credit)
@@ -410,11 +415,6 @@ class Dispatcher(Actor):
         if due is not None and (self._release_at is None or due < self._release_at):
             self._release_at = due
             self.send_after(max(0.0, due - self._now()), _Release())
-
-    def _complete(self, peer: bytes, result: ResultMsg) -> None:
-        if self._outcomes.complete(peer, result):  # a retry's successor waits: dispatch it
-            self._dirty = True
-            self._arm_release()
 
     def _fetch(self, peer: bytes | None, task_ids: list[str]) -> None:
         self._routing.fetch(peer, task_ids, self._ledger.origin_of, self._found)
