@@ -30,6 +30,9 @@ class Admission:
         self.closed: BaseException | None = None  # the owner stopped: every entry raises this
         self.timeout_s: float | None = None  # how long ``enter`` waits by default
         self._count = count
+        # The owner's count as of the end of its last batch: callers run only between its
+        # batches, so this is exact for them, and ``try_enter`` (every kiq()) calls nothing.
+        self.held = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     def free(self) -> int:
@@ -61,7 +64,7 @@ class Admission:
         """Take a place if there is one and nobody queues before us (the hot path)."""
         if self.closed is not None:
             raise self.closed
-        if not self._waiters and self.incoming + self._count() < self.limit:
+        if not self._waiters and self.incoming + self.held < self.limit:
             self.incoming += 1
             return True
         return False

@@ -146,6 +146,7 @@ class Dispatcher(Actor):
         self._channel.attach(self._loop)
         self._gate.watch(sock)
         self._recover()
+        self.admission.held = self._held()
         self.send_after(self.heartbeat_s / 2, _Tick())
         log.debug("dispatcher bound %s", self.endpoint)
 
@@ -468,6 +469,7 @@ class Dispatcher(Actor):
                 self._send(peer, Assign(batch, self._acks.acked(peer)))
             if self.admission.queued:
                 self.admission.room()
+        self.admission.held = self._held()  # what kiq() callers see until the next batch
         self._routing.flush(self._send)
         assert self._channel is not None
         if self._channel.backlog:

@@ -190,6 +190,7 @@ class Submitter(Actor):
                 log.warning("unexpected %s from %s", type(message).__name__, self.address)
 
     def after_batch(self) -> None:
+        self.admission.held = len(self._unfinished)  # what kiq() callers see until the next
         if self._outgoing:
             self._send(Submit(self._outgoing))
             self._outgoing = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -34,6 +35,7 @@ from zq.exceptions import (
     MessageTooLargeError,
     SecurityConfigError,
     SendTaskError,
+    WouldBlock,
 )
 from zq.inprocess import ShutdownSwitch, run_executors
 from zq.journal import Journal
@@ -264,7 +266,7 @@ class ZeroMQBroker(AsyncBroker):
         admission = self.admission()
         if admission is not None:
             await admission.enter()
-        await self._hand_over(message, admission)
+        await self.kick_admitted(message)
 
     def admission(self) -> Admission | None:
         """The bound a kick from here waits on: the dispatcher's, or a joined producer's.
@@ -278,15 +280,12 @@ class ZeroMQBroker(AsyncBroker):
 
     async def kick_admitted(self, message: TaskMsg) -> None:
         """``kick`` for a task that already has its place in ``admission()`` (``kiq()``)."""
-        sink = self._sink  # admission() was not None: no running task, a sink
-        await self._hand_over(message, sink.admission if sink is not None else None)
-
-    async def _hand_over(self, message: TaskMsg, admission: Admission | None) -> None:
+        sink, port = self._sink, current_port.get()  # as admission() says, without the call
+        admission = sink.admission if sink is not None and port is None else None
         if len(message.payload) + _overhead(message) > self.max_msg_size:
             if admission is not None:
                 admission.leave()
             raise MessageTooLargeError(_too_large(message, self.max_msg_size))
-        sink = self._sink
         if admission is not None and sink is not None:
             try:
                 await sink.tell(message)
@@ -296,7 +295,7 @@ class ZeroMQBroker(AsyncBroker):
             if sink is self.dispatcher and sink.journal is not None:
                 await sink.committed()  # kiq() returns once the task is on disk
             return
-        port = current_port.get() or self._port()
+        port = port or self._port()
         if port is None:
             raise SendTaskError(
                 "the broker is not started: `await broker.startup()` or `async with broker:`"
@@ -327,7 +326,8 @@ class ZeroMQBroker(AsyncBroker):
         """The store dropped results: the sink says which waited-for tasks are gone."""
         sink = self._sink
         if sink is not None and sink.alive:
-            sink.tell_nowait(FetchResults(task_ids))
+            with contextlib.suppress(WouldBlock):  # a full mailbox: they wait, as before
+                sink.tell_nowait(FetchResults(task_ids))
 
     async def _fetch(self, task_ids: list[str]) -> None:
         if self._sink is not None:
