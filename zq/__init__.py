@@ -6,11 +6,11 @@ paths are listed in docs/coming-from-taskiq.md.
 
 from taskiq_dependencies import Depends as TaskiqDepends
 
+from zq.abc.broker import AsyncBroker
 from zq.abc.formatter import TaskiqFormatter
 from zq.abc.middleware import TaskiqMiddleware
+from zq.abc.result_backend import AsyncResultBackend
 from zq.acks import AckableMessage, AcknowledgeType
-from zq.backends import AsyncResultBackend
-from zq.broker import AsyncBroker
 from zq.brokers.inmemory_broker import InMemoryBroker
 from zq.brokers.shared_broker import async_shared_broker, shared_task
 from zq.brokers.zmq_broker import ZeroMQBroker
@@ -35,7 +35,6 @@ from zq.kicker import AsyncKicker
 from zq.message import BrokerMessage, TaskiqMessage
 from zq.middlewares import PrometheusMiddleware, SimpleRetryMiddleware, SmartRetryMiddleware
 from zq.result import TaskiqResult
-from zq.schedule_store import SQLiteScheduleSource
 from zq.scheduler import (
     CreatedSchedule,
     LabelScheduleSource,
@@ -44,6 +43,7 @@ from zq.scheduler import (
     ScheduleSource,
     TaskiqScheduler,
 )
+from zq.scheduling.sqlite_source import SQLiteScheduleSource
 from zq.state import TaskiqState
 from zq.task import AsyncTaskiqTask
 

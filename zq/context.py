@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from zq.broker import AsyncBroker
+from zq.abc.broker import AsyncBroker
+from zq.actors.ports import TaskPort
 from zq.exceptions import NoResultError, TaskRejectedError
 from zq.kicker import AsyncKicker
 from zq.message import TaskiqMessage
-from zq.ports import TaskPort
 from zq.state import TaskiqState
 
 

@@ -11,7 +11,7 @@ from zq.kicker import AsyncKicker, portable_labels, send
 from zq.task import AsyncTaskiqTask
 
 if TYPE_CHECKING:
-    from zq.broker import AsyncBroker
+    from zq.abc.broker import AsyncBroker
     from zq.scheduler import CreatedSchedule, ScheduleSource
 
 _Params = ParamSpec("_Params")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from zq.backends import EmbeddedResultBackend
 from zq.exceptions import TaskiqResultTimeoutError
 from zq.result import TaskiqResult
+from zq.result_backends.embedded import EmbeddedResultBackend
 from zq.task import AsyncTaskiqTask
 
 

@@ -7,18 +7,19 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar
 
 import msgspec
 
+from zq.abc.schedule_source import ScheduledTask, ScheduleSource
+from zq.core.messages import TaskMsg
 from zq.exceptions import SendTaskError
 from zq.message import TaskiqMessage
-from zq.messages import TaskMsg
 from zq.task import AsyncTaskiqTask
 
 if TYPE_CHECKING:
+    from zq.abc.broker import AsyncBroker
     from zq.actors.admission import Admission
-    from zq.broker import AsyncBroker
-    from zq.scheduler import CreatedSchedule, ScheduleSource
 
 _Params = ParamSpec("_Params")
 _ReturnType = TypeVar("_ReturnType")
+_R = TypeVar("_R")
 
 DEFAULT_QUEUE = "default"
 _probe = msgspec.msgpack.Encoder()
@@ -114,7 +115,7 @@ async def send(
     else:
         await broker.kick_admitted(wire)
     if post:
-        from zq.hooks import call_hooks
+        from zq.abc.middleware import call_hooks
 
         await call_hooks(reversed(post), "post_send", message)
     return task_id
@@ -129,7 +130,7 @@ async def before_send(
     kwargs: dict[str, Any],
 ) -> TaskiqMessage:
     """The message the ``pre_send`` hooks make of one kick (each may replace it)."""
-    from zq.hooks import pipe_hooks
+    from zq.abc.middleware import pipe_hooks
 
     message = TaskiqMessage(
         task_id=task_id, task_name=task_name, labels=dict(labels), args=list(args), kwargs=kwargs
@@ -210,8 +211,6 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
 
         For a time zone, add a ``ScheduledTask`` with ``cron_offset`` to the source.
         """
-        from zq.scheduler import create_schedule
-
         return await create_schedule(self, source, args, kwargs, cron=cron)
 
     async def schedule_by_interval(
@@ -222,8 +221,6 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
         **kwargs: _Params.kwargs,
     ) -> CreatedSchedule[_ReturnType]:
         """Add a schedule that runs every ``interval`` (whole seconds, at least 1)."""
-        from zq.scheduler import create_schedule
-
         return await create_schedule(self, source, args, kwargs, interval=interval)
 
     async def schedule_by_time(
@@ -234,6 +231,48 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
         **kwargs: _Params.kwargs,
     ) -> CreatedSchedule[_ReturnType]:
         """Add a one-off run at ``time`` (a naive datetime is UTC)."""
-        from zq.scheduler import create_schedule
-
         return await create_schedule(self, source, args, kwargs, time=time)
+
+
+class CreatedSchedule(Generic[_R]):
+    """A schedule that ``schedule_by_*`` added to a source."""
+
+    def __init__(self, kicker: AsyncKicker[Any, _R], source: ScheduleSource, task: ScheduledTask):
+        self.kicker = kicker
+        self.source = source
+        self.task = task
+        self.schedule_id = task.schedule_id
+
+    async def kiq(self) -> AsyncTaskiqTask[_R]:
+        """Kick the task now, outside the schedule."""
+        return await self.kicker.kiq(*self.task.args, **self.task.kwargs)
+
+    async def unschedule(self) -> None:
+        """Delete the schedule from its source."""
+        await self.source.delete_schedule(self.schedule_id)
+
+    def __str__(self) -> str:
+        return (
+            f"CreatedSchedule<id={self.schedule_id}, {self.task.describe()}, {self.task.task_name}>"
+        )
+
+
+async def create_schedule(
+    kicker: AsyncKicker[Any, _R],
+    source: ScheduleSource,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    **when: Any,
+) -> CreatedSchedule[_R]:
+    """What ``schedule_by_cron/interval/time`` share: build, add to ``source``, wrap."""
+    scheduled = ScheduledTask(
+        task_name=kicker.task_name,
+        labels=dict(kicker.labels),
+        args=list(args),
+        kwargs=dict(kwargs),
+        task_id=kicker.custom_task_id,
+        schedule_id=kicker.custom_schedule_id or kicker.broker.id_generator(),
+        **when,
+    )
+    await source.add_schedule(scheduled)
+    return CreatedSchedule(kicker, source, scheduled)

@@ -1,6 +1,6 @@
 """``TaskiqMessage`` and ``BrokerMessage``: a task as middlewares and formatters see it.
 
-zq's wire message is ``zq.messages.TaskMsg`` (arguments already encoded). A ``TaskiqMessage``
+zq's wire message is ``zq.core.messages.TaskMsg`` (arguments already encoded). A ``TaskiqMessage``
 (arguments decoded) is built only where user code needs one: for middlewares, ``Context`` and
 formatters. Labels keep their types (msgpack carries them), so ``labels_types`` is always None.
 """

@@ -17,41 +17,40 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from taskiq_dependencies import DependencyGraph
 
+from zq.abc.middleware import call_hooks, pipe_hooks
 from zq.acks import AcknowledgeType, parse_acknowledge_type
-from zq.casting import ParamCaster
+from zq.actors.ports import TaskPort, current_port
+from zq.actors.slots import being_cancelled
 from zq.context import Context
+from zq.core.casting import ParamCaster
+from zq.core.messages import ResultMsg, TaskMsg
+from zq.core.remote_errors import describe
 from zq.exceptions import NoResultError, UnknownTaskError
-from zq.hooks import call_hooks, pipe_hooks
 from zq.message import TaskiqMessage
-from zq.messages import ResultMsg, TaskMsg
-from zq.ports import TaskPort, current_port
-from zq.process_pool import run_registered
-from zq.remote_errors import describe
 from zq.result import TaskiqResult
 from zq.state import TaskiqState
 
 if TYPE_CHECKING:
-    from zq.broker import AsyncBroker
+    from zq.abc.broker import AsyncBroker
 
 log = logging.getLogger("zq.receiver")
 
 
-def being_cancelled(exc: BaseException) -> bool:
-    """Whether ``exc`` is this task being cancelled from outside (a shutdown), to re-raise.
+class SyncTaskPool(Protocol):
+    """Where sync tasks run instead of threads (``zq.worker.process_pool.AppProcessPool``)."""
 
-    A ``CancelledError`` that a task's own code let out (it awaited a helper that was
-    cancelled) is that task's failure, like any other exception: it becomes its result.
-    """
-    if not isinstance(exc, asyncio.CancelledError):
-        return False
-    current = asyncio.current_task()
-    return current is None or current.cancelling() > 0
+    def submit(self, task_name: str, args: list[Any], kwargs: dict[str, Any]) -> Future[Any]:
+        """Run the registered sync task ``task_name``."""
+        ...
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the pool."""
 
 
 class _Plan:
@@ -76,7 +75,8 @@ class Receiver:
     ``max_threadpool_threads`` bounds sync tasks; ``validate_params=False`` turns argument
     casting off (``--no-parse``); ``propagate_exceptions=False`` keeps a task's exception out
     of its generator dependencies; ``ack_type`` is the default for tasks without the label.
-    ``process_pool`` (see ``zq.process_pool``) runs sync tasks in processes instead of threads.
+    ``process_pool`` (see ``zq.worker.process_pool``) runs sync tasks in processes instead of
+    threads.
     """
 
     def __init__(
@@ -87,7 +87,7 @@ class Receiver:
         validate_params: bool = True,
         propagate_exceptions: bool = True,
         ack_type: AcknowledgeType | str = AcknowledgeType.WHEN_SAVED,
-        process_pool: ProcessPoolExecutor | None = None,
+        process_pool: SyncTaskPool | None = None,
     ) -> None:
         self.broker = broker
         self.max_threadpool_threads = max_threadpool_threads
@@ -120,6 +120,10 @@ class Receiver:
             self.process_pool = None
 
     # --- the pipeline ---------------------------------------------------------------------
+
+    def task_names(self) -> list[str]:
+        """The names of the broker's registered tasks (``TaskRunner``)."""
+        return list(self.broker.get_all_tasks())
 
     async def run(self, task: TaskMsg, port: TaskPort | None = None) -> ResultMsg:
         """Run one task to a result; never raises for the task's own failure.
@@ -264,9 +268,7 @@ class Receiver:
         if plan.is_async:
             return await plan.func(*args, **kwargs)
         if self.process_pool is not None:
-            return await asyncio.get_running_loop().run_in_executor(
-                self.process_pool, run_registered, plan.task_name, args, kwargs
-            )
+            return await asyncio.wrap_future(self.process_pool.submit(plan.task_name, args, kwargs))
         if self._pool is None:
             self.startup()
         assert self._pool is not None

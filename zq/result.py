@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Generic, Self, TypeVar
 
-from zq.casting import cast_value, caster_for
-from zq.messages import ResultMsg
-from zq.remote_errors import rebuild
+from zq.core.casting import cast_value, caster_for
+from zq.core.messages import ResultMsg
+from zq.core.remote_errors import rebuild
 from zq.serializers.base import TaskiqSerializer
 
 _ReturnType = TypeVar("_ReturnType")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from zq.backends import AsyncResultBackend, EmbeddedResultBackend
-from zq.casting import cast_value, caster_for
+from zq.abc.result_backend import AsyncResultBackend
+from zq.core.casting import cast_value, caster_for
 from zq.exceptions import ResultGetError, ResultIsReadyError, TaskiqResultTimeoutError
 from zq.result import TaskiqResult
+from zq.result_backends.embedded import EmbeddedResultBackend
 
 if TYPE_CHECKING:
-    from zq.depends.progress_tracker import TaskProgress
+    from zq.core.progress import TaskProgress
 
 _ReturnType = TypeVar("_ReturnType")
 

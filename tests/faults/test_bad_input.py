@@ -12,7 +12,7 @@ import zmq.asyncio
 
 from tests.faults.conftest import APP, Worker, kick_work, oracle
 from zq import ZeroMQBroker, gather
-from zq.messages import (
+from zq.core.messages import (
     PROTOCOL_VERSION,
     ROLE_EXECUTOR,
     SIGNATURE,

@@ -21,8 +21,8 @@ import zmq.asyncio
 from tests.faults import app as fault_app
 from tests.faults.conftest import APP, Worker, kick_work, oracle, read_log
 from zq import ZeroMQBroker, gather
+from zq.core.messages import SIGNATURE
 from zq.exceptions import ActorDeadError, QueueFullError, ResultExpiredError
-from zq.messages import SIGNATURE
 from zq.task import AsyncTaskiqTask
 
 

@@ -28,7 +28,7 @@ from tests.faults import app
 from tests.faults.conftest import APP, Worker
 from tests.integration.conftest import free_address
 from zq import ZeroMQBroker
-from zq.messages import (
+from zq.core.messages import (
     PROTOCOL_VERSION,
     SIGNATURE,
     Ack,

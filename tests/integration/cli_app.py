@@ -19,8 +19,8 @@ from zq import (
     TaskiqState,
     ZeroMQBroker,
 )
-from zq.messages import ResultMsg, TaskMsg
-from zq.ports import TaskPort
+from zq.actors.ports import TaskPort
+from zq.core.messages import ResultMsg, TaskMsg
 from zq.receiver import Receiver
 
 

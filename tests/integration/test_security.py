@@ -22,10 +22,9 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from tests.integration.conftest import ROOT, Worker
-from zq import ZeroMQBroker, codec
-from zq.exceptions import SecurityConfigError
-from zq.kicker import AsyncKicker
-from zq.messages import (
+from zq import ZeroMQBroker
+from zq.core import codec
+from zq.core.messages import (
     PROTOCOL_VERSION,
     Credit,
     Hello,
@@ -37,6 +36,8 @@ from zq.messages import (
     TaskMsg,
     Welcome,
 )
+from zq.exceptions import SecurityConfigError
+from zq.kicker import AsyncKicker
 from zq.transport.channel import frame
 from zq.transport.curve import CurveKeys, CurveSettings, generate
 from zq.transport.sockets import SocketConfig, dealer, router

@@ -14,8 +14,8 @@ from tests.integration import cli_app
 from tests.integration.conftest import ROOT, Worker, read_log
 from zq import ZeroMQBroker, gather
 from zq.kicker import AsyncKicker
-from zq.loader import AppLoadError, discover, receiver_kwargs
 from zq.receiver import Receiver
+from zq.worker.loader import AppLoadError, discover, receiver_kwargs
 
 APP = "tests.integration.cli_app:broker"
 Start = Callable[..., Worker]

@@ -10,7 +10,7 @@ import pytest
 import zmq
 from zmq.utils import z85
 
-from zq.access import KEY_PRODUCER, KEY_WORKER
+from zq.core.access import KEY_PRODUCER, KEY_WORKER
 from zq.exceptions import SecurityConfigError
 from zq.transport.curve import AllowList, CurveSettings, check_libzmq, generate, read_public
 

@@ -8,9 +8,10 @@ import logging
 import pytest
 import zmq
 
-from zq import ZeroMQBroker, codec
+from zq import ZeroMQBroker
+from zq.core import codec
+from zq.core.messages import Assign, Forward, ResultMsg, Results, TaskMsg
 from zq.exceptions import MessageTooLargeError, RemoteProtocolError, ResultTooLargeError
-from zq.messages import Assign, Forward, ResultMsg, Results, TaskMsg
 from zq.transport.channel import MAX_FRAMES, Channel, frames_within, parse
 
 LIMIT = 64 * 1024

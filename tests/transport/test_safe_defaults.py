@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from zq import ZeroMQBroker
+from zq.core.messages import TaskMsg
+from zq.core.remote_errors import rebuild
 from zq.exceptions import UnknownTaskError
-from zq.messages import TaskMsg
 from zq.receiver import Receiver
-from zq.remote_errors import rebuild
 from zq.serializers import PickleSerializer
 from zq.transport.curve import generate
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from zq.access import KEY_PRODUCER, KEY_WORKER, ZAP_DOMAIN, is_loopback, permits, zap_answer
-from zq.messages import (
+from zq.core.access import KEY_PRODUCER, KEY_WORKER, ZAP_DOMAIN, is_loopback, permits, zap_answer
+from zq.core.messages import (
     Ack,
     Bye,
     Cancel,

@@ -11,7 +11,7 @@ import msgspec
 import pydantic
 import pytest
 
-from zq.casting import ParamCaster, caster_for
+from zq.core.casting import ParamCaster, caster_for
 
 
 @dataclasses.dataclass

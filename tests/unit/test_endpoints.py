@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zq.endpoints import check_endpoint
+from zq.core.endpoints import check_endpoint
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zq.executions import Executions
+from zq.core.executions import Executions
 
 
 def make() -> tuple[Executions, dict[str, int]]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from zq import journal as journal_module
-from zq.journal import Changes, Journal
-from zq.messages import ResultMsg, TaskMsg
+from zq.core.messages import ResultMsg, TaskMsg
+from zq.storage import journal as journal_module
+from zq.storage.journal import Changes, Journal
 
 TTL = 3600.0
 

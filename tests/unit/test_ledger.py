@@ -2,9 +2,9 @@
 
 import pytest
 
+from zq.core.ledger import Ledger
+from zq.core.messages import TaskMsg
 from zq.exceptions import RemoteProtocolError
-from zq.ledger import Ledger
-from zq.messages import TaskMsg
 
 A, B = b"exec-a", b"exec-b"
 

@@ -1,7 +1,7 @@
 """Successors (retries under the same id), delayed tasks and early acks, in the pure ledger."""
 
-from zq.ledger import Ledger
-from zq.messages import TaskMsg
+from zq.core.ledger import Ledger
+from zq.core.messages import TaskMsg
 
 A, B, PRODUCER = b"exec-a", b"exec-b", b"producer"
 

@@ -6,8 +6,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from zq.ledger import Ledger
-from zq.messages import TaskMsg
+from zq.core.ledger import Ledger
+from zq.core.messages import TaskMsg
 
 PEERS = [b"p0", b"p1", b"p2"]
 NAMES = ["a", "b"]

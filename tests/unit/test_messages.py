@@ -2,9 +2,8 @@
 
 import pytest
 
-from zq import codec
-from zq.exceptions import RemoteProtocolError
-from zq.messages import (
+from zq.core import codec
+from zq.core.messages import (
     SIGNATURE,
     Ack,
     Assign,
@@ -26,6 +25,7 @@ from zq.messages import (
     TaskMsg,
     Welcome,
 )
+from zq.exceptions import RemoteProtocolError
 
 TASK = TaskMsg("id1", "app:add", b"\x92\x92\x01\x02\x80", {"k": 1}, "default", 1)
 RESULT = ResultMsg("id1", False, b"\x03", 0.5)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from zq.reload import ChangeFilter
+from zq.worker.reload import ChangeFilter
 
 
 def test_gitignored_compiled_and_vcs_paths_do_not_reload(tmp_path: Path) -> None:

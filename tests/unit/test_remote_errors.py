@@ -3,8 +3,8 @@
 import sys
 import types
 
+from zq.core.remote_errors import describe, rebuild
 from zq.exceptions import TaskiqError
-from zq.remote_errors import describe, rebuild
 
 
 class WithFields(Exception):

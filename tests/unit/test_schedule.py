@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from zq.schedule import Plan, Timetable, plan, run_id
+from zq.core.timetable import Plan, Timetable, plan, run_id
 
 
 def at(text: str, zone: str | None = None) -> datetime:

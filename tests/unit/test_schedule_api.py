@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from zq import InMemoryBroker, ScheduledTaskCancelledError, SQLiteScheduleSource, TaskiqScheduler
-from zq.schedule import Slot
+from zq.core.timetable import Slot
 from zq.scheduler import ScheduledTask
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from zq.worker_policy import ReloadBurst, SignalAction, jittered, signal_action
+from zq.core.worker_policy import ReloadBurst, SignalAction, jittered, signal_action
 
 G, C, K = SignalAction.GRACEFUL, SignalAction.CANCEL, SignalAction.KILL
 

@@ -1,6 +1,279 @@
-"""``zq.abc.broker``: where taskiq code imports ``AsyncBroker`` and ``AckableMessage`` from."""
+"""``AsyncBroker``: the task registry, middlewares, events, state and dependencies of an app.
 
+Subclasses implement ``kick``. Everything here is taskiq's API; the differences are listed in
+docs/coming-from-taskiq.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import typing
+import uuid
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, overload
+
+from zq.abc.formatter import TaskiqFormatter
+from zq.abc.middleware import HOOKS, TaskiqMiddleware, call_hooks, maybe_await
+from zq.abc.result_backend import AsyncResultBackend
 from zq.acks import AckableMessage
-from zq.broker import AsyncBroker
+from zq.core.messages import TaskMsg
+from zq.decor import AsyncTaskiqDecoratedTask
+from zq.events import TaskiqEvents
+from zq.exceptions import SendTaskError, TaskBrokerMismatchError
+from zq.formatters.proxy_formatter import ProxyFormatter
+from zq.serializers.base import TaskiqSerializer
+from zq.serializers.msgpack import MSGPackSerializer
+from zq.state import TaskiqState
 
+if TYPE_CHECKING:
+    from zq.actors.admission import Admission
+
+_T = TypeVar("_T")
+EventHandler = Callable[[TaskiqState], Awaitable[None] | None]
 __all__ = ["AckableMessage", "AsyncBroker"]
+
+log = logging.getLogger("zq.broker")
+
+
+def default_id_generator() -> str:
+    """A random task id (taskiq's format: 32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+class _NoBackend(AsyncResultBackend[Any]):
+    """Stands in until ``startup``: any use says what to do."""
+
+    def _fail(self) -> SendTaskError:
+        return SendTaskError(
+            "the broker is not started: `await broker.startup()` or `async with broker:` first"
+        )
+
+    async def set_result(self, task_id: str, result: Any) -> None:
+        raise self._fail()
+
+    async def is_result_ready(self, task_id: str) -> bool:
+        raise self._fail()
+
+    async def get_result(self, task_id: str, with_logs: bool = False) -> Any:
+        raise self._fail()
+
+
+class AsyncBroker(ABC):
+    """Registry of tasks plus the way to send them; subclasses implement ``kick``."""
+
+    global_task_registry: ClassVar[dict[str, AsyncTaskiqDecoratedTask[Any, Any]]] = {}
+    """Tasks declared with ``shared_task``: every broker can run them."""
+
+    def __init__(self) -> None:
+        self.available_tasks: dict[str, AsyncTaskiqDecoratedTask[Any, Any]] = {}
+        self.decorator_class: type[AsyncTaskiqDecoratedTask[Any, Any]] = AsyncTaskiqDecoratedTask
+        self.serializer: TaskiqSerializer = MSGPackSerializer()
+        self.formatter: TaskiqFormatter = ProxyFormatter(self)
+        self.result_backend: AsyncResultBackend[Any] = _NoBackend()
+        self.custom_result_backend = False
+        self.id_generator: Callable[[], str] = default_id_generator
+        self.middlewares: list[TaskiqMiddleware] = []
+        self.hooks: dict[str, list[TaskiqMiddleware]] = {hook: [] for hook in HOOKS}
+        self.event_handlers: defaultdict[TaskiqEvents, list[EventHandler]] = defaultdict(list)
+        self.state = TaskiqState()
+        self.custom_dependency_context: dict[Any, Any] = {}
+        self.dependency_overrides: dict[Any, Any] = {}
+        self.is_worker_process = False
+        self.is_scheduler_process = False
+        self.started = False
+
+    @property
+    def local_task_registry(self) -> dict[str, AsyncTaskiqDecoratedTask[Any, Any]]:
+        """Tasks registered on this broker (taskiq's name for ``available_tasks``)."""
+        return self.available_tasks
+
+    # --- registry -------------------------------------------------------------------------
+
+    @overload
+    def task(
+        self, task_name: Callable[..., _T], **labels: Any
+    ) -> AsyncTaskiqDecoratedTask[Any, _T]: ...
+
+    @overload
+    def task(
+        self, task_name: str | None = None, **labels: Any
+    ) -> Callable[[Callable[..., _T]], AsyncTaskiqDecoratedTask[Any, _T]]: ...
+
+    def task(self, task_name: Any = None, **labels: Any) -> Any:
+        """Register a task.
+
+        As ``@broker.task``, ``@broker.task()`` or ``@broker.task("name", **labels)``.
+        """
+        if callable(task_name):
+            return self.register_task(task_name, None, **labels)
+
+        def decorate(func: Callable[..., _T]) -> AsyncTaskiqDecoratedTask[Any, _T]:
+            return self.register_task(func, task_name, **labels)
+
+        return decorate
+
+    def register_task(
+        self, func: Callable[..., _T], task_name: str | None = None, **labels: Any
+    ) -> AsyncTaskiqDecoratedTask[Any, _T]:
+        """Register ``func`` under ``task_name`` (default ``module:function``)."""
+        name = task_name or default_task_name(func)
+        decorated: AsyncTaskiqDecoratedTask[Any, _T] = self.decorator_class(
+            self, name, func, labels, return_type_of(func)
+        )
+        self._register_task(name, decorated)
+        return decorated
+
+    def _register_task(self, task_name: str, task: AsyncTaskiqDecoratedTask[Any, Any]) -> None:
+        if task.broker is not self:
+            raise TaskBrokerMismatchError(broker=task.broker)
+        self.available_tasks[task_name] = task
+
+    def find_task(self, task_name: str) -> AsyncTaskiqDecoratedTask[Any, Any] | None:
+        """The task of that name on this broker, else a shared task of that name, else None."""
+        return self.available_tasks.get(task_name) or self.global_task_registry.get(task_name)
+
+    def get_all_tasks(self) -> dict[str, AsyncTaskiqDecoratedTask[Any, Any]]:
+        """Every task this broker can run: shared tasks, then its own (which win)."""
+        return {**self.global_task_registry, **self.available_tasks}
+
+    # --- configuration --------------------------------------------------------------------
+
+    def with_serializer(self, serializer: TaskiqSerializer) -> Self:
+        """Use ``serializer`` for arguments and results (workers must use the same)."""
+        self.serializer = serializer
+        return self
+
+    def with_formatter(self, formatter: TaskiqFormatter) -> Self:
+        """Set the formatter (used only where user code calls ``broker.formatter``)."""
+        self.formatter = formatter
+        return self
+
+    def with_id_generator(self, generator: Callable[[], str]) -> Self:
+        """Generate task ids with ``generator``."""
+        self.id_generator = generator
+        return self
+
+    def with_result_backend(self, result_backend: AsyncResultBackend[Any]) -> Self:
+        """Store results in ``result_backend`` instead of zq's embedded result store.
+
+        The producer that kicked a task stores its result there when it arrives.
+        """
+        self.result_backend = result_backend
+        self.custom_result_backend = True
+        return self
+
+    def add_middlewares(self, *middlewares: TaskiqMiddleware) -> None:
+        """Add middlewares, in order (anything not a ``TaskiqMiddleware`` is skipped)."""
+        for middleware in middlewares:
+            if not isinstance(middleware, TaskiqMiddleware):
+                log.warning("%r is not a TaskiqMiddleware; skipped", middleware)
+                continue
+            middleware.set_broker(self)
+            self.middlewares.append(middleware)
+            for hook in HOOKS:
+                if getattr(type(middleware), hook) is not getattr(TaskiqMiddleware, hook):
+                    self.hooks[hook].append(middleware)
+
+    def with_middlewares(self, *middlewares: TaskiqMiddleware) -> Self:
+        """``add_middlewares``, returning the broker."""
+        self.add_middlewares(*middlewares)
+        return self
+
+    def on_event(self, *events: TaskiqEvents) -> Callable[[EventHandler], EventHandler]:
+        """Decorator: call the function (sync or async, given the state) on ``events``."""
+
+        def register(handler: EventHandler) -> EventHandler:
+            for event in events:
+                self.event_handlers[event].append(handler)
+            return handler
+
+        return register
+
+    def add_event_handler(self, event: TaskiqEvents, handler: EventHandler) -> None:
+        """Call ``handler`` (sync or async, given the state) on ``event``."""
+        self.event_handlers[event].append(handler)
+
+    def with_event_handlers(self, event: TaskiqEvents, *handlers: EventHandler) -> Self:
+        """Add ``handlers`` for ``event``, returning the broker."""
+        self.event_handlers[event].extend(handlers)
+        return self
+
+    def add_dependency_context(self, new_ctx: dict[Any, Any]) -> None:
+        """Values that ``TaskiqDepends()`` resolves by type in every task (copied per task)."""
+        self.custom_dependency_context.update(new_ctx)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Run the start-up event handlers, the middlewares' ``startup`` and the backend's."""
+        self.started = True
+        for event in self.lifecycle_events(starting=True):
+            for handler in self.event_handlers[event]:
+                await maybe_await(handler(self.state))
+        await call_hooks(self.hooks["startup"], "startup")
+        await self.result_backend.startup()
+
+    async def shutdown(self) -> None:
+        """Run the shutdown event handlers, the middlewares' ``shutdown`` and the backend's."""
+        for event in self.lifecycle_events(starting=False):
+            for handler in self.event_handlers[event]:
+                await maybe_await(handler(self.state))
+        await call_hooks(self.hooks["shutdown"], "shutdown")
+        await self.result_backend.shutdown()
+        self.started = False
+
+    def lifecycle_events(self, starting: bool) -> tuple[TaskiqEvents, ...]:
+        """The events ``startup`` (or ``shutdown``) fires: the worker's or the client's."""
+        if self.is_worker_process:
+            return (TaskiqEvents.WORKER_STARTUP if starting else TaskiqEvents.WORKER_SHUTDOWN,)
+        return (TaskiqEvents.CLIENT_STARTUP if starting else TaskiqEvents.CLIENT_SHUTDOWN,)
+
+    async def __aenter__(self) -> Self:
+        await self.startup()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+
+    @abstractmethod
+    async def kick(self, message: TaskMsg) -> None:
+        """Hand one task to the queue."""
+
+    def admission(self) -> Admission | None:
+        """Where a kick from here waits for room, if the broker bounds it (else None).
+
+        ``kiq()`` takes its place there before it builds the message, so a call waiting for
+        room holds as little as possible; it then hands the message to ``kick_admitted``.
+        """
+        return None
+
+    async def kick_admitted(self, message: TaskMsg) -> None:
+        """``kick``, for a task that already took its place in ``admission()``."""
+        await self.kick(message)
+
+
+def default_task_name(func: Callable[..., Any]) -> str:
+    """``module:function``; for code run as ``__main__``, the name a worker imports it by."""
+    module = func.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if spec is not None and spec.name:  # `python -m package.module`: its real name
+            module = spec.name.removesuffix(".__main__")
+        else:  # `python path/to/script.py`: the path as a module name, as taskiq does
+            module = ".".join(os.path.normpath(sys.argv[0]).removesuffix(".py").split(os.path.sep))
+    name = func.__name__
+    if name == "<lambda>":
+        name = f"lambda_{uuid.uuid4().hex}"
+    return f"{module}:{name}"
+
+
+def return_type_of(func: Callable[..., Any]) -> Any:
+    """The declared return type of ``func``, or None."""
+    try:
+        return typing.get_type_hints(func).get("return")
+    except Exception:
+        return None

@@ -10,7 +10,7 @@ from zq.message import BrokerMessage, TaskiqMessage
 class TaskiqFormatter(ABC):
     """taskiq's formatter interface.
 
-    zq's wire format is its own protocol (``zq.messages``); a formatter is only used where
+    zq's wire format is its own protocol (``zq.core.messages``); a formatter is only used where
     user code calls ``broker.formatter`` itself.
     """
 

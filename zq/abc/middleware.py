@@ -1,16 +1,18 @@
 """``TaskiqMiddleware``: hooks around sending, executing and saving tasks.
 
 Every hook may be sync or async. A hook that a middleware does not override costs nothing:
-the broker keeps, per hook, only the middlewares that override it (``zq.broker.Hooks``).
+the broker keeps, per hook, only the middlewares that override it (``zq.abc.broker.Hooks``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+import inspect
+import logging
+from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from zq.broker import AsyncBroker
+    from zq.abc.broker import AsyncBroker
     from zq.message import TaskiqMessage
     from zq.result import TaskiqResult
 
@@ -82,3 +84,40 @@ class TaskiqMiddleware:
     ) -> Coroutine[Any, Any, None] | None:
         """Worker side, once the result is handed to zq to be sent to the dispatcher."""
         return None
+
+
+log = logging.getLogger("zq.middleware")
+
+
+async def maybe_await(value: Any) -> Any:
+    """``await value`` if it is awaitable, else ``value``."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def call_hooks(middlewares: Iterable[Any], hook: str, *args: Any) -> None:
+    """Call ``hook`` on each middleware; one that raises is logged and the others still run."""
+    for middleware in middlewares:
+        try:
+            await maybe_await(getattr(middleware, hook)(*args))
+        except Exception:
+            log.exception("%s.%s raised; ignored", type(middleware).__name__, hook)
+
+
+async def pipe_hooks(middlewares: Iterable[Any], hook: str, message: Any) -> Any:
+    """Pass ``message`` through ``hook`` of each middleware (``pre_send``, ``pre_execute``).
+
+    A middleware that raises, or returns None, is logged and leaves the message as it was.
+    """
+    for middleware in middlewares:
+        try:
+            changed = await maybe_await(getattr(middleware, hook)(message))
+        except Exception:
+            log.exception("%s.%s raised; message unchanged", type(middleware).__name__, hook)
+            continue
+        if changed is None:
+            log.warning("%s.%s returned None; message unchanged", type(middleware).__name__, hook)
+        else:
+            message = changed
+    return message

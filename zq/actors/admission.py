@@ -14,8 +14,8 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
+from zq.core.messages import TaskMsg
 from zq.exceptions import QueueFullError
-from zq.messages import TaskMsg
 
 
 class Admission:

@@ -1,8 +1,8 @@
 """Dispatcher: binds the ROUTER, feeds the ledger, performs the effects it returns.
 
-All decisions are the ledger's (``zq.ledger``) and the liveness table's (``zq.liveness``); this
-actor decodes frames, turns them into ledger events, and sends what the ledger decided, one
-batch per peer per wake-up.
+All decisions are the ledger's (``zq.core.ledger``) and the liveness table's
+(``zq.core.liveness``); this actor decodes frames, turns them into ledger events, and sends
+what the ledger decided, one batch per peer per wake-up.
 """
 
 from __future__ import annotations
@@ -33,11 +33,9 @@ from zq.actors.outcomes import Outcomes, ResultAcks
 from zq.actors.records import Records
 from zq.actors.results import FetchResults, Forget, Put, ResultStore
 from zq.actors.routing import Routing
-from zq.exceptions import RemoteProtocolError
-from zq.journal import Journal
-from zq.ledger import Ledger, Lost
-from zq.liveness import Liveness
-from zq.messages import (
+from zq.core.ledger import Ledger, Lost
+from zq.core.liveness import Liveness
+from zq.core.messages import (
     ROLE_EXECUTOR,
     Ack,
     Assign,
@@ -57,6 +55,8 @@ from zq.messages import (
     TaskMsg,
     Welcome,
 )
+from zq.exceptions import RemoteProtocolError
+from zq.storage.journal import Journal
 from zq.transport.channel import Channel, decoded, decoded_with_meta
 from zq.transport.curve import AllowList
 from zq.transport.sockets import SocketConfig, router

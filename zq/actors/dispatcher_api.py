@@ -47,7 +47,7 @@ class DispatcherStats:
 
     submitted: int = 0
     completed: int = 0
-    duplicates: int = 0  # executions beyond the first whose results reached us (zq.executions)
+    duplicates: int = 0  # executions beyond the first whose results reached us (zq.core.executions)
     unknown_results: int = 0  # results for tasks this dispatcher never knew (or forgot)
     repeated_kicks: int = 0  # a second kick of one schedule slot (another scheduler): dropped
     requeued: int = 0

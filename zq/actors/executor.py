@@ -25,10 +25,10 @@ import zmq
 
 from zq.actors.base import Actor
 from zq.actors.links import UNANSWERED_WARN_S, Link, LinkPort
+from zq.actors.ports import TaskRunner
 from zq.actors.results import Expire, Put, PutProgress, ResultStore
 from zq.actors.slots import SlotPool
-from zq.exceptions import PeerRefusedError
-from zq.messages import (
+from zq.core.messages import (
     PROTOCOL_VERSION,
     ROLE_EXECUTOR,
     Ack,
@@ -49,8 +49,8 @@ from zq.messages import (
     TaskMsg,
     Welcome,
 )
-from zq.receiver import Receiver
-from zq.remote_errors import result_limit, too_large
+from zq.core.remote_errors import result_limit, too_large
+from zq.exceptions import PeerRefusedError
 from zq.transport import sockets
 from zq.transport.channel import bad_frame_logger, decoded
 from zq.transport.curve import check_libzmq
@@ -78,11 +78,11 @@ class _Drain:
 
 
 class Executor(Actor):
-    """Takes tasks from dispatchers within its credit and runs them through a ``Receiver``."""
+    """Takes tasks from dispatchers within its credit and runs them through a ``TaskRunner``."""
 
     def __init__(
         self,
-        receiver: Receiver,
+        receiver: TaskRunner,
         addresses: list[str],
         *,
         max_async_tasks: int = 100,
@@ -115,7 +115,7 @@ class Executor(Actor):
         self.max_tasks = max_tasks  # take at most this many tasks, then ``on_spent()``
         self.on_spent = on_spent
         self.received = 0
-        # Run numbers (zq.executions): a random base per process, then one per task run.
+        # Run numbers (zq.core.executions): a random base per process, then one per task run.
         self._run_base = random.getrandbits(31) << 32 | 1
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._links: list[Link] = []
@@ -346,7 +346,7 @@ class Executor(Actor):
         credit = 0 if self._draining else self._allow(max(0, self.capacity - link.outstanding))
         link.granted = credit
         link.credit_back = 0
-        tasks = sorted(self.receiver.broker.get_all_tasks())
+        tasks = sorted(self.receiver.task_names())
         hello = Hello(
             ROLE_EXECUTOR,
             PROTOCOL_VERSION,
@@ -469,7 +469,7 @@ class Executor(Actor):
             return
         if sent:
             link.last_sent_at = self._loop.time()
-            if type(message) is Results:  # kept until acknowledged (zq.executions)
+            if type(message) is Results:  # kept until acknowledged (zq.core.executions)
                 link.unacked.extend(message.results)
             if type(message) is Bye:
                 link.byes += 1

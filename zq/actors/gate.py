@@ -1,7 +1,7 @@
 """What a dispatcher lets in: its authenticator, the role check on each message, bad frames.
 
 Kept apart from the dispatcher actor, which only calls it: the decisions are in
-``zq.access`` (pure), the sockets in ``zq.transport``.
+``zq.core.access`` (pure), the sockets in ``zq.transport``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from collections.abc import Callable
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
-from zq.access import KEY_PRODUCER, is_loopback, permits
 from zq.actors.dispatcher_api import DispatcherStats
+from zq.core.access import KEY_PRODUCER, is_loopback, permits
+from zq.core.log_rate import worth_logging
+from zq.core.messages import PROTOCOL_VERSION, ROLE_EXECUTOR, ROLE_PRODUCER, Hello, Message, Refuse
 from zq.exceptions import ProtocolVersionError, RemoteProtocolError
-from zq.log_rate import worth_logging
-from zq.messages import PROTOCOL_VERSION, ROLE_EXECUTOR, ROLE_PRODUCER, Hello, Message, Refuse
 from zq.transport.curve import HANDSHAKE_EVENTS, AllowList, ZapHandler, check_libzmq
 
 log = logging.getLogger("zq.dispatcher")

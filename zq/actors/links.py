@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
-from zq import codec
+from zq.core import codec
+from zq.core.messages import Ack, Message, Progress, ResultMsg, Results, Submit, TaskMsg
 from zq.exceptions import RemoteProtocolError
-from zq.messages import Ack, Message, Progress, ResultMsg, Results, Submit, TaskMsg
 from zq.transport import sockets
 from zq.transport.channel import Channel
 from zq.transport.curve import HANDSHAKE_EVENTS, handshake_problem
@@ -68,7 +68,7 @@ class Link:
         self.heartbeat_s = 1.0  # beat after this much silence (the faster of ours and its)
         # what a frame that does not decode does (log it, or refuse another protocol version)
         self.on_bad_frame: Callable[[bytes, RemoteProtocolError], None] = lambda _p, _e: None
-        # Results sent on this session and not yet acknowledged (see zq.executions): kept to
+        # Results sent on this session and not yet acknowledged (see zq.core.executions): kept to
         # send again if the session ends before the dispatcher says it has them.
         self.unacked: deque[ResultMsg] = deque()
         self.acked = 0  # results of this session the dispatcher acknowledged

@@ -3,7 +3,7 @@
 Part of the dispatcher (it owns one and is the only caller), beside ``Routing`` (who gets a
 result) and ``Records`` (dead letters, the journal). The ledger decides whether a result ends
 its task; this decides what follows, and keeps ``stats`` true: ``completed``, ``duplicates``
-(``zq.executions``), ``unknown_results``, ``no_result``, ``dead_lettered``.
+(``zq.core.executions``), ``unknown_results``, ``no_result``, ``dead_lettered``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from zq.actors.dispatcher_api import DispatcherStats
 from zq.actors.records import Records
 from zq.actors.results import ResultStore
 from zq.actors.routing import Routing
-from zq.executions import Executions
-from zq.ledger import DeadLetter, Ledger
-from zq.messages import ErrorInfo, ResultMsg, TaskMsg
-from zq.remote_errors import is_zq_error
+from zq.core.executions import Executions
+from zq.core.ledger import DeadLetter, Ledger
+from zq.core.messages import ErrorInfo, ResultMsg, TaskMsg
+from zq.core.remote_errors import is_zq_error
 
 log = logging.getLogger("zq.dispatcher")
 
@@ -100,7 +100,7 @@ class Outcomes:
             log.debug("a result for task %s, which this dispatcher does not know", result.task_id)
 
     def _accepted_run(self, task_id: str) -> int | None:
-        """The run of the result kept for a finished task (zq.executions), or None."""
+        """The run of the result kept for a finished task (zq.core.executions), or None."""
         result = self._routing.routed(task_id) or self._store.peek_now(task_id)
         return None if result is None else result.run
 
@@ -114,7 +114,7 @@ class ResultAcks:
     """How many results each executor session sent us, and how many we acknowledge.
 
     Executors keep results until acknowledged and send the rest again when a session ends
-    (``zq.executions``). Without a journal a result is acknowledged once received; with one,
+    (``zq.core.executions``). Without a journal a result is acknowledged once received; with one,
     once it is on disk (``written``), so a crash never loses a result its executor forgot.
     """
 

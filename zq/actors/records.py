@@ -12,10 +12,10 @@ import logging
 from collections import OrderedDict
 
 from zq.actors.dispatcher_api import MAX_DEAD_LETTERS, DeadLetterInfo
+from zq.core.ledger import Ledger
+from zq.core.messages import ResultMsg, TaskMsg
 from zq.exceptions import SendTaskError
-from zq.journal import Changes, Journal, Recovered
-from zq.ledger import Ledger
-from zq.messages import ResultMsg, TaskMsg
+from zq.storage.journal import Changes, Journal, Recovered
 
 log = logging.getLogger("zq.dispatcher")
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from zq.actors.base import Actor
+from zq.core.messages import ResultMsg
+from zq.core.result_table import ResultTable
 from zq.exceptions import ResultExpiredError
-from zq.messages import ResultMsg
-from zq.result_table import ResultTable
 
 
 @dataclass(slots=True, frozen=True)

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from zq.actors.results import Expire, Peek, Put, PutProgress, ResultStore
-from zq.messages import Forward, ResultMsg
+from zq.core.messages import Forward, ResultMsg
 
 Progress = tuple[str, bytes]
 

@@ -15,13 +15,24 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from zq.messages import ResultMsg, TaskMsg
-from zq.receiver import being_cancelled
-from zq.remote_errors import describe
+from zq.core.messages import ResultMsg, TaskMsg
+from zq.core.remote_errors import describe
 
 log = logging.getLogger("zq.executor")
 
 L = TypeVar("L")  # where a task came from (the executor's link), handed back with its result
+
+
+def being_cancelled(exc: BaseException) -> bool:
+    """Whether ``exc`` is this task being cancelled from outside (a shutdown), to re-raise.
+
+    A ``CancelledError`` that a task's own code let out (it awaited a helper that was
+    cancelled) is that task's failure, like any other exception: it becomes its result.
+    """
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    current = asyncio.current_task()
+    return current is None or current.cancelling() > 0
 
 
 class SlotPool(Generic[L]):

@@ -22,8 +22,7 @@ import zmq
 from zq.actors.admission import Admission
 from zq.actors.base import Actor
 from zq.actors.results import Expire, FetchResults, Put, PutProgress, ResultStore
-from zq.exceptions import AddressInUseError, RemoteProtocolError, SecurityConfigError
-from zq.messages import (
+from zq.core.messages import (
     PROTOCOL_VERSION,
     ROLE_PRODUCER,
     Busy,
@@ -38,6 +37,7 @@ from zq.messages import (
     TaskMsg,
     Welcome,
 )
+from zq.exceptions import AddressInUseError, RemoteProtocolError, SecurityConfigError
 from zq.transport import sockets
 from zq.transport.channel import Channel, bad_frame_logger, decoded
 from zq.transport.curve import HandshakeWatch, check_libzmq

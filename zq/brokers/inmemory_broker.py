@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import random
 
+from zq.abc.broker import AsyncBroker
 from zq.actors.results import Put, ResultStore
-from zq.backends import EmbeddedResultBackend, store_results
-from zq.broker import AsyncBroker
+from zq.core.messages import ResultMsg, TaskMsg
+from zq.core.remote_errors import is_zq_error
 from zq.events import TaskiqEvents
 from zq.exceptions import SendTaskError, UnknownTaskError
-from zq.messages import ResultMsg, TaskMsg
 from zq.receiver import Receiver
-from zq.remote_errors import is_zq_error
+from zq.result_backends.embedded import EmbeddedResultBackend, store_results
 
 
 class _LocalPort:

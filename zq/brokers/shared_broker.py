@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, ParamSpec, TypeVar
 
-from zq.broker import AsyncBroker
+from zq.abc.broker import AsyncBroker
+from zq.core.messages import TaskMsg
 from zq.decor import AsyncTaskiqDecoratedTask
 from zq.exceptions import SharedBrokerSendTaskError
 from zq.kicker import AsyncKicker
-from zq.messages import TaskMsg
 from zq.task import AsyncTaskiqTask
 
 _Params = ParamSpec("_Params")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from zq.abc.broker import AsyncBroker
 from zq.actors.admission import Admission
 from zq.actors.base import Actor
 from zq.actors.dispatcher import Dispatcher
@@ -24,11 +25,12 @@ from zq.actors.dispatcher_api import (
     ReplayDeadLetters,
     WaitUntil,
 )
+from zq.actors.ports import TaskPort, current_port
 from zq.actors.results import FailWaiters, FetchResults, ResultStore
 from zq.actors.submitter import Submitter
-from zq.backends import EmbeddedResultBackend, store_results
-from zq.broker import AsyncBroker
-from zq.endpoints import check_endpoint
+from zq.brokers.inprocess import ShutdownSwitch, run_executors
+from zq.core.endpoints import check_endpoint
+from zq.core.messages import ResultMsg, TaskMsg
 from zq.exceptions import (
     ActorDeadError,
     AddressInUseError,
@@ -37,10 +39,8 @@ from zq.exceptions import (
     SendTaskError,
     WouldBlock,
 )
-from zq.inprocess import ShutdownSwitch, run_executors
-from zq.journal import Journal
-from zq.messages import ResultMsg, TaskMsg
-from zq.ports import TaskPort, current_port
+from zq.result_backends.embedded import EmbeddedResultBackend, store_results
+from zq.storage.journal import Journal
 from zq.transport.curve import CurveSettings
 from zq.transport.sockets import DEFAULT_HANDSHAKE_TIMEOUT_S, DEFAULT_MAX_MSG_SIZE, SocketConfig
 

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Any, Generic, TypeVar
 
-import msgspec
 from taskiq_dependencies import Depends
 
 from zq.context import Context
+from zq.core.progress import TaskProgress, TaskState
 
 _ProgressType = TypeVar("_ProgressType")
 
-
-class TaskState(str, enum.Enum):  # noqa: UP042 - taskiq's type, str() included
-    """Where a task is."""
-
-    STARTED = "STARTED"
-    FAILURE = "FAILURE"
-    SUCCESS = "SUCCESS"
-    RETRY = "RETRY"
-
-
-class TaskProgress(msgspec.Struct, Generic[_ProgressType], kw_only=True):
-    """A progress report: a state and any data (``meta``) the serializer can carry."""
-
-    state: TaskState | str
-    meta: _ProgressType | None = None
+__all__ = ["ProgressTracker", "TaskProgress", "TaskState"]
 
 
 class ProgressTracker(Generic[_ProgressType]):

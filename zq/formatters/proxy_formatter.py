@@ -10,7 +10,7 @@ from zq.abc.formatter import TaskiqFormatter
 from zq.message import BrokerMessage, TaskiqMessage
 
 if TYPE_CHECKING:
-    from zq.broker import AsyncBroker
+    from zq.abc.broker import AsyncBroker
 
 
 class ProxyFormatter(TaskiqFormatter):

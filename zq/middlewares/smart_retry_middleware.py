@@ -13,7 +13,7 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
-from zq.backoff import backoff_s
+from zq.core.backoff import backoff_s
 from zq.message import TaskiqMessage
 from zq.middlewares.simple_retry_middleware import SimpleRetryMiddleware
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 
 import zmq
 
-from zq import codec
+from zq.core import codec
+from zq.core.log_rate import worth_logging
+from zq.core.messages import SIGNATURE, Assign, Forward, Message, Results, Submit
 from zq.exceptions import PeerRefusedError, ProtocolVersionError, RemoteProtocolError
-from zq.log_rate import worth_logging
-from zq.messages import SIGNATURE, Assign, Forward, Message, Results, Submit
 
 log = logging.getLogger("zq.transport")
 

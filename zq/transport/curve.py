@@ -25,9 +25,9 @@ import zmq.auth
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
-from zq.access import KEY_PRODUCER, KEY_WORKER, ZAP_DOMAIN, zap_answer
+from zq.core.access import KEY_PRODUCER, KEY_WORKER, ZAP_DOMAIN, zap_answer
+from zq.core.log_rate import worth_logging
 from zq.exceptions import SecurityConfigError
-from zq.log_rate import worth_logging
 
 log = logging.getLogger("zq.security")
 

@@ -1,4 +1,4 @@
-"""The scheduler loop: read the sources, fire what ``zq.schedule.plan`` says, sleep till next.
+"""The scheduler loop: read the sources, fire what ``zq.core.timetable.plan`` says, sleep till next.
 
 It sleeps until the next due time (no polling tick), at most ``update_interval_s`` (sources
 are re-read then, and a wall-clock jump is noticed), and wakes early when a source that can
@@ -14,9 +14,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from zq.schedule import plan
-from zq.schedule_store import ScheduleState
+from zq.core.timetable import plan
 from zq.scheduler import ScheduledTask, ScheduleSource, TaskiqScheduler
+from zq.storage.schedule_state import ScheduleState
 
 log = logging.getLogger("zq.scheduler")
 

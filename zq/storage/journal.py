@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from zq.messages import ResultMsg, TaskMsg
+from zq.core.messages import ResultMsg, TaskMsg
 
 FORMAT = 2  # PRAGMA user_version; 1 (unmarked) was a table with a row per task
 COMPACT_AFTER = 1000  # commits an unfinished task's row may age before it is rewritten

@@ -1,7 +1,7 @@
 """The dispatcher's bookkeeping: pending tasks, executors' credit, and a lease per task in flight.
 
 Every dispatch decision is made here; the dispatcher actor only performs them. Pure: no sockets,
-no asyncio, no clock (nothing here needs the time yet; liveness lives in ``zq.liveness``).
+no asyncio, no clock (nothing here needs the time yet; liveness lives in ``zq.core.liveness``).
 
 Rules:
 
@@ -36,8 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from zq.core.messages import TaskMsg
 from zq.exceptions import RemoteProtocolError
-from zq.messages import TaskMsg
 
 QueueKey = tuple[str, str]  # (queue name, task name)
 SUSPECT_AFTER = 2  # deliveries lost with their executor before a task is quarantined

@@ -15,8 +15,7 @@ from typing import Any
 
 import msgspec
 
-from zq.exceptions import ProtocolVersionError, RemoteProtocolError
-from zq.messages import (
+from zq.core.messages import (
     PROTOCOL_VERSION,
     SIGNATURE,
     SIGNATURE_PREFIX,
@@ -26,6 +25,7 @@ from zq.messages import (
     Results,
     Submit,
 )
+from zq.exceptions import ProtocolVersionError, RemoteProtocolError
 
 MAX_DEPTH = 32  # levels of nesting allowed inside a field typed Any
 

@@ -22,12 +22,15 @@ from collections.abc import Callable
 
 import msgspec
 
+from zq.abc.broker import AsyncBroker
 from zq.actors.executor import Executor
-from zq.broker import AsyncBroker
 from zq.brokers.zmq_broker import ZeroMQBroker
-from zq.child_state import BEAT_S, ChildState
+from zq.core.worker_policy import jittered
 from zq.exceptions import PeerRefusedError, SecurityConfigError
-from zq.loader import (
+from zq.receiver import Receiver
+from zq.worker.child_state import BEAT_S, ChildState
+from zq.worker.config import EXIT_CONFIG, Report, WorkerConfig, configure_logging
+from zq.worker.loader import (
     AppLoadError,
     discover,
     import_modules,
@@ -35,67 +38,9 @@ from zq.loader import (
     load_object,
     receiver_kwargs,
 )
-from zq.process_pool import start_pool
-from zq.receiver import Receiver
-from zq.worker_policy import jittered
+from zq.worker.process_pool import AppProcessPool
 
 log = logging.getLogger("zq.worker")
-
-EXIT_CONFIG = 2  # a child that cannot load the app exits with this: restarting will not help
-DEFAULT_LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s][pid %(process)d] %(message)s"
-
-
-class WorkerConfig(msgspec.Struct, kw_only=True):
-    """Everything a worker child needs, passed from the CLI through the supervisor."""
-
-    app: str
-    modules: list[str] = []
-    app_dir: str | None = None
-    fs_discover: bool = False
-    tasks_patterns: list[str] = msgspec.field(default_factory=lambda: ["**/tasks.py"])
-    connect: list[str] = []
-    queues: list[str] = []  # empty: every queue
-    max_async_tasks: int = 100
-    max_async_tasks_jitter: int = 0
-    max_prefetch: int = 0
-    max_threadpool_threads: int | None = None
-    use_process_pool: bool = False
-    max_process_pool_processes: int | None = None
-    parse_params: bool = True
-    propagate_errors: bool = True
-    ack_type: str = "when_saved"
-    receiver: str = ""  # MODULE:CLASS, a Receiver subclass
-    receiver_args: dict[str, str] = {}
-    max_tasks_per_child: int | None = None
-    wait_tasks_timeout_s: float | None = None
-    shutdown_timeout_s: float = 5.0
-    log_level: str = "INFO"
-    log_format: str = DEFAULT_LOG_FORMAT
-    configure_logging: bool = True
-    loop: str = "asyncio"  # "uvloop" is chosen by the CLI when available
-    curve: dict[str, str] = {}  # --curve-* given: they override the broker's CURVE settings
-    index: int = 0
-    control_fd: int = -1  # where reports go; -1: nowhere
-    state_path: str = ""  # the page shared with the supervisor (zq.child_state); "": none
-
-
-class Report(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A line from a child to its supervisor."""
-
-    event: str  # "ready" | "spent" | "draining" | "stopped"
-    tasks: list[str] = []
-    queues: list[str] = []
-    addresses: list[str] = []
-    count: int = 0  # draining: tasks in flight; stopped: tasks run
-    limit: int = 0  # ready: tasks this process runs at once
-
-
-def configure_logging(config: WorkerConfig) -> None:
-    """Set up the root logger as the CLI was asked to."""
-    if config.configure_logging:
-        logging.basicConfig(
-            level=config.log_level.upper(), format=config.log_format, stream=sys.stderr
-        )
 
 
 def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
@@ -131,7 +76,9 @@ def build_receiver(broker: AsyncBroker, config: WorkerConfig, modules: list[str]
     extra = receiver_kwargs(cls, config.receiver_args)
     pool = None
     if config.use_process_pool:
-        pool = start_pool(config.app, modules, config.app_dir, config.max_process_pool_processes)
+        pool = AppProcessPool(
+            config.app, modules, config.app_dir, config.max_process_pool_processes
+        )
     return cls(
         broker,
         config.max_threadpool_threads,
@@ -315,7 +262,3 @@ def main(argv: list[str] | None = None) -> int:
     except (AppLoadError, SecurityConfigError) as exc:
         log.critical("worker %d: %s", config.index, exc)
         return EXIT_CONFIG
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Result backends: taskiq's ``AsyncResultBackend`` interface, and zq's embedded one.
+"""zq's embedded result backend: results kept in the producer's own process.
 
 zq's default backend is the ResultStore actor inside the producer process: results are pushed
 to it by the dispatcher, and ``wait_result`` is woken by it, never polling.
@@ -7,10 +7,10 @@ to it by the dispatcher, and ``wait_result`` is woken by it, never polling.
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from zq.abc.result_backend import AsyncResultBackend
 from zq.actors.results import (
     GetProgress,
     Peek,
@@ -22,45 +22,16 @@ from zq.actors.results import (
     WaitProgress,
 )
 from zq.actors.results import WaitFor as _WaitFor
+from zq.core.messages import ResultMsg
 from zq.exceptions import ResultGetError
-from zq.messages import ResultMsg
 from zq.result import TaskiqResult
 from zq.serializers.base import TaskiqSerializer
 
 if TYPE_CHECKING:
-    from zq.depends.progress_tracker import TaskProgress
+    from zq.core.progress import TaskProgress
 
 _ReturnType = TypeVar("_ReturnType")
 log = logging.getLogger("zq.backends")
-
-
-class AsyncResultBackend(ABC, Generic[_ReturnType]):
-    """Where results are kept (taskiq's interface)."""
-
-    async def startup(self) -> None:
-        """Acquire resources."""
-
-    async def shutdown(self) -> None:
-        """Release resources."""
-
-    @abstractmethod
-    async def set_result(self, task_id: str, result: TaskiqResult[_ReturnType]) -> None:
-        """Store the result of ``task_id``."""
-
-    @abstractmethod
-    async def is_result_ready(self, task_id: str) -> bool:
-        """Whether ``task_id`` has a result."""
-
-    @abstractmethod
-    async def get_result(self, task_id: str, with_logs: bool = False) -> TaskiqResult[_ReturnType]:
-        """The result of ``task_id``."""
-
-    async def set_progress(self, task_id: str, progress: TaskProgress[Any]) -> None:
-        """Store the progress of ``task_id`` (default: not kept)."""
-
-    async def get_progress(self, task_id: str) -> TaskProgress[Any] | None:
-        """The last progress of ``task_id`` (default: None)."""
-        return None
 
 
 async def store_results(
@@ -81,7 +52,7 @@ def encode_progress(serializer: TaskiqSerializer, progress: TaskProgress[Any]) -
 
 def decode_progress(serializer: TaskiqSerializer, payload: bytes) -> TaskProgress[Any]:
     """The ``TaskProgress`` that ``encode_progress`` encoded."""
-    from zq.depends.progress_tracker import TaskProgress, TaskState
+    from zq.core.progress import TaskProgress, TaskState
 
     state, meta = serializer.loadb(payload)
     known = state in TaskState._value2member_map_
@@ -110,7 +81,7 @@ class EmbeddedResultBackend(AsyncResultBackend[Any]):
 
     async def set_result(self, task_id: str, result: TaskiqResult[Any]) -> None:
         """Store a result produced outside the dispatcher (e.g. by a local execution)."""
-        from zq.remote_errors import describe
+        from zq.core.remote_errors import describe
 
         error = describe(result.error) if result.error is not None else None
         payload = b"" if result.is_err else self.serializer.dumpb(result.return_value)

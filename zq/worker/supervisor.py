@@ -2,13 +2,13 @@
 
 It starts N worker children as fresh interpreters (``python -m zq.worker``: nothing is
 inherited over fork, and it creates no ZeroMQ context itself) and hears from each over a pipe
-(``zq.worker.Report`` lines). It restarts a child that dies (one-for-one, with backoff; at most
-``max_restarts`` within ``restart_window_s`` and ``max_fails`` in all), and it replaces children
-on purpose: a child that took its ``--max-tasks-per-child`` tasks, and every child in turn on
-SIGHUP or a source change (``--reload``). A replacement is always started, and ready, before the
-child it replaces is told to drain, so capacity never drops to zero.
+(``zq.worker.config.Report`` lines). It restarts a child that dies (one-for-one, with backoff;
+at most ``max_restarts`` within ``restart_window_s`` and ``max_fails`` in all), and it replaces
+children on purpose: a child that took its ``--max-tasks-per-child`` tasks, and every child in
+turn on SIGHUP or a source change (``--reload``). A replacement is always started, and ready,
+before the child it replaces is told to drain, so capacity never drops to zero.
 
-Signals (decided by ``zq.worker_policy.signal_action``): the first SIGINT/SIGTERM drains every
+Signals (decided by ``zq.core.worker_policy.signal_action``): the first SIGINT/SIGTERM drains every
 child (SIGTERM), the next ones make them cancel their running tasks and hand them back (a second
 SIGTERM), and the ``hardkill_count``-th kills them (SIGKILL) and exits at once.
 """
@@ -28,12 +28,12 @@ from typing import Any
 
 import msgspec
 
-from zq.backoff import backoff_s
-from zq.child_state import ChildState
-from zq.reload import ChangeFilter, watch
-from zq.restarts import RestartIntensity
-from zq.worker import EXIT_CONFIG, Report, WorkerConfig
-from zq.worker_policy import ReloadBurst, SignalAction, signal_action
+from zq.core.backoff import backoff_s
+from zq.core.restarts import RestartIntensity
+from zq.core.worker_policy import ReloadBurst, SignalAction, signal_action
+from zq.worker.child_state import ChildState
+from zq.worker.config import EXIT_CONFIG, Report, WorkerConfig
+from zq.worker.reload import ChangeFilter, watch
 
 log = logging.getLogger("zq.supervisor")
 
@@ -283,7 +283,7 @@ class WorkerSupervisor:
             await self._spawn(child.index, child.failures)
 
     def _check_loops(self) -> None:
-        """Replace children whose event loop stopped running (see ``zq.child_state``)."""
+        """Replace children whose event loop stopped running (see ``zq.worker.child_state``)."""
         loop = asyncio.get_running_loop()
         if self._done is None or self._done.is_set():
             return

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from zq.broker import AsyncBroker
+from zq.abc.broker import AsyncBroker
 
 SKIPPED_DIRS = {"__pycache__", "venv", "node_modules", "site-packages"}
 

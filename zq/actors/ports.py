@@ -1,4 +1,6 @@
-"""The way a running task talks back to its dispatcher: kick, progress, ack.
+"""Between the executor and the code it runs: ``TaskRunner``, and ``TaskPort`` back out.
+
+A running task talks back to its dispatcher (kick, progress, ack) through its port.
 
 The executor (or ``InMemoryBroker``) gives the receiver a ``TaskPort`` for each task; the
 receiver makes it current (a context variable) while the task runs, so that ``kiq()``,
@@ -11,7 +13,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Protocol
 
-from zq.messages import TaskMsg
+from zq.core.messages import ResultMsg, TaskMsg
 
 
 class TaskPort(Protocol):
@@ -25,6 +27,27 @@ class TaskPort(Protocol):
 
     async def ack(self, task_id: str) -> None:
         """End the lease of ``task_id`` now: it will not be redelivered."""
+
+
+class TaskRunner(Protocol):
+    """What an executor runs its tasks with (``zq.receiver.Receiver``, or a test's stand-in).
+
+    The executor never imports the API layer: it is handed one of these.
+    """
+
+    def startup(self) -> None:
+        """Acquire what running needs (pools); called when the executor starts."""
+
+    def shutdown(self) -> None:
+        """Release it; called when the executor stops."""
+
+    async def run(self, task: TaskMsg, port: TaskPort | None = None) -> ResultMsg:
+        """Run one task to its result; never raises for the task's own failure."""
+        ...
+
+    def task_names(self) -> list[str]:
+        """The names of the tasks it can run (said in ``Hello``)."""
+        ...
 
 
 current_port: ContextVar[TaskPort | None] = ContextVar("zq_current_port", default=None)

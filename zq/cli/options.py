@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from zq.worker import DEFAULT_LOG_FORMAT
+from zq.worker.config import DEFAULT_LOG_FORMAT
 
 LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False)
 

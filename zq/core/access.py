@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 
-from zq.messages import ROLE_PRODUCER, Bye, Cancel, Fetch, Heartbeat, Hello, Message, Submit
+from zq.core.messages import ROLE_PRODUCER, Bye, Cancel, Fetch, Heartbeat, Hello, Message, Submit
 
 KEY_WORKER = "worker"  # the ZAP User-Id of a key allowed to take tasks (and to submit)
 KEY_PRODUCER = "producer"  # the ZAP User-Id of a key allowed only to submit

@@ -34,7 +34,7 @@ class ErrorInfo(msgspec.Struct, array_like=True, gc=False):
 
     ``args`` and ``attrs`` hold the values that msgpack can carry; others are replaced by their
     ``repr``. The client rebuilds the exception from ``module`` and ``qualname`` only if that
-    class is already imported there (see ``zq.remote_errors``).
+    class is already imported there (see ``zq.core.remote_errors``).
     """
 
     module: str
@@ -66,7 +66,7 @@ class ResultMsg(msgspec.Struct, array_like=True, gc=False):
     labels: dict[str, Any] = {}
     error: ErrorInfo | None = None
     log: str | None = None
-    run: int = 0  # this execution's number, unique to it (see zq.executions); 0: not known
+    run: int = 0  # this execution's number, unique to it (see zq.core.executions); 0: not known
 
 
 class Hello(msgspec.Struct, tag="hello", array_like=True):

@@ -9,16 +9,16 @@ must the return value. Async tasks stay on the worker's event loop.
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from zq.broker import AsyncBroker
+from zq.abc.broker import AsyncBroker
 
 _app: dict[str, AsyncBroker] = {}  # this pool process's broker, set by its initializer
 
 
 def _load(app: str, modules: list[str], app_dir: str | None) -> None:
-    from zq.loader import import_modules, load_broker
+    from zq.worker.loader import import_modules, load_broker
 
     broker = load_broker(app, app_dir)
     broker.is_worker_process = True
@@ -37,13 +37,27 @@ def run_registered(task_name: str, args: list[Any], kwargs: dict[str, Any]) -> A
     return task.original_func(*args, **kwargs)
 
 
-def start_pool(
-    app: str, modules: list[str], app_dir: str | None, processes: int | None
-) -> ProcessPoolExecutor:
-    """A spawned pool whose processes each import ``app`` and ``modules``."""
-    return ProcessPoolExecutor(
-        max_workers=processes,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_load,
-        initargs=(app, modules, app_dir),
-    )
+class AppProcessPool:
+    """A spawned pool whose processes each import the app; runs sync tasks by name.
+
+    It is the receiver's ``SyncTaskPool``: the receiver hands it a task's name and arguments,
+    never the function (which would have to pickle, and would import the worker's modules).
+    """
+
+    def __init__(
+        self, app: str, modules: list[str], app_dir: str | None, processes: int | None
+    ) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_load,
+            initargs=(app, modules, app_dir),
+        )
+
+    def submit(self, task_name: str, args: list[Any], kwargs: dict[str, Any]) -> Future[Any]:
+        """Run the sync task ``task_name`` in a pool process."""
+        return self._pool.submit(run_registered, task_name, args, kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the pool processes."""
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)

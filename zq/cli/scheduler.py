@@ -14,9 +14,9 @@ from typing import Any
 import click
 
 from zq.brokers.zmq_broker import ZeroMQBroker
-from zq.cli_options import app_options, curve_options, curve_overrides, logging_options
+from zq.cli.options import app_options, curve_options, curve_overrides, logging_options
 from zq.exceptions import SecurityConfigError
-from zq.loader import discover, import_modules, load_object
+from zq.worker.loader import discover, import_modules, load_object
 
 log = logging.getLogger("zq.scheduler")
 
@@ -69,9 +69,9 @@ def scheduler(**options: Any) -> None:
 
 
 async def _run(options: dict[str, Any]) -> int:
-    from zq.actors.scheduler import SchedulerLoop
-    from zq.schedule_store import ScheduleState
     from zq.scheduler import TaskiqScheduler
+    from zq.scheduling.loop import SchedulerLoop
+    from zq.storage.schedule_state import ScheduleState
 
     app_dir = options["app_dir"]
     try:
@@ -111,7 +111,7 @@ async def _run(options: dict[str, Any]) -> int:
         loop.add_signal_handler(sig, runner.stop)
     observers = []
     if options["reload"]:
-        from zq.reload import ChangeFilter, watch
+        from zq.worker.reload import ChangeFilter, watch
 
         observers.append(watch(ChangeFilter([app_dir or os.getcwd()]), on_change))
     try:
@@ -151,7 +151,7 @@ async def _run(options: dict[str, Any]) -> int:
 @click.pass_context
 def schedules(ctx: click.Context, db: str) -> None:
     """List and change the schedules of a SQLiteScheduleSource; a running scheduler sees it."""
-    from zq.schedule_store import SQLiteScheduleSource
+    from zq.scheduling.sqlite_source import SQLiteScheduleSource
 
     ctx.obj = SQLiteScheduleSource(db)
 

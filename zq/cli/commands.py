@@ -15,12 +15,12 @@ import click
 
 from zq import __version__
 from zq.acks import AcknowledgeType
-from zq.actors.supervisor import WorkerSupervisor
-from zq.cli_keys import keys
-from zq.cli_options import app_options, curve_options, curve_overrides, logging_options
-from zq.cli_scheduler import scheduler, schedules
-from zq.endpoints import check_endpoint
-from zq.worker import WorkerConfig, configure_logging
+from zq.cli.keys import keys
+from zq.cli.options import app_options, curve_options, curve_overrides, logging_options
+from zq.cli.scheduler import scheduler, schedules
+from zq.core.endpoints import check_endpoint
+from zq.worker.config import WorkerConfig, configure_logging
+from zq.worker.supervisor import WorkerSupervisor
 
 
 def _loop_kind() -> str:

@@ -16,9 +16,9 @@ from typing import Any
 
 import msgspec
 
-from zq.codec import shallow
+from zq.core.codec import shallow
+from zq.core.messages import ErrorInfo, ResultMsg
 from zq.exceptions import TaskiqError
-from zq.messages import ErrorInfo, ResultMsg
 
 _probe = msgspec.msgpack.Encoder()
 MAX_TRACEBACK = 16_384  # characters of a remote traceback kept (its end: the raising frames)

@@ -1,0 +1,1 @@
+"""What survives a restart: the dispatcher's journal and the schedulers' last-fired slots."""
