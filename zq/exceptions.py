@@ -127,10 +127,6 @@ class ZQError(TaskiqError):
     __template__ = "zq error"
 
 
-class LocalProtocolError(ZQError):
-    """The local side misused the protocol or the API: the fault is on this side."""
-
-
 class RemoteProtocolError(ZQError):
     """A peer sent something that is not valid zq protocol: the fault is the peer's."""
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar
 
-import msgspec
-
 from zq.abc.schedule_source import ScheduledTask, ScheduleSource
+from zq.core import labels as zq_labels
+from zq.core.codec import portable
 from zq.core.messages import TaskMsg
 from zq.exceptions import SendTaskError
 from zq.message import TaskiqMessage
@@ -22,7 +24,28 @@ _ReturnType = TypeVar("_ReturnType")
 _R = TypeVar("_R")
 
 DEFAULT_QUEUE = "default"
-_probe = msgspec.msgpack.Encoder()
+
+
+_ZQ_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def check_labels(labels: dict[str, Any], what: str) -> None:
+    """Check zq's own labels where the user wrote them; the error names the label and the line.
+
+    ``what`` says which call it was (``@broker.task(...)``, ``with_labels(...)``).
+    """
+    try:
+        zq_labels.check(labels)
+    except zq_labels.LabelError as exc:
+        raise zq_labels.LabelError(f"{what} at {_call_site()}: {exc}") from None
+
+
+def _call_site() -> str:
+    """``file:line`` of the first frame outside zq: the user's code that made the call."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_ZQ_DIR):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
 def portable_labels(labels: dict[str, Any]) -> dict[str, Any]:
@@ -32,13 +55,9 @@ def portable_labels(labels: dict[str, Any]) -> dict[str, Any]:
     """
     out = {}
     for key, value in labels.items():
-        if key == "schedule":  # the scheduler reads it from the task; no use on the wire
-            continue
-        try:
-            _probe.encode(value)
-        except (TypeError, ValueError, OverflowError):
-            continue
-        out[key] = value
+        # "schedule": the scheduler reads it from the task; no use on the wire
+        if key != "schedule" and portable(value):
+            out[key] = value
     return out
 
 
@@ -157,7 +176,8 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
         self.return_type = return_type
 
     def with_labels(self, **labels: Any) -> Self:
-        """Add labels for this kick only."""
+        """Add labels for this kick only (zq's own are checked here: ``zq.core.labels``)."""
+        check_labels(labels, "with_labels(...)")
         self.labels.update(labels)
         return self
 

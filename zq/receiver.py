@@ -310,14 +310,7 @@ class Receiver:
         return sum(1 for f in self._abandoned if not f.done())
 
     def _encode(self, task: TaskMsg, result: TaskiqResult[Any], elapsed: float) -> ResultMsg:
-        labels = task.labels
-        if result.error is not None:
-            return ResultMsg(task.task_id, True, b"", elapsed, labels, describe(result.error))
-        try:
-            payload = self.broker.serializer.dumpb(result.return_value)
-        except Exception as exc:
-            return ResultMsg(task.task_id, True, b"", elapsed, labels, describe(exc))
-        return ResultMsg(task.task_id, False, payload, elapsed, labels)
+        return result.to_message(task.task_id, self.broker.serializer, elapsed, task.labels)
 
     def _plan(self, task_name: str) -> _Plan | None:
         plan = self._plans.get(task_name)

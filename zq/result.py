@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Generic, Self, TypeVar
 
-from zq.core.casting import cast_value, caster_for
+from zq.core.casting import cast_result
 from zq.core.messages import ResultMsg
-from zq.core.remote_errors import rebuild
+from zq.core.remote_errors import describe, rebuild
 from zq.serializers.base import TaskiqSerializer
 
 _ReturnType = TypeVar("_ReturnType")
@@ -44,6 +44,27 @@ class TaskiqResult(Generic[_ReturnType]):
         what = f"error={self.error!r}" if self.is_err else f"return_value={self.return_value!r}"
         return f"TaskiqResult(is_err={self.is_err}, {what}, execution_time={self.execution_time})"
 
+    def to_message(
+        self,
+        task_id: str,
+        serializer: TaskiqSerializer,
+        execution_time: float | None = None,
+        labels: dict[str, Any] | None = None,
+    ) -> ResultMsg:
+        """The wire result: the error described, or the value encoded with ``serializer``.
+
+        A value the serializer cannot encode makes it an error result saying why.
+        """
+        took = self.execution_time if execution_time is None else execution_time
+        labels = self.labels if labels is None else labels
+        if self.error is not None:
+            return ResultMsg(task_id, True, b"", took, labels, describe(self.error), self.log)
+        try:
+            payload = b"" if self.is_err else serializer.dumpb(self.return_value)
+        except Exception as exc:
+            return ResultMsg(task_id, True, b"", took, labels, describe(exc), self.log)
+        return ResultMsg(task_id, self.is_err, payload, took, labels, None, self.log)
+
     @classmethod
     def from_message(
         cls, msg: ResultMsg, serializer: TaskiqSerializer, return_type: Any = None
@@ -59,11 +80,7 @@ class TaskiqResult(Generic[_ReturnType]):
                 error=error,
                 log=msg.log,
             )
-        value = serializer.loadb(msg.payload)
-        if return_type is not None and value is not None:
-            caster = caster_for(return_type)
-            if caster is not None:
-                value = cast_value(caster, value, f"the result of task {msg.task_id}")
+        value = cast_result(return_type, serializer.loadb(msg.payload), msg.task_id)
         return TaskiqResult(
             is_err=False,
             return_value=value,

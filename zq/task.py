@@ -6,7 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from zq.abc.result_backend import AsyncResultBackend
-from zq.core.casting import cast_value, caster_for
+from zq.core.casting import cast_result
 from zq.exceptions import ResultGetError, ResultIsReadyError, TaskiqResultTimeoutError
 from zq.result import TaskiqResult
 from zq.result_backends.embedded import EmbeddedResultBackend
@@ -104,12 +104,8 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
         return await self.get_result(with_logs=with_logs)
 
     def _cast(self, result: TaskiqResult[Any]) -> TaskiqResult[_ReturnType]:
-        if self.return_type is not None and not result.is_err and result.return_value is not None:
-            caster = caster_for(self.return_type)
-            if caster is not None:
-                result.return_value = cast_value(
-                    caster, result.return_value, f"the result of task {self.task_id}"
-                )
+        if not result.is_err:
+            result.return_value = cast_result(self.return_type, result.return_value, self.task_id)
         return result
 
     def __repr__(self) -> str:

@@ -12,6 +12,7 @@ import zmq.asyncio
 
 from tests.faults.conftest import APP, Worker, kick_work, oracle
 from zq import ZeroMQBroker, gather
+from zq.core.framing import frame
 from zq.core.messages import (
     PROTOCOL_VERSION,
     ROLE_EXECUTOR,
@@ -22,7 +23,6 @@ from zq.core.messages import (
     ResultMsg,
     Results,
 )
-from zq.transport.channel import frame
 
 
 def bad_frames() -> list[list[bytes]]:

@@ -35,7 +35,6 @@ from zq.core.messages import (
     Assign,
     Busy,
     Bye,
-    Cancel,
     Credit,
     ErrorInfo,
     Farewell,
@@ -131,7 +130,6 @@ typed = st.one_of(
         st.lists(st.tuples(ids, st.binary(max_size=16)), max_size=2),
         st.lists(ids, max_size=2),
     ),
-    st.builds(Cancel, st.lists(ids, max_size=3)),
     st.builds(Ack, st.lists(ids, max_size=3)),
     st.builds(Progress, st.lists(st.tuples(ids, st.binary(max_size=16)), max_size=3)),
     st.builds(Fetch, st.lists(ids, max_size=3)),
@@ -202,6 +200,7 @@ class Target:
         self.broker = ZeroMQBroker("tcp://127.0.0.1:*", heartbeat_s=0.2, liveness_timeout_s=1.0)
         self.call(self.broker.startup())
         self.canaries = 0
+        self.worker_pids: set[int] = set()  # the real worker's executor, once it joined
 
     def call(self, coro: Any, timeout: float = 30) -> Any:
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
@@ -251,6 +250,7 @@ def target(
         fake.setsockopt(zmq.RCVTIMEO, 30_000)
         routing_id = fake.recv_multipart()[0]  # the executor's first hello to the fuzzer
         target.call(target.broker.wait_workers(1))
+        target.worker_pids = target.executor_pids()
         yield target, fake, routing_id, worker
     finally:
         worker.stop()
@@ -283,7 +283,6 @@ def test_hostile_messages_to_an_executor_leave_it_working(
     target: Fixture, frames: list[list[bytes]]
 ) -> None:
     service, fake, routing_id, worker = target
-    before = service.executor_pids()
     for message in frames:
         if refuses(message):
             continue  # these end the worker on purpose (exit 2: a wrong key or version)
@@ -292,4 +291,6 @@ def test_hostile_messages_to_an_executor_leave_it_working(
         fake.recv_multipart()
     service.canary()
     assert worker.process.poll() is None
-    assert service.executor_pids() == before  # the same executor process: nothing killed it
+    # The same executor process: nothing killed it. (Sessions the dispatcher fuzz registered
+    # with a forged Hello come and go beside it: they are not this worker.)
+    assert service.worker_pids and service.worker_pids <= service.executor_pids()

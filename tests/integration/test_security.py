@@ -24,6 +24,7 @@ from zmq.utils.monitor import recv_monitor_message
 from tests.integration.conftest import ROOT, Worker
 from zq import ZeroMQBroker
 from zq.core import codec
+from zq.core.framing import frame
 from zq.core.messages import (
     PROTOCOL_VERSION,
     Credit,
@@ -38,7 +39,6 @@ from zq.core.messages import (
 )
 from zq.exceptions import SecurityConfigError
 from zq.kicker import AsyncKicker
-from zq.transport.channel import frame
 from zq.transport.curve import CurveKeys, CurveSettings, generate
 from zq.transport.sockets import SocketConfig, dealer, router
 

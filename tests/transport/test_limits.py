@@ -8,11 +8,13 @@ import logging
 import pytest
 import zmq
 
+from tests.actors.fakes import FakeSocket
 from zq import ZeroMQBroker
 from zq.core import codec
+from zq.core.framing import MAX_FRAMES, frames_within, parse
 from zq.core.messages import Assign, Forward, ResultMsg, Results, TaskMsg
 from zq.exceptions import MessageTooLargeError, RemoteProtocolError, ResultTooLargeError
-from zq.transport.channel import MAX_FRAMES, Channel, frames_within, parse
+from zq.transport.channel import Channel
 
 LIMIT = 64 * 1024
 
@@ -43,9 +45,13 @@ def test_results_keep_their_credit_once_and_forwards_split_too() -> None:
 def test_a_lone_item_over_the_limit_is_sent_whole_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    big = Assign(tasks(1, 2 * LIMIT))
+    assert len(frames_within(big, LIMIT)) == 1  # framing is pure: the channel logs
+    sock = FakeSocket(routed=False)
     with caplog.at_level(logging.ERROR, "zq.transport"):
-        frames = frames_within(Assign(tasks(1, 2 * LIMIT)), LIMIT)
-    assert len(frames) == 1 and "over the 65536-byte limit" in caplog.text
+        assert Channel(sock, lambda: None).send_message(big, LIMIT)  # type: ignore[arg-type]
+    assert len(sock.sent) == 1 and "over the 65536-byte limit" in caplog.text
+    sock.close()
 
 
 def test_a_message_with_too_many_frames_is_cut_short_and_fails_to_parse() -> None:

@@ -6,7 +6,6 @@ from zq.core.access import KEY_PRODUCER, KEY_WORKER, ZAP_DOMAIN, is_loopback, pe
 from zq.core.messages import (
     Ack,
     Bye,
-    Cancel,
     Credit,
     Fetch,
     Heartbeat,
@@ -66,7 +65,6 @@ ANYONE: list[Message] = [
     Hello("producer", 1, "s", 1, "h"),
     Submit([]),
     Fetch(["t"]),
-    Cancel(["t"]),
     Heartbeat(),
     Bye(),
 ]
@@ -126,3 +124,16 @@ def test_zap_refuses_everything_else(frames: list[bytes], why: bytes) -> None:
     reply = zap_answer(frames, {bytes(32): KEY_WORKER})
     assert reply[2] == b"400" and reply[3] == why and reply[4] == b""
     assert reply[1] == b"7"  # libzmq matches the reply to its request by this id
+
+
+def test_an_unknown_session_is_told_to_rejoin_and_its_work_still_counts() -> None:
+    from zq.core.access import Unknown, unknown_session
+    from zq.core.messages import Ack, Bye, Credit, Fetch, Heartbeat, Results, Submit
+
+    assert unknown_session(Submit([])) is Unknown.REJOIN
+    assert unknown_session(Results([], 0)) is Unknown.REJOIN
+    assert unknown_session(Fetch(["t"])) is Unknown.REJOIN_ONLY
+    assert unknown_session(Credit(1)) is Unknown.REJOIN_ONLY
+    assert unknown_session(Heartbeat()) is Unknown.REJOIN_ONLY
+    assert unknown_session(Ack(["t"])) is Unknown.HANDLE
+    assert unknown_session(Bye([], [])) is Unknown.HANDLE

@@ -9,7 +9,6 @@ from zq.core.messages import (
     Assign,
     Busy,
     Bye,
-    Cancel,
     Credit,
     ErrorInfo,
     Fetch,
@@ -65,7 +64,6 @@ GOLDEN = [
         "92 a6 73 75 62 6d 69 74 91 96 a3 69 64 31 a7 61 70 70 3a 61 64 64 c4 05 92 92 01 02 80 "
         "81 a1 6b 01 a7 64 65 66 61 75 6c 74 01",
     ),
-    (Cancel(["id1"]), "92 a6 63 61 6e 63 65 6c 91 a3 69 64 31"),
     (Ack(["id1"]), "92 a3 61 63 6b 91 a3 69 64 31"),
     (Progress([("id1", b"\x01")]), "92 a8 70 72 6f 67 72 65 73 73 91 92 a3 69 64 31 c4 01 01"),
     (Fetch(["id1"]), "92 a5 66 65 74 63 68 91 a3 69 64 31"),

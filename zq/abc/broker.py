@@ -25,6 +25,7 @@ from zq.decor import AsyncTaskiqDecoratedTask
 from zq.events import TaskiqEvents
 from zq.exceptions import SendTaskError, TaskBrokerMismatchError
 from zq.formatters.proxy_formatter import ProxyFormatter
+from zq.kicker import check_labels
 from zq.serializers.base import TaskiqSerializer
 from zq.serializers.msgpack import MSGPackSerializer
 from zq.state import TaskiqState
@@ -121,6 +122,7 @@ class AsyncBroker(ABC):
     ) -> AsyncTaskiqDecoratedTask[Any, _T]:
         """Register ``func`` under ``task_name`` (default ``module:function``)."""
         name = task_name or default_task_name(func)
+        check_labels(labels, f"task {name!r}")
         decorated: AsyncTaskiqDecoratedTask[Any, _T] = self.decorator_class(
             self, name, func, labels, return_type_of(func)
         )

@@ -11,6 +11,7 @@ import asyncio
 import copy
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +32,11 @@ from zq.actors.dispatcher_api import (
 from zq.actors.gate import Gate
 from zq.actors.outcomes import Outcomes, ResultAcks
 from zq.actors.records import Records
-from zq.actors.results import FetchResults, Forget, Put, ResultStore
+from zq.actors.results import FetchResults, ResultStore
 from zq.actors.routing import Routing
+from zq.core import labels as zq_labels
+from zq.core.access import Unknown, unknown_session
+from zq.core.framing import decoded, decoded_with_meta
 from zq.core.ledger import Ledger, Lost
 from zq.core.liveness import Liveness
 from zq.core.messages import (
@@ -57,7 +61,7 @@ from zq.core.messages import (
 )
 from zq.exceptions import RemoteProtocolError
 from zq.storage.journal import Journal
-from zq.transport.channel import Channel, decoded, decoded_with_meta
+from zq.transport.channel import Channel
 from zq.transport.curve import AllowList
 from zq.transport.sockets import SocketConfig, router
 
@@ -124,6 +128,18 @@ class Dispatcher(Actor):
         self._ledger = Ledger(delivery_limit)
         self._liveness: Liveness[bytes] = Liveness(heartbeat_s, liveness_timeout_s)
         self._routing = Routing(results)
+        # One handler per message type a peer may send (the gate checked the role already).
+        self._handlers: dict[type, Callable[[bytes, Any], None]] = {
+            Results: self._results_from,
+            Submit: self._submitted,
+            Ack: self._acked,
+            Progress: self._progressed,
+            Fetch: self._fetched,
+            Credit: self._credited,
+            Heartbeat: self._heard,
+            Hello: self._hello,
+            Bye: self._left,
+        }
         self._outcomes = Outcomes(self._ledger, self.stats, self.records, self._routing, results)
         self._acks = ResultAcks(durable=journal is not None)
         self._dirty = False
@@ -133,8 +149,18 @@ class Dispatcher(Actor):
     # --- lifecycle ------------------------------------------------------------------------
 
     async def on_start(self) -> None:
-        self._ctx = zmq.Context()
         assert self._loop is not None
+        self._channel = Channel(self._bind(), self._wake)
+        self._channel.attach(self._loop)
+        self._recover()
+        self.admission.held = self._held()
+        self.send_after(self.heartbeat_s / 2, _Tick())
+        log.debug("dispatcher bound %s", self.endpoint)
+
+    def _bind(self) -> zmq.Socket[bytes]:
+        """The bound ROUTER, behind its gate (tests put an in-memory socket here)."""
+        assert self._loop is not None
+        self._ctx = zmq.Context()
         try:
             self._gate.open(self._ctx, self._loop, self.address)  # before anything binds
             sock, self.endpoint = router(self._ctx, self.address, self.config)
@@ -142,13 +168,8 @@ class Dispatcher(Actor):
             self._gate.close()
             self._ctx.term()
             raise
-        self._channel = Channel(sock, self._wake)
-        self._channel.attach(self._loop)
         self._gate.watch(sock)
-        self._recover()
-        self.admission.held = self._held()
-        self.send_after(self.heartbeat_s / 2, _Tick())
-        log.debug("dispatcher bound %s", self.endpoint)
+        return sock
 
     def _recover(self) -> None:
         """Queue again what the journal held: the tasks a previous run had not finished."""
@@ -158,11 +179,25 @@ class Dispatcher(Actor):
         for origin, task in found.tasks:
             self._submit(task, origin, journaled=True)
         if found.results:
-            self._results.tell_nowait(Put(found.results))
+            self._results.put(found.results)
         for reason, origin, task in found.dead:
             self.records.dead(task, reason, origin, journaled=True)
         self.stats.dead_lettered += len(found.dead)
         self.stats.recovered = len(found.tasks)
+
+    async def submit(self, task: TaskMsg) -> None:
+        """A ``kiq()`` of this process, already admitted (``admission``): hand it over.
+
+        With a journal it returns once the task is on disk. Its place is given back if the
+        hand-over fails.
+        """
+        try:
+            await self.tell(task)
+        except BaseException:
+            self.admission.leave()
+            raise
+        if self.journal is not None:
+            await self.committed()
 
     def committed(self) -> asyncio.Future[None]:
         """Resolved once what was told before this call is on disk (with a journal)."""
@@ -221,7 +256,7 @@ class Dispatcher(Actor):
         """
         replays = self.records.replays(task_ids)
         if replays:
-            self._results.tell_nowait(Forget([task.task_id for task, _ in replays]))
+            self._results.forget([task.task_id for task, _ in replays])
         for task, origin in replays:
             self._submit(task, origin)
         return [task.task_id for task, _ in replays]
@@ -286,54 +321,56 @@ class Dispatcher(Actor):
             self._gate.handler_failed(peer, message, exc)
 
     def _handle_message(self, peer: bytes, message: Message) -> None:
-        ledger = self._ledger
-        match message:
-            case Results():
-                self._results_from(peer, message)
-            case Submit(tasks=tasks):
-                if peer not in self.peers:  # a session we lost (or from before a restart):
-                    self._send(peer, Rejoin(self.incarnation))  # keep its tasks all the same
-                taken, back = self.admission.split(tasks, self._ledger.holds)
-                for task in taken:
-                    self._submit(task, peer)
-                if back:
-                    self.stats.busy += len(back)
-                    self._send(peer, Busy(back))
-            case Ack(task_ids=task_ids):
-                for task_id in task_ids:
-                    self.stats.acked += ledger.ack(peer, task_id)
-            case Progress(items=items):
-                for item in items:
-                    known, origin = ledger.origin_of(item[0])
-                    if known:
-                        self._routing.progress(item, origin)
-            case Fetch(task_ids=task_ids):
-                if peer in self.peers:
-                    self._fetch(peer, task_ids)
-                else:
-                    self._send(peer, Rejoin(self.incarnation))
-            case Credit(amount=amount):
-                if ledger.knows(peer):
-                    ledger.grant(peer, amount)
-                    self._dirty = True
-                else:
-                    self._send(peer, Rejoin(self.incarnation))
-            case Heartbeat():
-                if peer not in self.peers:
-                    self._send(peer, Rejoin(self.incarnation))
-            case Hello():
-                self._hello(peer, message)
-            case Bye(returned=returned, cancelled=cancelled):
-                self._send(peer, Farewell())
-                requeued = ledger.leave(peer, returned, cancelled)
-                self.stats.requeued += len(requeued)
-                self.peers.pop(peer, None)
-                self._acks.gone(peer)
-                self._dirty = True
-            case _:
-                self._gate.protocol_error(
-                    peer, RemoteProtocolError(f"unexpected {type(message).__name__}")
-                )
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            raise RemoteProtocolError(f"unexpected {type(message).__name__}")
+        # Known: registered (welcomed), or still holding leases (a draining executor, which
+        # said its first Bye and finishes what it runs).
+        if peer not in self.peers and not self._ledger.knows(peer):
+            rule = unknown_session(message)
+            if rule is not Unknown.HANDLE:
+                self._send(peer, Rejoin(self.incarnation))
+                if rule is Unknown.REJOIN_ONLY:
+                    return
+        handler(peer, message)
+
+    def _submitted(self, peer: bytes, message: Submit) -> None:
+        taken, back = self.admission.split(message.tasks, self._ledger.holds)
+        for task in taken:
+            self._submit(task, peer)
+        if back:
+            self.stats.busy += len(back)
+            self._send(peer, Busy(back))
+
+    def _acked(self, peer: bytes, message: Ack) -> None:
+        ack = self._ledger.ack
+        for task_id in message.task_ids:
+            self.stats.acked += ack(peer, task_id)
+
+    def _progressed(self, _peer: bytes, message: Progress) -> None:
+        origin_of = self._ledger.origin_of
+        for item in message.items:
+            known, origin = origin_of(item[0])
+            if known:
+                self._routing.progress(item, origin)
+
+    def _fetched(self, peer: bytes, message: Fetch) -> None:
+        self._fetch(peer, message.task_ids)
+
+    def _credited(self, peer: bytes, message: Credit) -> None:
+        self._ledger.grant(peer, message.amount)
+        self._dirty = True
+
+    def _heard(self, _peer: bytes, _message: Heartbeat) -> None:
+        pass  # any message counts as a sign of life (see receive)
+
+    def _left(self, peer: bytes, message: Bye) -> None:
+        self._send(peer, Farewell())
+        requeued = self._ledger.leave(peer, message.returned, message.cancelled)
+        self.stats.requeued += len(requeued)
+        self.peers.pop(peer, None)
+        self._acks.gone(peer)
+        self._dirty = True
 
     def _results_from(self, peer: bytes, message: Results) -> None:
         results = message.results
@@ -351,12 +388,9 @@ class Dispatcher(Actor):
             if retried:  # a retry's successor waits: dispatch it (or arm its delay)
                 self._dirty = True
                 self._arm_release()
-        if known:
-            if message.credit:
-                ledger.grant(peer, message.credit)
-                self._dirty = True
-        else:  # we restarted, or declared it lost: its results count, then it rejoins
-            self._send(peer, Rejoin(self.incarnation))
+        if known and message.credit:  # else it rejoins (unknown_session) and is granted anew
+            ledger.grant(peer, message.credit)
+            self._dirty = True
 
     def _hello(self, peer: bytes, hello: Hello) -> None:
         if not self._gate.admits(peer, hello):
@@ -404,12 +438,12 @@ class Dispatcher(Actor):
 
     def _due(self, task: TaskMsg) -> float | None:
         """The time a task with a ``delay`` label (seconds) is due, or None to run it now."""
-        try:
-            delay = float(task.labels["delay"])
-        except (TypeError, ValueError):
-            log.warning("task %s: ignoring bad delay %r", task.task_id, task.labels["delay"])
+        delay = zq_labels.delay_s(task.labels)
+        if delay is None:
+            if zq_labels.problem("delay", task.labels["delay"]) is not None:
+                log.warning("task %s: ignoring bad delay %r", task.task_id, task.labels["delay"])
             return None
-        return self._now() + delay if delay > 0 else None
+        return self._now() + delay
 
     def _arm_release(self) -> None:
         due = self._ledger.next_due()

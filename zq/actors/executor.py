@@ -26,8 +26,10 @@ import zmq
 from zq.actors.base import Actor
 from zq.actors.links import UNANSWERED_WARN_S, Link, LinkPort
 from zq.actors.ports import TaskRunner
-from zq.actors.results import Expire, Put, PutProgress, ResultStore
+from zq.actors.results import ResultStore
 from zq.actors.slots import SlotPool
+from zq.core.credit import CreditBook
+from zq.core.framing import decoded
 from zq.core.messages import (
     PROTOCOL_VERSION,
     ROLE_EXECUTOR,
@@ -52,7 +54,7 @@ from zq.core.messages import (
 from zq.core.remote_errors import result_limit, too_large
 from zq.exceptions import PeerRefusedError
 from zq.transport import sockets
-from zq.transport.channel import bad_frame_logger, decoded
+from zq.transport.channel import bad_frame_logger
 from zq.transport.curve import check_libzmq
 
 log = logging.getLogger("zq.executor")
@@ -80,6 +82,8 @@ class _Drain:
 class Executor(Actor):
     """Takes tasks from dispatchers within its credit and runs them through a ``TaskRunner``."""
 
+    link_class: type[Link] = Link  # a test's in-memory link goes here
+
     def __init__(
         self,
         receiver: TaskRunner,
@@ -104,6 +108,7 @@ class Executor(Actor):
         self.addresses = addresses
         self.max_async_tasks = max_async_tasks
         self.capacity = max_async_tasks + max_prefetch
+        self.credit = CreditBook(self.capacity, max_tasks)  # zq.core.credit: its rules
         self.queues = queues or []
         self.heartbeat_s = heartbeat_s
         self.liveness_timeout_s = liveness_timeout_s
@@ -114,16 +119,29 @@ class Executor(Actor):
         self.tasks_run = 0
         self.max_tasks = max_tasks  # take at most this many tasks, then ``on_spent()``
         self.on_spent = on_spent
-        self.received = 0
         # Run numbers (zq.core.executions): a random base per process, then one per task run.
         self._run_base = random.getrandbits(31) << 32 | 1
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._links: list[Link] = []
         self.pool: SlotPool[Link] = SlotPool(self._run_task, self.tell_nowait)
-        self._draining = False
         self._drained: asyncio.Event | None = None
         self._joined: asyncio.Event | None = None
         self._cancelled = False
+        self._handlers: dict[type, Callable[[Link, Any], None]] = {
+            Assign: self._assigned,
+            Heartbeat: self._beat,
+            Busy: self._busy,
+            Farewell: self._farewell,
+            Forward: self._forwarded,
+            Welcome: self._welcomed,
+            Rejoin: self._rejoin,
+            Refuse: self._refused,
+        }
+
+    @property
+    def received(self) -> int:
+        """Tasks received in all (what ``max_tasks`` counts)."""
+        return self.credit.received
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -131,12 +149,11 @@ class Executor(Actor):
         assert self._loop is not None
         check_libzmq(curve=self.config.curve is not None)
         self._ctx = zmq.Context()
-        self._result_limit = result_limit(self.config.max_msg_size)
         self._drained = asyncio.Event()
         self._joined = asyncio.Event()
         self.receiver.startup()
         for n, address in enumerate(self.addresses):
-            link = Link(n, address, self)
+            link = self.link_class(n, address, self, self.credit.open())
             link.heartbeat_s = self.heartbeat_s
             link.on_bad_frame = bad_frame_logger(log, address, fatal_version=True)
             self._connect(link)
@@ -220,8 +237,7 @@ class Executor(Actor):
                 result = too_large(result, self._result_limit)
             result.run = self._run_base + self.tasks_run  # unique to this execution
             link.results.append(result)
-            link.outstanding -= 1
-            link.credit_back += 1
+            self.credit.finished(link.account)
             self.tasks_run += 1
         elif type(message) is _Side:
             link = message.link
@@ -235,13 +251,13 @@ class Executor(Actor):
             self._tick()
             self.send_after(min(0.2, self.heartbeat_s / 2), _Tick())
         elif type(message) is _Drain:
-            self._draining = True
+            self.credit.drain()
             for link in self._links:
                 link.bye = True
             ready = self.pool.ready
             for link, task in ready:
                 link.returned.append(task.task_id)
-                link.outstanding -= 1
+                self.credit.handed_back(link.account)
             ready.clear()
             if message.cancel:
                 self._cancel_slots()
@@ -277,58 +293,70 @@ class Executor(Actor):
         return any(link.waiting() for link in self._links)
 
     def _handle(self, link: Link, message: Message) -> None:
-        match message:
-            case Assign(tasks=tasks, acked=acked):
-                if acked:
-                    link.ack(acked)
-                link.outstanding += len(tasks)
-                link.granted -= len(tasks)
-                if self.max_tasks is not None:
-                    self._count_received(len(tasks))
-                if self._draining:
-                    link.returned.extend(t.task_id for t in tasks)
-                    link.outstanding -= len(tasks)
-                    return
-                for task in tasks:
-                    self.pool.offer(link, task)
-            case Heartbeat(acked=acked):
-                link.ack(acked)
-            case Busy(tasks=tasks):  # the dispatcher is full: submit them again on the tick
-                link.deferred.extend(tasks)
-            case Farewell():
-                link.byes = max(0, link.byes - 1)
-            case Forward(results=results, progress=progress, expired=expired):
-                if self.results is not None and self.results.alive:
-                    if results:
-                        self.results.tell_nowait(Put(results))
-                    if progress:
-                        self.results.tell_nowait(PutProgress(progress))
-                    if expired:
-                        self.results.tell_nowait(Expire(expired))
-            case Welcome(incarnation=incarnation, heartbeat_s=heartbeat_s):
-                link.joined = True
-                # Beat as often as that dispatcher does: its liveness timeout is set for its
-                # own rhythm, which may be faster than this worker's settings (the app's).
-                if heartbeat_s > 0:
-                    link.heartbeat_s = min(self.heartbeat_s, heartbeat_s)
-                link.warn_after_s = UNANSWERED_WARN_S
-                if self._joined is not None:
-                    self._joined.set()
-                if link.incarnation and link.incarnation != incarnation:
-                    log.warning("dispatcher %s restarted; rejoined", link.address)
-                link.incarnation = incarnation
-                log.info("joined dispatcher %s", link.address)
-                for carried in link.carried:  # from the session before: after our Hello
-                    self._send(link, carried)
-                link.carried = []
-            case Rejoin():  # the dispatcher restarted: it counts our results from zero
-                link.joined = False
-                link.carried = link.restart_count(link.carried)
-                self._hello(link)
-            case Refuse(reason=reason):
-                raise PeerRefusedError(f"dispatcher {link.address} refused us: {reason}")
-            case _:
-                log.warning("unexpected %s from %s", type(message).__name__, link.address)
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            log.warning("unexpected %s from %s", type(message).__name__, link.address)
+        else:
+            handler(link, message)
+
+    def _assigned(self, link: Link, message: Assign) -> None:
+        tasks = message.tasks
+        if message.acked:
+            link.ack(message.acked)
+        taken, spent = self.credit.assigned(link.account, len(tasks))
+        if spent and self.on_spent is not None:
+            log.info("took %d task(s), the per-process limit: finishing them", self.received)
+            self.on_spent()
+        if not taken:  # draining: they crossed our Bye; hand them back
+            link.returned.extend(t.task_id for t in tasks)
+            return
+        for task in tasks:
+            self.pool.offer(link, task)
+
+    def _beat(self, link: Link, message: Heartbeat) -> None:
+        link.ack(message.acked)
+
+    def _busy(self, link: Link, message: Busy) -> None:
+        link.deferred.extend(message.tasks)  # the dispatcher is full: submit them on the tick
+
+    def _farewell(self, link: Link, _message: Farewell) -> None:
+        self.credit.farewell(link.account)
+
+    def _forwarded(self, _link: Link, message: Forward) -> None:
+        store = self.results
+        if store is None or not store.alive:
+            return
+        if message.results:
+            store.put(message.results)
+        if message.progress:
+            store.put_progress(message.progress)
+        if message.expired:
+            store.expire(message.expired)
+
+    def _welcomed(self, link: Link, message: Welcome) -> None:
+        link.joined = True
+        # Beat as often as that dispatcher does: its liveness timeout is set for its
+        # own rhythm, which may be faster than this worker's settings (the app's).
+        if message.heartbeat_s > 0:
+            link.heartbeat_s = min(self.heartbeat_s, message.heartbeat_s)
+        link.warn_after_s = UNANSWERED_WARN_S
+        if self._joined is not None:
+            self._joined.set()
+        if link.incarnation and link.incarnation != message.incarnation:
+            log.warning("dispatcher %s restarted; rejoined", link.address)
+        link.incarnation = message.incarnation
+        log.info("joined dispatcher %s", link.address)
+        for carried in link.carried:  # from the session before: after our Hello
+            self._send(link, carried)
+        link.carried = []
+
+    def _rejoin(self, link: Link, _message: Rejoin) -> None:
+        link.joined = False  # the dispatcher restarted: it counts our results from zero
+        link.carried = link.restart_count(link.carried)
+        self._hello(link)
+
+    def _refused(self, link: Link, message: Refuse) -> None:
+        raise PeerRefusedError(f"dispatcher {link.address} refused us: {message.reason}")
 
     def _renew(self, link: Link, why: str) -> None:
         """Start a new session on ``link``: the old one may have lost messages (see links)."""
@@ -340,12 +368,10 @@ class Executor(Actor):
     def _connect(self, link: Link) -> None:
         assert self._ctx is not None and self._loop is not None
         link.connect(self._ctx, self.session, self.config, self._loop, self._wake)
+        self.credit.connected(link.account)
 
     def _hello(self, link: Link) -> None:
-        link.granted = 0  # a new session: whatever the old one held is void
-        credit = 0 if self._draining else self._allow(max(0, self.capacity - link.outstanding))
-        link.granted = credit
-        link.credit_back = 0
+        credit = self.credit.hello(link.account)
         tasks = sorted(self.receiver.task_names())
         hello = Hello(
             ROLE_EXECUTOR,
@@ -401,18 +427,16 @@ class Executor(Actor):
                 # Not queued while disconnected: a gone dispatcher requeues on its own.
                 self._send(link, Bye(link.returned, link.cancelled), queue=False)
                 link.returned, link.cancelled, link.bye = [], [], False
-            if link.results or (link.credit_back and link.joined and not self._draining):
+            if link.results or self.credit.credit_due(link.account, link.joined):
                 # Credit only to a session the dispatcher knows: it drops an unknown one's.
-                credit = 0 if self._draining or not link.joined else self._allow(link.credit_back)
+                credit = self.credit.results(link.account, link.joined)
                 self._send(link, Results(link.results, credit))
                 link.results = []
-                link.credit_back -= credit
-                link.granted += credit
             assert link.channel is not None
             if link.channel.backlog:
                 link.channel.flush()
         if (
-            self._draining
+            self.credit.draining
             and self._drained is not None
             and (self._cancelled or not self.pool.running)
             and not self.pool.ready
@@ -433,30 +457,15 @@ class Executor(Actor):
         for link in self._links:
             if not link.joined:
                 continue
-            if not link.said_bye_last:
+            if not link.account.said_bye_last:
                 self._send(link, Bye(), queue=False)
-            done = done and link.said_bye_last and not link.byes
+            done = done and self.credit.closable(link.account)
         return done
-
-    def _allow(self, credit: int) -> int:
-        """``credit`` clamped so that what we took plus what we granted stays within max_tasks."""
-        if self.max_tasks is None:
-            return credit
-        held = sum(link.granted for link in self._links)
-        return max(0, min(credit, self.max_tasks - self.received - held))
-
-    def _count_received(self, count: int) -> None:
-        before = self.received
-        self.received += count
-        assert self.max_tasks is not None
-        if before < self.max_tasks <= self.received and self.on_spent is not None:
-            log.info("took %d task(s), the per-process limit: finishing them", self.received)
-            self.on_spent()
 
     def _cancel_slots(self) -> None:
         for link, task in self.pool.cancel():
             link.cancelled.append(task.task_id)
-            link.outstanding -= 1
+            self.credit.handed_back(link.account)
         self._cancelled = True  # their slots wind down on their own; nothing to wait for
 
     def _send(self, link: Link, message: Message, *, queue: bool = True) -> None:
@@ -471,11 +480,8 @@ class Executor(Actor):
             link.last_sent_at = self._loop.time()
             if type(message) is Results:  # kept until acknowledged (zq.core.executions)
                 link.unacked.extend(message.results)
-            if type(message) is Bye:
-                link.byes += 1
-                link.said_bye_last = True
-            elif type(message) is not Heartbeat:
-                link.said_bye_last = False
+            if type(message) is not Heartbeat:
+                self.credit.sent(link.account, bye=type(message) is Bye)
 
 
 async def _within(event: asyncio.Event, timeout_s: float | None) -> bool:

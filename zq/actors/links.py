@@ -22,6 +22,7 @@ import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from zq.core import codec
+from zq.core.credit import Account
 from zq.core.messages import Ack, Message, Progress, ResultMsg, Results, Submit, TaskMsg
 from zq.exceptions import RemoteProtocolError
 from zq.transport import sockets
@@ -37,8 +38,9 @@ log = logging.getLogger("zq.executor")
 class Link:
     """One dispatcher connection and its bookkeeping."""
 
-    def __init__(self, index: int, address: str, executor: Executor) -> None:
+    def __init__(self, index: int, address: str, executor: Executor, account: Account) -> None:
         self.index = index
+        self.account = account  # this link's credit and Byes (zq.core.credit)
         self.address = address
         self.port = LinkPort(executor, self)
         self.epoch = -1
@@ -51,15 +53,10 @@ class Link:
         self.acks: list[str] = []
         self.joined = False
         self.refused = False  # a handshake failure was logged for this session
-        self.byes = 0  # Byes sent on this session that no Farewell answered yet
-        self.said_bye_last = False  # nothing but a Bye was sent since our last results
-        self.outstanding = 0  # tasks received from it and not yet finished
-        self.credit_back = 0  # slots freed since the last Results
         self.results: list[ResultMsg] = []
         self.returned: list[str] = []  # tasks to hand back with the next Bye
         self.cancelled: list[str] = []  # started, then cancelled by a forced stop
         self.bye = False  # say Bye on the next batch (we are draining)
-        self.granted = 0  # credit the dispatcher holds for us (for max_tasks)
         self.last_sent_at = -1e300
         self.last_heard_at = 0.0
         self.incarnation = ""
@@ -91,17 +88,21 @@ class Link:
         self.epoch += 1
         self.curve = config.curve is not None
         self.routing_id = f"{session}.{self.index}.{self.epoch}".encode()
-        sock = sockets.dealer(ctx, self.address, self.routing_id, config)
-        monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | HANDSHAKE_EVENTS)
+        sock, monitor = self._open(ctx, config)
         self.channel = Channel(sock, wake)
         self.channel.attach(loop)
         self._monitor = Channel(monitor, wake)
         self._monitor.attach(loop)
         self.joined = False
         self.refused = False
-        self.byes = 0
-        self.said_bye_last = False
         self.last_heard_at = loop.time()
+
+    def _open(
+        self, ctx: zmq.Context[zmq.Socket[bytes]], config: sockets.SocketConfig
+    ) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
+        """The session's DEALER and its monitor (tests put in-memory sockets here)."""
+        sock = sockets.dealer(ctx, self.address, self.routing_id, config)
+        return sock, sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | HANDSHAKE_EVENTS)
 
     def waiting(self) -> bool:
         """Whether a message or a monitor event is waiting (re-arms both descriptors)."""

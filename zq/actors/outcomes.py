@@ -16,8 +16,9 @@ from zq.actors.results import ResultStore
 from zq.actors.routing import Routing
 from zq.core.executions import Executions
 from zq.core.ledger import DeadLetter, Ledger
-from zq.core.messages import ErrorInfo, ResultMsg, TaskMsg
-from zq.core.remote_errors import is_zq_error
+from zq.core.messages import ResultMsg, TaskMsg
+from zq.core.remote_errors import error_result, is_zq_error
+from zq.exceptions import NoResultError, TaskRejectedError
 
 log = logging.getLogger("zq.dispatcher")
 
@@ -58,11 +59,11 @@ class Outcomes:
             self._records.finished(result.task_id)
         error = result.error
         if error is not None:
-            if is_zq_error(error, "NoResultError"):  # the task chose to have no result
+            if is_zq_error(error, NoResultError):  # the task chose to have no result
                 stats.no_result += 1
                 self._routing.unwatch(result.task_id)
                 return False
-            if is_zq_error(error, "TaskRejectedError") and done.task is not None:
+            if is_zq_error(error, TaskRejectedError) and done.task is not None:
                 self.dead(done.task, f"rejected by the task: {error.message}", done.origin)
         self._deliver(result, done.origin)
         return False
@@ -88,8 +89,8 @@ class Outcomes:
         """A task the ledger gave up on: dead-lettered, and its caller gets the error."""
         task = letter.task
         self.dead(task, letter.reason, letter.origin)
-        error = ErrorInfo("zq.exceptions", letter.error, letter.reason, [letter.reason])
-        self._deliver(ResultMsg(task.task_id, True, b"", 0.0, task.labels, error), letter.origin)
+        result = error_result(task.task_id, task.labels, letter.error, letter.reason)
+        self._deliver(result, letter.origin)
 
     def _count_again(self, result: ResultMsg) -> None:
         again = self._executions.again(result.task_id, result.run)

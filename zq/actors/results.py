@@ -1,13 +1,19 @@
 """ResultStore: keeps the first result per task, and pushes results to whoever waits for them.
 
-Waiting never polls: ``WaitFor`` answers with a Future that the store resolves when the result
-arrives, and ``WaitAll`` with one Future for a whole group (what ``gather`` uses, so 10,000
+Waiting never polls: ``result()`` waits on a Future that the store resolves when the result
+arrives, and ``results()`` on one Future for a whole group (what ``gather`` uses, so 10,000
 awaited tasks cost one waiter object, not 10,000).
+
+Everything that talks to the store runs on its event loop (one per process), so the typed
+methods (``put``, ``result``...) act at once, without a mailbox hop; the messages (``Put``,
+``WaitFor``...) remain its mailbox protocol, for ``tell``/``ask`` and for calls made before
+it started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +22,8 @@ from zq.actors.base import Actor
 from zq.core.messages import ResultMsg
 from zq.core.result_table import ResultTable
 from zq.exceptions import ResultExpiredError
+
+log = logging.getLogger("zq.results")
 
 
 @dataclass(slots=True, frozen=True)
@@ -142,6 +150,19 @@ class ResultStore(Actor):
         self.check_live: Callable[[list[str]], None] | None = None
         self._progress: ResultTable[bytes] = ResultTable(max_results, ttl_s)
         self._waiters: dict[str, list[Any]] = {}
+        self._tells: dict[type, Callable[[Any], None]] = {
+            Unwait: self._unwait,
+            PutProgress: self._put_progress,
+            Forget: self._forget,
+            Expire: self._expire,
+            FailWaiters: self._fail_waiters,
+        }
+        self._asks: dict[type, Callable[[Any], Any]] = {
+            WaitAll: self._wait_all,
+            Peek: self._peek,
+            GetProgress: self._get_progress,
+            WaitProgress: self._wait_progress,
+        }
         self._progress_waiters: dict[str, list[asyncio.Future[bytes]]] = {}
 
     async def on_start(self) -> None:
@@ -150,73 +171,146 @@ class ResultStore(Actor):
             self._clock = loop.time
 
     def receive(self, message: Any) -> None:
-        if type(message) is Put:
+        if type(message) is Put:  # the hot path first
             self._put(message.results)
-        elif type(message) is Unwait:
-            waiters = self._waiters.get(message.task_id)
-            if waiters is not None:
-                waiters[:] = [w for w in waiters if not _cancelled(w)]
-                if not waiters:
-                    del self._waiters[message.task_id]
-        elif type(message) is PutProgress:
-            assert self._clock is not None
-            now = self._clock()
-            self._progress.expire(now)
-            for task_id, payload in message.items:
-                self._progress.replace(task_id, payload, now)
-                for waiter in self._progress_waiters.pop(task_id, ()):
-                    if not waiter.done():
-                        waiter.set_result(payload)
-        elif type(message) is Forget:
-            for task_id in message.task_ids:
-                self._table.discard(task_id)
-        elif type(message) is Expire:
-            for task_id in message.task_ids:
-                if task_id not in self._table:
-                    self._fail(task_id, ResultExpiredError(_expired(task_id, self)))
-        elif type(message) is FailWaiters:
-            self._fail_all(message.error)
-        else:
+            return
+        handler = self._tells.get(type(message))
+        if handler is None:
             super().receive(message)
+        else:
+            handler(message)
 
     def answer(self, message: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        table = self._table
         if type(message) is WaitFor:
-            found = table.get(message.task_id)
+            return self._wait_for(message.task_id)
+        handler = self._asks.get(type(message))
+        return super().answer(message) if handler is None else handler(message)
+
+    # --- typed calls: for code on this store's loop (every caller: one loop per process) ----
+    # A direct call costs no mailbox hop: a result the dispatcher routes here wakes its waiter
+    # in the same batch, and a waiter gets one future, not an ask's reply holding another.
+    # Before the store runs (or after it died) they go through the mailbox, as a tell would.
+
+    def _ready(self) -> bool:
+        return self._clock is not None and self.alive
+
+    def put(self, results: list[ResultMsg]) -> None:
+        """Store ``results`` (the first per task wins) and wake their waiters."""
+        if self._ready():
+            self._put(results)
+        else:
+            self.tell_nowait(Put(results))
+
+    def put_progress(self, items: list[tuple[str, bytes]]) -> None:
+        """Keep these progress reports and wake their waiters."""
+        message = PutProgress(items)
+        self._put_progress(message) if self._ready() else self.tell_nowait(message)
+
+    def expire(self, task_ids: list[str]) -> None:
+        """These tasks are not running and have no result here: fail their waiters."""
+        message = Expire(task_ids)
+        self._expire(message) if self._ready() else self.tell_nowait(message)
+
+    def forget(self, task_ids: list[str]) -> None:
+        """Drop the stored results of these tasks (a dead letter replayed under its id)."""
+        message = Forget(task_ids)
+        self._forget(message) if self._ready() else self.tell_nowait(message)
+
+    def unwait(self, task_id: str) -> None:
+        """A waiter for ``task_id`` gave up: drop cancelled waiters."""
+        if self._ready():
+            self._unwait(Unwait(task_id))
+        elif self.alive:
+            self.tell_nowait(Unwait(task_id))
+
+    def peek(self, task_id: str) -> ResultMsg | None:
+        """The stored result of ``task_id``, or None."""
+        return self._table.get(task_id)
+
+    async def result(self, task_id: str) -> ResultMsg:
+        """The result of ``task_id``, now or once it arrives."""
+        if not self._ready():
+            answer: ResultMsg = await self.ask(WaitFor(task_id))
+            return answer
+        found = self._wait_for(task_id)
+        return found if isinstance(found, ResultMsg) else await found
+
+    async def results(self, task_ids: list[str]) -> list[ResultMsg]:
+        """The results of ``task_ids`` in order, once all have arrived (one waiter in all)."""
+        if not self._ready():
+            answers: list[ResultMsg] = await self.ask(WaitAll(task_ids))
+            return answers
+        found = self._wait_all(WaitAll(task_ids))
+        return found if isinstance(found, list) else await found
+
+    def _unwait(self, message: Unwait) -> None:
+        waiters = self._waiters.get(message.task_id)
+        if waiters is not None:
+            waiters[:] = [w for w in waiters if not _cancelled(w)]
+            if not waiters:
+                del self._waiters[message.task_id]
+
+    def _put_progress(self, message: PutProgress) -> None:
+        assert self._clock is not None
+        now = self._clock()
+        self._progress.expire(now)
+        for task_id, payload in message.items:
+            self._progress.replace(task_id, payload, now)
+            for waiter in self._progress_waiters.pop(task_id, ()):
+                if not waiter.done():
+                    waiter.set_result(payload)
+
+    def _forget(self, message: Forget) -> None:
+        for task_id in message.task_ids:
+            self._table.discard(task_id)
+
+    def _expire(self, message: Expire) -> None:
+        for task_id in message.task_ids:
+            if task_id not in self._table:
+                self._fail(task_id, ResultExpiredError(_expired(task_id, self)))
+
+    def _fail_waiters(self, message: FailWaiters) -> None:
+        self._fail_all(message.error)
+
+    def _wait_for(self, task_id: str) -> ResultMsg | asyncio.Future[ResultMsg]:
+        found = self._table.get(task_id)
+        if found is not None:
+            return found
+        future: asyncio.Future[ResultMsg] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(task_id, []).append(future)
+        if self._table.evicted:
+            self._check([task_id])
+        return future
+
+    def _wait_all(self, message: WaitAll) -> list[ResultMsg] | asyncio.Future[list[ResultMsg]]:
+        table = self._table
+        group = _Group(message.task_ids, asyncio.get_running_loop().create_future())
+        for task_id in message.task_ids:
+            found = table.get(task_id)
             if found is not None:
-                return found
-            future: asyncio.Future[ResultMsg] = loop.create_future()
-            self._waiters.setdefault(message.task_id, []).append(future)
-            if table.evicted:
-                self._check([message.task_id])
-            return future
-        if type(message) is WaitAll:
-            group = _Group(message.task_ids, loop.create_future())
-            for task_id in message.task_ids:
-                found = table.get(task_id)
-                if found is not None:
-                    group.found[task_id] = found
-                elif task_id not in self._waiters or group not in self._waiters[task_id]:
-                    group.missing += 1
-                    self._waiters.setdefault(task_id, []).append(group)
-            if not group.missing:
-                return [group.found[i] for i in group.ids]
-            if table.evicted:
-                self._check([i for i in group.ids if i not in group.found])
-            return group.future
-        if type(message) is Peek:
-            return table.get(message.task_id)
-        if type(message) is GetProgress:
-            return self._progress.get(message.task_id)
-        if type(message) is WaitProgress:
-            current = self._progress.get(message.task_id)
-            if current is not None and current != message.seen:
-                return current
-            waiter: asyncio.Future[bytes] = loop.create_future()
-            self._progress_waiters.setdefault(message.task_id, []).append(waiter)
-            return waiter
-        return super().answer(message)
+                group.found[task_id] = found
+            elif task_id not in self._waiters or group not in self._waiters[task_id]:
+                group.missing += 1
+                self._waiters.setdefault(task_id, []).append(group)
+        if not group.missing:
+            return [group.found[i] for i in group.ids]
+        if table.evicted:
+            self._check([i for i in group.ids if i not in group.found])
+        return group.future
+
+    def _peek(self, message: Peek) -> ResultMsg | None:
+        return self._table.get(message.task_id)
+
+    def _get_progress(self, message: GetProgress) -> bytes | None:
+        return self._progress.get(message.task_id)
+
+    def _wait_progress(self, message: WaitProgress) -> bytes | asyncio.Future[bytes]:
+        current = self._progress.get(message.task_id)
+        if current is not None and current != message.seen:
+            return current
+        waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._progress_waiters.setdefault(message.task_id, []).append(waiter)
+        return waiter
 
     def _put(self, results: list[ResultMsg]) -> None:
         assert self._clock is not None
@@ -242,7 +336,10 @@ class ResultStore(Actor):
                 elif not waiter.done():
                     waiter.set_result(result)
         if stored and self._listener is not None:
-            self._listener(stored)
+            try:  # called by whoever put the results (the dispatcher): never raise into it
+                self._listener(stored)
+            except Exception:
+                log.exception("the result listener failed on %d result(s)", len(stored))
 
     def _check(self, task_ids: list[str]) -> None:
         """Results were dropped here (age or bound): a missing one may be gone for good.

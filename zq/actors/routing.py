@@ -4,7 +4,7 @@ Part of the dispatcher (it owns one and is the only caller). A result goes to th
 of the dispatcher's process always (so any process can fetch it later) and to the peer that
 submitted the task; a process that asked for a task it did not kick (``Fetch``) watches it and
 gets its result and progress too. Everything gathers during a batch and goes out in
-``flush``: one ``Put`` to the store, one ``Forward`` per peer.
+``flush``: one ``put`` into the store, one ``Forward`` per peer.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from zq.actors.results import Expire, Peek, Put, PutProgress, ResultStore
+from zq.actors.results import ResultStore
 from zq.core.messages import Forward, ResultMsg
 
 Progress = tuple[str, bytes]
@@ -114,7 +114,7 @@ class Routing:
         """
 
         async def ask() -> None:
-            results = [await self._store.ask(Peek(task_id)) for task_id in task_ids]
+            results = [self._store.peek(task_id) for task_id in task_ids]
             missing = [i for i, r in zip(task_ids, results, strict=True) if r is None]
             await found(peer, [r for r in results if r is not None], missing)
 
@@ -127,15 +127,15 @@ class Routing:
         self._watchers.pop(task_id, None)
 
     def flush(self, send: Callable[[bytes, Forward], None]) -> None:
-        """Send what gathered: one ``Put`` to the store, one ``Forward`` per peer."""
+        """Send what gathered: one ``put`` into the store, one ``Forward`` per peer."""
         if self._local:
-            self._store.tell_nowait(Put(self._local))
+            self._store.put(self._local)
             self._local = []
         if self._local_progress:
-            self._store.tell_nowait(PutProgress(self._local_progress))
+            self._store.put_progress(self._local_progress)
             self._local_progress = []
         if self._local_expired:
-            self._store.tell_nowait(Expire(self._local_expired))
+            self._store.expire(self._local_expired)
             self._local_expired = []
         if self._forwards or self._forward_progress or self._expired:
             forwards, self._forwards = self._forwards, {}

@@ -21,7 +21,8 @@ import zmq
 
 from zq.actors.admission import Admission
 from zq.actors.base import Actor
-from zq.actors.results import Expire, FetchResults, Put, PutProgress, ResultStore
+from zq.actors.results import FetchResults, ResultStore
+from zq.core.framing import decoded
 from zq.core.messages import (
     PROTOCOL_VERSION,
     ROLE_PRODUCER,
@@ -39,7 +40,7 @@ from zq.core.messages import (
 )
 from zq.exceptions import AddressInUseError, RemoteProtocolError, SecurityConfigError
 from zq.transport import sockets
-from zq.transport.channel import Channel, bad_frame_logger, decoded
+from zq.transport.channel import Channel, bad_frame_logger
 from zq.transport.curve import HandshakeWatch, check_libzmq
 
 log = logging.getLogger("zq.submitter")
@@ -156,28 +157,10 @@ class Submitter(Actor):
 
     def _handle(self, message: Message) -> None:
         match message:
-            case Forward(results=results, progress=progress, expired=expired):
-                for result in results:
-                    self._unfinished.pop(result.task_id, None)
-                if self.admission.queued:
-                    self.admission.room()
-                if results:
-                    self._results.tell_nowait(Put(results))
-                if progress:
-                    self._results.tell_nowait(PutProgress(progress))
-                if expired:
-                    self._results.tell_nowait(Expire(expired))
+            case Forward():
+                self._forwarded(message)
             case Welcome(incarnation=incarnation):
-                assert self._welcomed is not None
-                self._welcomed.set()
-                if self._incarnation and incarnation != self._incarnation:
-                    log.warning(
-                        "dispatcher %s restarted: submitting %d unfinished task(s) again",
-                        self.address,
-                        len(self._unfinished),
-                    )
-                    self._outgoing = list(self._unfinished.values())
-                self._incarnation = incarnation
+                self._welcome(incarnation)
             case Busy(tasks=tasks):  # the dispatcher is full: again on the next tick
                 self._handed_back.extend(tasks)
             case Rejoin():
@@ -188,6 +171,41 @@ class Submitter(Actor):
                 pass
             case _:
                 log.warning("unexpected %s from %s", type(message).__name__, self.address)
+
+    def _forwarded(self, message: Forward) -> None:
+        for result in message.results:
+            self._unfinished.pop(result.task_id, None)
+        if self.admission.queued:
+            self.admission.room()
+        if message.results:
+            self._results.put(message.results)
+        if message.progress:
+            self._results.put_progress(message.progress)
+        if message.expired:
+            self._results.expire(message.expired)
+
+    def _welcome(self, incarnation: str) -> None:
+        assert self._welcomed is not None
+        self._welcomed.set()
+        if self._incarnation and incarnation != self._incarnation:
+            log.warning(
+                "dispatcher %s restarted: submitting %d unfinished task(s) again",
+                self.address,
+                len(self._unfinished),
+            )
+            self._outgoing = list(self._unfinished.values())
+        self._incarnation = incarnation
+
+    async def submit(self, task: TaskMsg) -> None:
+        """A ``kiq()`` of this process, already admitted (``admission``): hand it over.
+
+        Its place is given back if the hand-over fails.
+        """
+        try:
+            await self.tell(task)
+        except BaseException:
+            self.admission.leave()
+            raise
 
     def after_batch(self) -> None:
         self.admission.held = len(self._unfinished)  # what kiq() callers see until the next

@@ -6,11 +6,13 @@ import asyncio
 import random
 
 from zq.abc.broker import AsyncBroker
-from zq.actors.results import Put, ResultStore
+from zq.actors.results import ResultStore
+from zq.core import labels as zq_labels
 from zq.core.messages import ResultMsg, TaskMsg
 from zq.core.remote_errors import is_zq_error
+from zq.core.worker_policy import jittered
 from zq.events import TaskiqEvents
-from zq.exceptions import SendTaskError, UnknownTaskError
+from zq.exceptions import NoResultError, SendTaskError, UnknownTaskError
 from zq.receiver import Receiver
 from zq.result_backends.embedded import EmbeddedResultBackend, store_results
 
@@ -52,7 +54,7 @@ class InMemoryBroker(AsyncBroker):
         super().__init__()
         self.sync_tasks_pool_size = sync_tasks_pool_size
         self.max_stored_results = max_stored_results
-        self.max_async_tasks = max_async_tasks + random.randint(0, max(0, max_async_tasks_jitter))
+        self.max_async_tasks = jittered(max_async_tasks, max_async_tasks_jitter, random.random())
         self.validate_params = cast_types
         self.propagate_exceptions = propagate_exceptions
         self.await_inplace = await_inplace
@@ -107,14 +109,14 @@ class InMemoryBroker(AsyncBroker):
 
     async def _run(self, message: TaskMsg) -> None:
         assert self._receiver is not None and self._slots is not None and self._store is not None
-        delay = message.labels.get("delay") if message.labels else None
+        delay = zq_labels.delay_s(message.labels) if message.labels else None
         if delay:
-            await asyncio.sleep(float(delay))
+            await asyncio.sleep(delay)
         async with self._slots:
             result = await self._receiver.run(message, self._port)
-        if is_zq_error(result.error, "NoResultError"):
+        if is_zq_error(result.error, NoResultError):
             return  # retried or requeued under the same id, or no result wanted
-        await self._store.tell(Put([result]))
+        self._store.put([result])
 
     def lifecycle_events(self, starting: bool) -> tuple[TaskiqEvents, ...]:
         """Both sides' events: this process is the client and the worker."""

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from zq.abc.broker import AsyncBroker
 from zq.actors.executor import Executor
+from zq.actors.ports import TaskRunner
+from zq.actors.results import ResultStore
 from zq.receiver import Receiver
 
 if TYPE_CHECKING:
@@ -53,6 +56,35 @@ class ShutdownSwitch:
             self._requested = False
 
 
+def build_executor(
+    broker: AsyncBroker,
+    runner: TaskRunner,
+    addresses: list[str],
+    *,
+    max_async_tasks: int,
+    max_prefetch: int = 0,
+    queues: list[str] | None = None,
+    max_tasks: int | None = None,
+    results: ResultStore | None = None,
+) -> Executor:
+    """The one place an executor is built, for ``zq worker`` children and in-process workers.
+
+    It follows the app's broker: a ``ZeroMQBroker``'s heartbeat, liveness timeout and socket
+    settings (CURVE keys, message size); other brokers get the defaults.
+    """
+    settings: dict[str, Any] = getattr(broker, "executor_settings", dict)()
+    return Executor(
+        runner,
+        addresses,
+        max_async_tasks=max_async_tasks,
+        max_prefetch=max_prefetch,
+        queues=queues,
+        max_tasks=max_tasks,
+        results=results,
+        **settings,
+    )
+
+
 async def run_executors(
     broker: ZeroMQBroker,
     *,
@@ -71,15 +103,13 @@ async def run_executors(
     if started_here:
         await broker.startup()
     executors = [
-        Executor(
+        build_executor(
+            broker,
             Receiver(broker, max_threadpool_threads, ack_type=ack_type),
             [broker.endpoint],
             max_async_tasks=max_async_tasks,
             max_prefetch=max_prefetch,
             queues=queues,
-            heartbeat_s=broker.heartbeat_s,
-            liveness_timeout_s=broker.liveness_timeout_s,
-            config=broker.socket_config(),
             results=broker.result_store,
         )
         for _ in range(workers)

@@ -161,6 +161,17 @@ class ZeroMQBroker(AsyncBroker):
             return
         if not self.custom_result_backend:
             self.result_backend = EmbeddedResultBackend(store, self.serializer, fetch=self._fetch)
+        sink = await self._bind_or_join(store)
+        sink.watch(self._sink_died)
+        sink.admission.timeout_s = self.kiq_timeout_s
+        self._sink = sink
+        store.check_live = self._check_live
+
+    async def _bind_or_join(self, store: ResultStore) -> Dispatcher | Submitter:
+        """Bind the dispatcher at ``address``, or, if it is taken, join the one bound there.
+
+        The one place that chooses; what joining means is in ``Submitter``.
+        """
         config = self.socket_config()
         dispatcher = Dispatcher(
             self.address,
@@ -177,14 +188,10 @@ class ZeroMQBroker(AsyncBroker):
             result_ttl_s=self.result_ttl_s,
             max_connections=self.max_connections,
         )
-        sink: Dispatcher | Submitter
         try:
             await dispatcher.start()
-            self.dispatcher = sink = dispatcher
-            self.endpoint = dispatcher.endpoint
-            log.info("dispatcher bound to %s", self.endpoint)
         except AddressInUseError:
-            sink = Submitter(
+            submitter = Submitter(
                 self.address,
                 store,
                 join_timeout_s=self.join_timeout_s,
@@ -193,7 +200,7 @@ class ZeroMQBroker(AsyncBroker):
                 max_pending=self.max_pending,
             )
             try:
-                await sink.start()
+                await submitter.start()
             except BaseException:
                 await store.stop()
                 self._store = None
@@ -207,10 +214,11 @@ class ZeroMQBroker(AsyncBroker):
                     self.journal,
                     self.address,
                 )
-        sink.watch(self._sink_died)
-        sink.admission.timeout_s = self.kiq_timeout_s
-        self._sink = sink
-        store.check_live = self._check_live
+            return submitter
+        self.dispatcher = dispatcher
+        self.endpoint = dispatcher.endpoint
+        log.info("dispatcher bound to %s", self.endpoint)
+        return dispatcher
 
     def use_curve(self, **settings: str) -> None:
         """Replace some CURVE settings (``key``, ``server_key``, ``workers``, ``producers``).
@@ -287,13 +295,7 @@ class ZeroMQBroker(AsyncBroker):
                 admission.leave()
             raise MessageTooLargeError(_too_large(message, self.max_msg_size))
         if admission is not None and sink is not None:
-            try:
-                await sink.tell(message)
-            except BaseException:
-                admission.leave()
-                raise
-            if sink is self.dispatcher and sink.journal is not None:
-                await sink.committed()  # kiq() returns once the task is on disk
+            await sink.submit(message)  # with a journal: returns once the task is on disk
             return
         port = port or self._port()
         if port is None:
@@ -301,6 +303,14 @@ class ZeroMQBroker(AsyncBroker):
                 "the broker is not started: `await broker.startup()` or `async with broker:`"
             )
         await port.submit(message)
+
+    def executor_settings(self) -> dict[str, Any]:
+        """What an executor of this app follows (``zq.brokers.inprocess.build_executor``)."""
+        return {
+            "heartbeat_s": self.heartbeat_s,
+            "liveness_timeout_s": self.liveness_timeout_s,
+            "config": self.socket_config(),
+        }
 
     def attach_executor(self, executor: Executor) -> None:
         """In a worker process: kicks and progress from tasks go through ``executor``.

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,9 @@ from zq.brokers.zmq_broker import ZeroMQBroker
 from zq.cli.options import app_options, curve_options, curve_overrides, logging_options
 from zq.exceptions import SecurityConfigError
 from zq.worker.loader import discover, import_modules, load_object
+
+if TYPE_CHECKING:
+    from zq.scheduler import TaskiqScheduler
 
 log = logging.getLogger("zq.scheduler")
 
@@ -68,28 +71,34 @@ def scheduler(**options: Any) -> None:
     sys.exit(code)
 
 
-async def _run(options: dict[str, Any]) -> int:
+def _load_scheduler(options: dict[str, Any]) -> TaskiqScheduler:
+    """Import the app and find its ``TaskiqScheduler`` (a factory is called); CURVE applied."""
     from zq.scheduler import TaskiqScheduler
+
+    app_dir = options["app_dir"]
+    modules = list(options["modules"])
+    if options["fs_discover"]:
+        modules += discover(app_dir or os.getcwd(), list(options["tasks_pattern"]))
+    import_modules(modules, app_dir)
+    target = load_object(options["scheduler_spec"], app_dir)
+    if callable(target) and not isinstance(target, TaskiqScheduler):
+        target = target()
+    if not isinstance(target, TaskiqScheduler):
+        raise TypeError(f"{options['scheduler_spec']} is not a TaskiqScheduler")
+    if curve := curve_overrides(options):
+        if not isinstance(target.broker, ZeroMQBroker):
+            raise TypeError("--curve-* options need the scheduler's broker to be a ZeroMQBroker")
+        target.broker.use_curve(**curve)
+    return target
+
+
+async def _run(options: dict[str, Any]) -> int:
     from zq.scheduling.loop import SchedulerLoop
     from zq.storage.schedule_state import ScheduleState
 
     app_dir = options["app_dir"]
     try:
-        modules = list(options["modules"])
-        if options["fs_discover"]:
-            modules += discover(app_dir or os.getcwd(), list(options["tasks_pattern"]))
-        import_modules(modules, app_dir)
-        target = load_object(options["scheduler_spec"], app_dir)
-        if callable(target) and not isinstance(target, TaskiqScheduler):
-            target = target()
-        if not isinstance(target, TaskiqScheduler):
-            raise TypeError(f"{options['scheduler_spec']} is not a TaskiqScheduler")
-        if curve := curve_overrides(options):
-            if not isinstance(target.broker, ZeroMQBroker):
-                raise TypeError(
-                    "--curve-* options need the scheduler's broker to be a ZeroMQBroker"
-                )
-            target.broker.use_curve(**curve)
+        target = _load_scheduler(options)
     except Exception as exc:
         log.error("cannot load the scheduler: %s", exc)
         return 2

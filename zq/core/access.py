@@ -2,28 +2,41 @@
 
 - **Endpoints**: whether a bind address is reachable only from this host.
 - **Roles**: a CURVE key is allowed as a *worker* (it may take tasks and post results, and
-  submit too: tasks kick tasks) or as a *producer* only (it may submit tasks, fetch and cancel
-  them, and nothing else). The ZAP handler names the role as the connection's User-Id, and
+  submit too: tasks kick tasks) or as a *producer* only (it may submit tasks and fetch
+  their results, nothing else). The ZAP handler names the role as the connection's User-Id, and
   libzmq stamps it on every message of that connection, so the dispatcher checks each message
   against the key that sent it.
 - **ZAP** (ZeroMQ RFC 27): the answer to one authentication request.
+- **Unknown sessions**: what a dispatcher does with a message from a session it does not
+  know (it restarted, or declared the peer lost): see ``unknown_session``.
 
 Pure: no sockets, no asyncio, no clock.
 """
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 from collections.abc import Mapping
 
-from zq.core.messages import ROLE_PRODUCER, Bye, Cancel, Fetch, Heartbeat, Hello, Message, Submit
+from zq.core.messages import (
+    ROLE_PRODUCER,
+    Bye,
+    Credit,
+    Fetch,
+    Heartbeat,
+    Hello,
+    Message,
+    Results,
+    Submit,
+)
 
 KEY_WORKER = "worker"  # the ZAP User-Id of a key allowed to take tasks (and to submit)
 KEY_PRODUCER = "producer"  # the ZAP User-Id of a key allowed only to submit
 ZAP_DOMAIN = b"zq"  # set on every CURVE server socket and enforced (fail closed)
 ZAP_VERSION = b"1.0"
 
-_SUBMITTER_MESSAGES = frozenset({Submit, Fetch, Cancel, Heartbeat, Bye})
+_SUBMITTER_MESSAGES = frozenset({Submit, Fetch, Heartbeat, Bye})
 
 
 def is_loopback(endpoint: str) -> bool:
@@ -86,3 +99,31 @@ def zap_answer(request: list[bytes], roles: Mapping[bytes, str]) -> list[bytes]:
     if role is None:
         return reply(b"400", b"key not allowed")
     return reply(b"200", b"OK", role)
+
+
+class Unknown(enum.Enum):
+    """What a dispatcher does with a message from a session it does not know."""
+
+    HANDLE = "handle"  # as from anyone: the message needs no session (Ack, Progress, Bye, Hello)
+    REJOIN = "rejoin"  # say Rejoin, and still take it: tasks and results are never dropped
+    REJOIN_ONLY = "rejoin only"  # say Rejoin; the message meant something only in the session
+
+
+_UNKNOWN_SESSION = {
+    Submit: Unknown.REJOIN,
+    Results: Unknown.REJOIN,
+    Fetch: Unknown.REJOIN_ONLY,  # the answer would go to a session that is not there
+    Credit: Unknown.REJOIN_ONLY,  # credit is per session: the Hello grants it afresh
+    Heartbeat: Unknown.REJOIN_ONLY,
+}
+
+
+def unknown_session(message: Message) -> Unknown:
+    """The rule for ``message`` when its sender's session is unknown to the dispatcher.
+
+    A session is unknown after the dispatcher restarted or declared the peer lost (a draining
+    executor that still holds leases is known). The peer is
+    told to say ``Hello`` again (``Rejoin``); what it sent in the meantime that carries work
+    (submitted tasks, results) counts all the same, so nothing is lost while it rejoins.
+    """
+    return _UNKNOWN_SESSION.get(type(message), Unknown.HANDLE)

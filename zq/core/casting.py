@@ -85,6 +85,14 @@ def cast_value(caster: Caster, value: Any, what: str) -> Any:
         return value
 
 
+def cast_result(return_type: Any, value: Any, task_id: str) -> Any:
+    """A task's return value cast to its declared return type (None and unhinted: as is)."""
+    if return_type is None or value is None:
+        return value
+    caster = caster_for(return_type)
+    return value if caster is None else cast_value(caster, value, f"the result of task {task_id}")
+
+
 class ParamCaster:
     """Converts one task's call arguments to its parameters' annotations."""
 

@@ -100,3 +100,15 @@ def shallow(value: Any, limit: int = MAX_DEPTH) -> bool:
         elif type(item) is list or type(item) is tuple:
             stack.extend((v, depth + 1) for v in item)
     return True
+
+
+_probe = msgspec.msgpack.Encoder()
+
+
+def portable(value: Any) -> bool:
+    """Whether msgpack can carry ``value`` (and keep its type): labels and exception fields."""
+    try:
+        _probe.encode(value)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return False
+    return True

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from zq.core import labels as zq_labels
 from zq.core.messages import TaskMsg
 from zq.exceptions import RemoteProtocolError
 
@@ -286,11 +287,8 @@ class Ledger:
     def limit_of(self, task: TaskMsg) -> int:
         """The task's delivery limit: its ``max_deliveries`` label, else the ledger's."""
         labels = task.labels
-        if labels and "max_deliveries" in labels:
-            try:
-                return max(1, int(labels["max_deliveries"]))
-            except (TypeError, ValueError):
-                pass  # a bad label falls back to the default rather than losing the task
+        if labels and "max_deliveries" in labels:  # a bad one: the default, never a lost task
+            return zq_labels.max_deliveries(labels, self.delivery_limit)
         return self.delivery_limit
 
     # --- the decision ---------------------------------------------------------------------

@@ -201,12 +201,6 @@ class Fetch(msgspec.Struct, tag="fetch", array_like=True):
     task_ids: list[str]
 
 
-class Cancel(msgspec.Struct, tag="cancel", array_like=True):
-    """Cancel these tasks wherever they are."""
-
-    task_ids: list[str]
-
-
 Message = (
     Hello
     | Welcome
@@ -220,7 +214,6 @@ Message = (
     | Farewell
     | Submit
     | Forward
-    | Cancel
     | Ack
     | Progress
     | Fetch

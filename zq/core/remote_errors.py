@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from zq.core.codec import shallow
+from zq.core.codec import portable, shallow
 from zq.core.messages import ErrorInfo, ResultMsg
 from zq.exceptions import TaskiqError
 
@@ -30,9 +30,7 @@ MAX_MESSAGE = 4_096  # characters of an exception's text kept when it cannot be 
 
 
 def _portable(value: Any) -> Any:
-    try:
-        _probe.encode(value)
-    except (TypeError, ValueError, OverflowError, RecursionError):
+    if not portable(value):
         return _text(value, repr)
     if isinstance(value, dict | list | tuple) and not shallow(value):
         return _text(value, repr)
@@ -99,8 +97,9 @@ def too_large(result: ResultMsg, limit: int) -> ResultMsg:
         f"{limit} bytes that max_msg_size leaves for it: return a reference to the data "
         "instead, or raise max_msg_size in every process"
     )
-    error = ErrorInfo("zq.exceptions", "ResultTooLargeError", message, [message])
-    return ResultMsg(result.task_id, True, b"", result.execution_time, result.labels, error)
+    return error_result(
+        result.task_id, result.labels, "ResultTooLargeError", message, result.execution_time
+    )
 
 
 def _find_class(
@@ -155,9 +154,20 @@ def rebuild(info: ErrorInfo, modules: Mapping[str, ModuleType] | None = None) ->
     return exc
 
 
-def is_zq_error(info: ErrorInfo | None, name: str) -> bool:
-    """Whether ``info`` describes zq's own exception class ``name``.
+def is_zq_error(info: ErrorInfo | None, cls: type[BaseException]) -> bool:
+    """Whether ``info`` describes zq's own exception class ``cls`` (matched by its name).
 
     Such errors are control signals (``NoResultError``, ``TaskRejectedError``), not user errors.
     """
-    return info is not None and info.module == "zq.exceptions" and info.qualname == name
+    return info is not None and info.module == cls.__module__ and info.qualname == cls.__qualname__
+
+
+def error_result(
+    task_id: str, labels: dict[str, Any], error: str, reason: str, took: float = 0.0
+) -> ResultMsg:
+    """The error result zq itself gives a task: ``error`` names a class of ``zq.exceptions``.
+
+    For a task that never produced its own (dead-lettered, its result too large).
+    """
+    info = ErrorInfo("zq.exceptions", error, reason, [reason])
+    return ResultMsg(task_id, True, b"", took, labels, info)

@@ -13,15 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zq.abc.result_backend import AsyncResultBackend
 from zq.actors.results import (
     GetProgress,
-    Peek,
-    Put,
-    PutProgress,
     ResultStore,
-    Unwait,
-    WaitAll,
     WaitProgress,
 )
-from zq.actors.results import WaitFor as _WaitFor
 from zq.core.messages import ResultMsg
 from zq.exceptions import ResultGetError
 from zq.result import TaskiqResult
@@ -81,18 +75,11 @@ class EmbeddedResultBackend(AsyncResultBackend[Any]):
 
     async def set_result(self, task_id: str, result: TaskiqResult[Any]) -> None:
         """Store a result produced outside the dispatcher (e.g. by a local execution)."""
-        from zq.core.remote_errors import describe
-
-        error = describe(result.error) if result.error is not None else None
-        payload = b"" if result.is_err else self.serializer.dumpb(result.return_value)
-        msg = ResultMsg(
-            task_id, result.is_err, payload, result.execution_time, result.labels, error, result.log
-        )
-        await self.store.tell(Put([msg]))
+        self.store.put([result.to_message(task_id, self.serializer)])
 
     async def is_result_ready(self, task_id: str) -> bool:
         """Whether a result for ``task_id`` is here (asks the dispatcher for it if not)."""
-        if await self.store.ask(Peek(task_id)) is not None:
+        if self.store.peek(task_id) is not None:
             return True
         if self.fetch is not None:
             await self.fetch([task_id])
@@ -100,7 +87,7 @@ class EmbeddedResultBackend(AsyncResultBackend[Any]):
 
     async def get_result(self, task_id: str, with_logs: bool = False) -> TaskiqResult[Any]:
         """The stored result; ``ResultGetError`` if there is none (yet)."""
-        msg = await self.store.ask(Peek(task_id))
+        msg = self.store.peek(task_id)
         if msg is None:
             if self.fetch is not None:
                 await self.fetch([task_id])
@@ -116,14 +103,14 @@ class EmbeddedResultBackend(AsyncResultBackend[Any]):
         """
         if fetch and self.fetch is not None:
             await self.fetch([task_id])
-        msg = await self.store.ask(_WaitFor(task_id))
+        msg = await self.store.result(task_id)
         return TaskiqResult.from_message(msg, self.serializer, return_type)
 
     async def wait_all(
         self, task_ids: list[str], return_types: list[Any]
     ) -> list[TaskiqResult[Any]]:
         """The results of ``task_ids`` in order, once all have arrived (one waiter in all)."""
-        msgs = await self.store.ask(WaitAll(task_ids))
+        msgs = await self.store.results(task_ids)
         serializer = self.serializer
         return [
             TaskiqResult.from_message(m, serializer, t)
@@ -132,13 +119,12 @@ class EmbeddedResultBackend(AsyncResultBackend[Any]):
 
     def give_up(self, task_id: str) -> None:
         """A waiter for ``task_id`` timed out: let the store drop it."""
-        if self.store.alive:
-            self.store.tell_nowait(Unwait(task_id))
+        self.store.unwait(task_id)
 
     async def set_progress(self, task_id: str, progress: TaskProgress[Any]) -> None:
         """Keep the progress here and, in a worker, send it to the task's dispatcher."""
         payload = encode_progress(self.serializer, progress)
-        await self.store.tell(PutProgress([(task_id, payload)]))
+        self.store.put_progress([(task_id, payload)])
         if self.report is not None:
             await self.report(task_id, payload)
 

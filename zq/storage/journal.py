@@ -181,30 +181,12 @@ class Journal:
     def commit(self, changes: Changes) -> None:
         """Write one batch's changes in one transaction."""
         seq = next(self._seq)
-        where, live = self._where, self._live
         emptied: list[tuple[int]] = []
-        finished: list[str] = []
-        for task_id in changes.done:
-            row = where.pop(task_id, None)
-            if row is not None:  # else it was never written
-                finished.append(task_id)
-                live[row] -= 1
-                if not live[row]:
-                    del live[row]
-                    emptied.append((row,))
+        finished = self._finish(changes.done, emptied)
         accepted: Accepted = [(i, origin, task) for i, (origin, task) in changes.added.items()]
-        if live and next(iter(live)) < seq - COMPACT_AFTER:
+        if self._live and next(iter(self._live)) < seq - COMPACT_AFTER:
             emptied.append((self._rewrite_oldest(accepted),))
-        for task_id, _, _ in accepted:
-            row = where.get(task_id)
-            if row is not None and row != seq:  # accepted again while still unfinished
-                live[row] -= 1
-                if not live[row]:
-                    del live[row]
-                    emptied.append((row,))
-            where[task_id] = seq
-        if accepted:
-            live[seq] = len(accepted)
+        self._accept(seq, accepted, emptied)
         db = self._db
         db.execute("BEGIN")
         try:
@@ -215,23 +197,56 @@ class Journal:
             if emptied:
                 db.executemany("DELETE FROM accepted WHERE seq = ?", emptied)
             # finished ids only ever refer to rows before them: useless once those are gone
-            db.execute("DELETE FROM finished WHERE seq < ?", (next(iter(live), seq),))
-            if changes.results:
-                db.execute(
-                    "INSERT INTO outcomes VALUES (?, ?, ?)",
-                    (seq, time.time(), _encode(changes.results)),
-                )
-            if changes.undead:
-                db.executemany("DELETE FROM dead WHERE id = ?", [(i,) for i in changes.undead])
-            if changes.dead:
-                db.executemany(
-                    "INSERT OR REPLACE INTO dead VALUES (?, ?, ?, ?, ?)",
-                    [(i, seq, reason, o, _encode(t)) for i, reason, o, t in changes.dead],
-                )
+            db.execute("DELETE FROM finished WHERE seq < ?", (next(iter(self._live), seq),))
+            self._write_outcomes(seq, changes)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _release(self, row: int, emptied: list[tuple[int]]) -> None:
+        """One task of ``row`` is no longer live there; a row with none left is deleted."""
+        live = self._live
+        live[row] -= 1
+        if not live[row]:
+            del live[row]
+            emptied.append((row,))
+
+    def _finish(self, done: list[str], emptied: list[tuple[int]]) -> list[str]:
+        """The finished ids that were written (the others never reached the disk)."""
+        finished: list[str] = []
+        for task_id in done:
+            row = self._where.pop(task_id, None)
+            if row is not None:
+                finished.append(task_id)
+                self._release(row, emptied)
+        return finished
+
+    def _accept(self, seq: int, accepted: Accepted, emptied: list[tuple[int]]) -> None:
+        """Point each accepted id at row ``seq``, releasing the row it was live in before."""
+        where = self._where
+        for task_id, _, _ in accepted:
+            row = where.get(task_id)
+            if row is not None and row != seq:  # accepted again while still unfinished
+                self._release(row, emptied)
+            where[task_id] = seq
+        if accepted:
+            self._live[seq] = len(accepted)
+
+    def _write_outcomes(self, seq: int, changes: Changes) -> None:
+        db = self._db
+        if changes.results:
+            db.execute(
+                "INSERT INTO outcomes VALUES (?, ?, ?)",
+                (seq, time.time(), _encode(changes.results)),
+            )
+        if changes.undead:
+            db.executemany("DELETE FROM dead WHERE id = ?", [(i,) for i in changes.undead])
+        if changes.dead:
+            db.executemany(
+                "INSERT OR REPLACE INTO dead VALUES (?, ?, ?, ?, ?)",
+                [(i, seq, reason, o, _encode(t)) for i, reason, o, t in changes.dead],
+            )
 
     def _rewrite_oldest(self, accepted: Accepted) -> int:
         """Move the oldest row's unfinished tasks into ``accepted``; returns that row's seq."""

@@ -24,6 +24,7 @@ import msgspec
 
 from zq.abc.broker import AsyncBroker
 from zq.actors.executor import Executor
+from zq.brokers.inprocess import build_executor
 from zq.brokers.zmq_broker import ZeroMQBroker
 from zq.core.worker_policy import jittered
 from zq.exceptions import PeerRefusedError, SecurityConfigError
@@ -182,7 +183,8 @@ def _executor(
     config: WorkerConfig, broker: AsyncBroker, receiver: Receiver, addresses: list[str]
 ) -> Executor:
     limit = jittered(config.max_async_tasks, config.max_async_tasks_jitter, random.random())
-    executor = Executor(
+    executor = build_executor(
+        broker,
         receiver,
         addresses,
         max_async_tasks=limit,
@@ -190,10 +192,7 @@ def _executor(
         queues=config.queues,
         max_tasks=config.max_tasks_per_child,
     )
-    if isinstance(broker, ZeroMQBroker):  # the worker follows the app's liveness settings
-        executor.heartbeat_s = broker.heartbeat_s
-        executor.liveness_timeout_s = broker.liveness_timeout_s
-        executor.config = broker.socket_config()
+    if isinstance(broker, ZeroMQBroker):  # kicks from its tasks go out through it
         broker.attach_executor(executor)
     return executor
 

@@ -1,0 +1,88 @@
+"""zq's own labels: one pure home (zq.core.labels), checked where the user writes them."""
+
+from __future__ import annotations
+
+import pytest
+
+from zq import InMemoryBroker
+from zq.core import labels
+from zq.core.labels import LabelError
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("delay", "soon"),
+        ("delay", -1),
+        ("delay", True),
+        ("delay", float("nan")),
+        ("timeout", 0),
+        ("timeout", "fast"),
+        ("max_deliveries", 0),
+        ("max_deliveries", 2.5),
+        ("max_deliveries", "many"),
+        ("ack_type", "whenever"),
+        ("ack_type", 3),
+        ("queue", ""),
+        ("queue", 5),
+    ],
+)
+def test_a_bad_value_is_refused_with_the_label_named(name: str, value: object) -> None:
+    with pytest.raises(LabelError, match=f"label '{name}' must be"):
+        labels.check({name: value})
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        {"delay": 0},
+        {"delay": 1.5},
+        {"delay": "2"},
+        {"timeout": 3},
+        {"timeout": None},
+        {"max_deliveries": 1},
+        {"max_deliveries": "4"},
+        {"ack_type": "WHEN_RECEIVED"},
+        {"ack_type": "manual"},
+        {"queue": "emails"},
+        {"anything": object()},  # not zq's: any value travels
+    ],
+)
+def test_good_values_and_other_labels_pass(good: dict[str, object]) -> None:
+    labels.check(good)
+
+
+def test_the_readers_take_a_bad_value_as_not_set() -> None:
+    assert labels.delay_s({"delay": "2"}) == 2.0
+    assert labels.delay_s({"delay": 0}) is None
+    assert labels.delay_s({"delay": "soon"}) is None
+    assert labels.timeout_s({"timeout": 0.5}) == 0.5
+    assert labels.timeout_s({}) is None
+    assert labels.max_deliveries({"max_deliveries": "3"}, 10) == 3
+    assert labels.max_deliveries({"max_deliveries": "x"}, 10) == 10
+    assert labels.max_deliveries({}, 10) == 10
+    assert labels.ack_type({"ack_type": "When_Saved"}, "when_executed") == "when_saved"
+    assert labels.ack_type({"ack_type": "nope"}, "when_executed") == "when_executed"
+
+
+def test_a_bad_label_fails_at_the_decorator_naming_this_file() -> None:
+    broker = InMemoryBroker()
+    with pytest.raises(LabelError) as raised:
+
+        @broker.task(delay="soon")
+        async def late() -> None: ...
+
+    message = str(raised.value)
+    assert "label 'delay' must be a number of seconds >= 0, not 'soon'" in message
+    assert "test_labels.py:" in message and "late" in message
+    assert broker.find_task(f"{__name__}:late") is None  # nothing half-registered
+
+
+def test_a_bad_label_fails_at_with_labels_naming_this_file() -> None:
+    broker = InMemoryBroker()
+
+    @broker.task
+    async def fine() -> None: ...
+
+    with pytest.raises(LabelError, match=r"with_labels\(\.\.\.\) at .*test_labels.py:\d+: label"):
+        fine.kicker().with_labels(max_deliveries=0)

@@ -1,0 +1,104 @@
+"""Framing: a message as the frames that go on the wire, split under a size limit, and back.
+
+A message is ``[routing id (ROUTER side)] + [signature, body]``: the signature says "zq,
+protocol version N" before anything is decoded (``zq.core.codec``). Pure: the channel
+(``zq.transport.channel``) sends and receives what these functions make and parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from zq.core import codec
+from zq.core.messages import SIGNATURE, Assign, Forward, Message, Results, Submit
+from zq.exceptions import RemoteProtocolError
+
+Frames = list[bytes]
+MAX_FRAMES = 3  # the most a zq message has: routing id, signature, body
+
+
+def frame(message: Message) -> Frames:
+    """Signature and body of ``message``, for a DEALER (prefix a routing id for a ROUTER)."""
+    return [SIGNATURE, codec.encode(message)]
+
+
+def frames_within(message: Message, limit: int) -> list[Frames]:
+    """``frame(message)``, split into several batches if its body would be over ``limit``.
+
+    A peer drops the connection of a frame over its MAXMSGSIZE, so a batch of many tasks or
+    results goes as several smaller ones. A single item over the limit is sent as it is: the
+    senders refuse those first (``kiq()`` and the executor's result check).
+    """
+    body = codec.encode(message)
+    if len(body) <= limit:
+        return [[SIGNATURE, body]]
+    halves = _halves(message)
+    if halves is None:  # one item: the caller sees it is still over the limit
+        return [[SIGNATURE, body]]
+    return [frames for half in halves for frames in frames_within(half, limit)]
+
+
+def _halves(message: Message) -> tuple[Message, Message] | None:
+    if isinstance(message, Assign) and len(message.tasks) > 1:
+        half = len(message.tasks) // 2
+        tasks, acked = message.tasks, message.acked
+        return Assign(tasks[:half], acked), Assign(tasks[half:], acked)
+    if isinstance(message, Submit) and len(message.tasks) > 1:
+        half = len(message.tasks) // 2
+        return Submit(message.tasks[:half]), Submit(message.tasks[half:])
+    if isinstance(message, Results) and len(message.results) > 1:
+        half = len(message.results) // 2
+        results, resent = message.results, message.resent
+        return Results(results[:half], message.credit, resent), Results(results[half:], 0, resent)
+    if isinstance(message, Forward) and len(message.results) + len(message.progress) > 1:
+        results, progress = message.results, message.progress
+        if len(results) > 1:
+            half = len(results) // 2
+            return Forward(results[:half], progress), Forward(results[half:])
+        if len(progress) > 1:
+            half = len(progress) // 2
+            return Forward(results, progress[:half]), Forward([], progress[half:])
+        return Forward(results), Forward([], progress)
+    return None
+
+
+def parse(frames: Frames, *, routed: bool) -> tuple[bytes, Message]:
+    """Split a received multipart message into (routing id or b"", decoded message)."""
+    if routed:
+        if len(frames) != 3:
+            raise RemoteProtocolError(f"expected 3 frames, got {len(frames)}")
+        return frames[0], codec.decode(frames[1], frames[2])
+    if len(frames) != 2:
+        raise RemoteProtocolError(f"expected 2 frames, got {len(frames)}")
+    return b"", codec.decode(frames[0], frames[1])
+
+
+def decoded(
+    batch: list[Frames], *, routed: bool, on_error: Callable[[bytes, RemoteProtocolError], None]
+) -> Iterator[tuple[bytes, Message]]:
+    """The valid messages of ``batch`` as (routing id or b"", message).
+
+    A frame that does not decode is the peer's fault: ``on_error`` is told, and it is skipped.
+    """
+    for frames in batch:
+        try:
+            yield parse(frames, routed=routed)
+        except RemoteProtocolError as exc:
+            on_error(frames[0] if routed and frames else b"", exc)
+
+
+def decoded_with_meta(
+    batch: list[Frames],
+    users: list[str],
+    fds: list[int],
+    *,
+    on_error: Callable[[bytes, RemoteProtocolError], None],
+) -> Iterator[tuple[bytes, Message, str, int]]:
+    """``decoded`` for a ROUTER: (routing id, message, ZAP User-Id, connection descriptor)."""
+    for frames, user, fd in zip(batch, users, fds, strict=True):
+        try:
+            peer, message = parse(frames, routed=True)
+        except RemoteProtocolError as exc:
+            on_error(frames[0] if frames else b"", exc)
+            continue
+        yield peer, message, user, fd

@@ -1,0 +1,122 @@
+"""zq's own labels: their names, the values each takes, and the one place they are read.
+
+Labels are taskiq's: any key and value travel with a task. These few mean something to zq:
+
+- ``queue``: the queue the task goes to (a non-empty string; default ``"default"``).
+- ``delay``: seconds before the task may run (a number >= 0).
+- ``timeout``: seconds one run may take before it fails (a number > 0, or None for none).
+- ``max_deliveries``: how many times the task may be delivered before it is dead-lettered
+  (a whole number >= 1).
+- ``ack_type``: when its lease ends: ``when_received``, ``when_executed``, ``when_saved`` or
+  ``manual`` (any case; ``zq.AcknowledgeType`` is a str).
+
+``check`` is called where the user writes them (``@broker.task(...)``, ``with_labels(...)``),
+so a mistake fails at that line. The readers (``delay_s``, ``timeout_s``, ``max_deliveries``,
+``ack_type``) are what the dispatcher, the ledger and the receiver use; a bad value that
+arrives anyway (from a middleware's ``pre_send``, or an older peer) is read as "not set",
+never as a lost task. Numbers may also be given as numeric strings, as some of taskiq's
+brokers pass labels. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+ACK_TYPES = ("when_received", "when_executed", "when_saved", "manual")
+
+
+class LabelError(ValueError):
+    """A zq label with a value zq cannot use; the message names the label and what it takes."""
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a finite number, or None (bools are not numbers here: they are mistakes)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | str):
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _check_queue(value: Any) -> str | None:
+    return None if isinstance(value, str) and value else "a non-empty string"
+
+
+def _check_delay(value: Any) -> str | None:
+    number = _number(value)
+    return None if number is not None and number >= 0 else "a number of seconds >= 0"
+
+
+def _check_timeout(value: Any) -> str | None:
+    if value is None:
+        return None
+    number = _number(value)
+    return None if number is not None and number > 0 else "a number of seconds > 0, or None"
+
+
+def _check_max_deliveries(value: Any) -> str | None:
+    number = _number(value)
+    whole = number is not None and number == int(number) and number >= 1
+    return None if whole else "a whole number >= 1"
+
+
+def _check_ack_type(value: Any) -> str | None:
+    if isinstance(value, str) and value.lower() in ACK_TYPES:
+        return None
+    return "one of " + ", ".join(ACK_TYPES)
+
+
+_CHECKS = {
+    "queue": _check_queue,
+    "delay": _check_delay,
+    "timeout": _check_timeout,
+    "max_deliveries": _check_max_deliveries,
+    "ack_type": _check_ack_type,
+}
+
+
+def problem(name: str, value: Any) -> str | None:
+    """What label ``name`` must be, if ``value`` is not that; None if it is fine (or not zq's)."""
+    rule = _CHECKS.get(name)
+    return None if rule is None else rule(value)
+
+
+def check(labels: Mapping[str, Any]) -> None:
+    """Raise ``LabelError`` for the first of zq's labels in ``labels`` with a bad value."""
+    for name, value in labels.items():
+        if (expected := problem(name, value)) is not None:
+            raise LabelError(f"label {name!r} must be {expected}, not {value!r}")
+
+
+def delay_s(labels: Mapping[str, Any]) -> float | None:
+    """Seconds to wait before the task may run, or None for "now" (absent, zero or bad)."""
+    number = _number(labels.get("delay"))
+    return number if number is not None and number > 0 else None
+
+
+def timeout_s(labels: Mapping[str, Any]) -> float | None:
+    """Seconds a run may take, or None for no limit (absent or bad)."""
+    number = _number(labels.get("timeout"))
+    return number if number is not None and number > 0 else None
+
+
+def max_deliveries(labels: Mapping[str, Any], default: int) -> int:
+    """The task's delivery limit: its label if usable, else ``default``."""
+    if "max_deliveries" not in labels:
+        return default
+    number = _number(labels["max_deliveries"])
+    return max(1, int(number)) if number is not None else default
+
+
+def ack_type(labels: Mapping[str, Any], default: str) -> str:
+    """The task's ``ack_type`` (lower case), else ``default`` (absent or bad)."""
+    value = labels.get("ack_type")
+    if isinstance(value, str) and value.lower() in ACK_TYPES:
+        return value.lower()
+    return default
