@@ -80,7 +80,9 @@ class TaskiqResult(Generic[_ReturnType]):
                 error=error,
                 log=msg.log,
             )
-        value = cast_result(return_type, serializer.loadb(msg.payload), msg.task_id)
+        value = serializer.loadb(msg.payload)
+        if return_type is not None:  # most tasks: no cast, no call
+            value = cast_result(return_type, value, msg.task_id)
         return TaskiqResult(
             is_err=False,
             return_value=value,
