@@ -64,12 +64,14 @@ class Db:
 
 def build(T: ModuleType, broker: Any) -> dict[str, Any]:
     """Register the app's middlewares, events, dependencies and tasks on ``broker``."""
-    from taskiq_dependencies import Depends
+    _middlewares(T, broker)
+    tasks = _value_tasks(T, broker)
+    tasks |= _failing_tasks(T, broker)
+    tasks |= _context_tasks(T, broker, tasks["add"])
+    return tasks
 
-    Context, TaskiqState = T.Context, T.TaskiqState
-    progress_module = importlib.import_module(f"{T.__name__}.depends.progress_tracker")
-    ProgressTracker, TaskState = progress_module.ProgressTracker, progress_module.TaskState
 
+def _middlewares(T: ModuleType, broker: Any) -> None:
     class Recorder(T.TaskiqMiddleware):  # type: ignore[misc, name-defined]
         def __init__(self, name: str) -> None:
             super().__init__()
@@ -116,6 +118,12 @@ def build(T: ModuleType, broker: Any) -> dict[str, Any]:
 
     broker.add_dependency_context({Db: Db("from-context")})
 
+
+def _value_tasks(T: ModuleType, broker: Any) -> dict[str, Any]:
+    from taskiq_dependencies import Depends
+
+    Context, TaskiqState = T.Context, T.TaskiqState
+
     @broker.task("diff:add")
     async def add(a: int, b: int) -> int:
         return a + b
@@ -161,6 +169,23 @@ def build(T: ModuleType, broker: Any) -> dict[str, Any]:
     async def deps_fail(token: str, res: str = Depends(resource)) -> None:
         raise ValueError(token)
 
+    return {
+        "add": add,
+        "sync_mul": sync_mul,
+        "shift": shift,
+        "labels": labels,
+        "deps": deps,
+        "deps_fail": deps_fail,
+    }
+
+
+def _failing_tasks(T: ModuleType, broker: Any) -> dict[str, Any]:
+    from taskiq_dependencies import Depends
+
+    Context = T.Context
+    progress_module = importlib.import_module(f"{T.__name__}.depends.progress_tracker")
+    ProgressTracker, TaskState = progress_module.ProgressTracker, progress_module.TaskState
+
     @broker.task("diff:flaky", retry_on_error=True, max_retries=3)
     async def flaky(token: str, fail_times: int) -> str:
         runs = len(events(f"run flaky {token}")) + 1
@@ -203,6 +228,22 @@ def build(T: ModuleType, broker: Any) -> dict[str, Any]:
         await tracker.set_progress(TaskState.STARTED, 50)
         return await asyncio.to_thread(Path(fifo).read_text)
 
+    return {
+        "flaky": flaky,
+        "smart_flaky": smart_flaky,
+        "not_retried": not_retried,
+        "coded": coded,
+        "hang": hang,
+        "requeue": requeue,
+        "progress": progress,
+    }
+
+
+def _context_tasks(T: ModuleType, broker: Any, add: Any) -> dict[str, Any]:
+    from taskiq_dependencies import Depends
+
+    Context = T.Context
+
     @broker.task("diff:mw_echo")
     async def mw_echo(x: int) -> int:
         log("mw task runs")
@@ -237,19 +278,6 @@ def build(T: ModuleType, broker: Any) -> dict[str, Any]:
         return int(result.return_value) * 10
 
     return {
-        "add": add,
-        "sync_mul": sync_mul,
-        "shift": shift,
-        "labels": labels,
-        "deps": deps,
-        "deps_fail": deps_fail,
-        "flaky": flaky,
-        "smart_flaky": smart_flaky,
-        "not_retried": not_retried,
-        "coded": coded,
-        "hang": hang,
-        "requeue": requeue,
-        "progress": progress,
         "mw_echo": mw_echo,
         "mw_fail": mw_fail,
         "parent": parent,

@@ -49,42 +49,58 @@ def canary_sync(token: str, log_path: str) -> str:
     return token
 
 
+async def _awaits_cancelled_helper() -> Any:
+    helper = asyncio.get_running_loop().create_task(asyncio.Event().wait())
+    helper.cancel()
+    return await helper
+
+
+def _raise(exc: BaseException) -> Any:
+    raise exc
+
+
+def _os_exit() -> Any:
+    os._exit(9)
+
+
+def _fork(log_path: str) -> str:
+    pid = os.fork()
+    if pid == 0:  # the copy carries on with the worker's loop, sockets and pipes
+        return "child"
+    _log(log_path, f"forked-{pid}")
+    return "parent"
+
+
+def _block_loop() -> Any:
+    time.sleep(3600)  # blocks the event loop: no await can interrupt it
+
+
+# One misbehaviour per kind; each either raises, ends the process, or returns.
+_SYNC_KINDS: dict[str, Any] = {
+    "base_exception": lambda _p: _raise(Interrupt("not an Exception")),
+    "cancelled": lambda _p: _raise(asyncio.CancelledError()),
+    "system_exit": lambda _p: _raise(SystemExit(3)),
+    "keyboard_interrupt": lambda _p: _raise(KeyboardInterrupt()),
+    "undescribable": lambda _p: _raise(ValueError(_nested(5000))),
+    "unprintable": lambda _p: _raise(Unprintable()),
+    "generator_exit": lambda _p: _raise(GeneratorExit()),
+    "huge_result": lambda _p: b"x" * (17 * 1024 * 1024),  # over the default max_msg_size
+    "os_exit": lambda _p: _os_exit(),
+    "fork": _fork,
+    "block_loop": lambda _p: _block_loop(),
+}
+
+
 @broker.task(task_name="hostile")
 async def hostile(kind: str, log_path: str) -> Any:
     """Misbehave as ``kind`` says."""
     _log(log_path, kind)
-    if kind == "base_exception":
-        raise Interrupt("not an Exception")
-    if kind == "cancelled":
-        raise asyncio.CancelledError()
     if kind == "awaits_cancelled_helper":
-        helper = asyncio.get_running_loop().create_task(asyncio.Event().wait())
-        helper.cancel()
-        return await helper
-    if kind == "system_exit":
-        raise SystemExit(3)
-    if kind == "keyboard_interrupt":
-        raise KeyboardInterrupt
-    if kind == "undescribable":
-        raise ValueError(_nested(5000))
-    if kind == "unprintable":
-        raise Unprintable()
-    if kind == "generator_exit":
-        raise GeneratorExit
-    if kind == "huge_result":
-        return b"x" * (17 * 1024 * 1024)  # over the default max_msg_size (16 MiB)
-    if kind == "os_exit":
-        os._exit(9)
-    if kind == "fork":
-        pid = os.fork()
-        if pid == 0:  # the copy carries on with the worker's loop, sockets and pipes
-            return "child"
-        _log(log_path, f"forked-{pid}")
-        return "parent"
-    if kind == "block_loop":
-        time.sleep(3600)  # blocks the event loop: no await can interrupt it
+        return await _awaits_cancelled_helper()
     if kind == "async_timeout":
         await asyncio.Event().wait()
+    if kind in _SYNC_KINDS:
+        return _SYNC_KINDS[kind](log_path)
     raise AssertionError(f"unknown kind {kind}")
 
 

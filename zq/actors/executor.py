@@ -30,6 +30,7 @@ from zq.actors.results import ResultStore
 from zq.actors.slots import SlotPool
 from zq.core.credit import CreditBook
 from zq.core.framing import decoded
+from zq.core.liveness import Liveness
 from zq.core.messages import (
     PROTOCOL_VERSION,
     ROLE_EXECUTOR,
@@ -112,6 +113,9 @@ class Executor(Actor):
         self.queues = queues or []
         self.heartbeat_s = heartbeat_s
         self.liveness_timeout_s = liveness_timeout_s
+        # Per link (by index): heard from, sent to (zq.core.liveness); each link beats at its
+        # own rhythm (Link.heartbeat_s), so the table's interval is only the default.
+        self._liveness: Liveness[int] = Liveness(heartbeat_s, liveness_timeout_s)
         self.config = config or sockets.SocketConfig()
         self._result_limit = result_limit(self.config.max_msg_size)
         self.session = uuid.uuid4().hex
@@ -274,7 +278,7 @@ class Executor(Actor):
             if not batch:
                 continue
             assert self._loop is not None
-            link.last_heard_at = self._loop.time()
+            self._liveness.heard(link.index, self._loop.time())
             for _, message in decoded(batch, routed=False, on_error=link.on_bad_frame):
                 try:
                     self._handle(link, message)
@@ -368,6 +372,7 @@ class Executor(Actor):
     def _connect(self, link: Link) -> None:
         assert self._ctx is not None and self._loop is not None
         link.connect(self._ctx, self.session, self.config, self._loop, self._wake)
+        self._liveness.heard(link.index, self._loop.time())  # silence counts from the connect
         self.credit.connected(link.account)
 
     def _hello(self, link: Link) -> None:
@@ -388,13 +393,14 @@ class Executor(Actor):
     def _tick(self) -> None:
         assert self._loop is not None
         now = self._loop.time()
+        liveness = self._liveness
         for link in self._links:
             if link.deferred:
                 link.submits.extend(link.deferred)
                 link.deferred = []
             if not link.joined:
                 self._hello(link)  # until a Welcome: the dispatcher may not be up yet
-                waited = now - link.last_heard_at
+                waited = liveness.silent_for(link.index, now)
                 if waited >= link.warn_after_s:
                     link.warn_after_s = min(2 * link.warn_after_s, 300.0)
                     log.warning(
@@ -403,9 +409,9 @@ class Executor(Actor):
                         link.address,
                         waited,
                     )
-            elif now - link.last_heard_at > self.liveness_timeout_s:
-                self._renew(link, f"silent for {now - link.last_heard_at:.1f}s")
-            elif now - link.last_sent_at >= link.heartbeat_s:
+            elif (silent := liveness.silent_for(link.index, now)) > self.liveness_timeout_s:
+                self._renew(link, f"silent for {silent:.1f}s")
+            elif liveness.quiet_for(link.index, now) >= link.heartbeat_s:  # this link's rhythm
                 self._send(link, Heartbeat())
 
     def after_batch(self) -> None:
@@ -477,7 +483,7 @@ class Executor(Actor):
             log.debug("send to %s failed: %s", link.address, exc)
             return
         if sent:
-            link.last_sent_at = self._loop.time()
+            self._liveness.sent(link.index, self._loop.time())
             if type(message) is Results:  # kept until acknowledged (zq.core.executions)
                 link.unacked.extend(message.results)
             if type(message) is not Heartbeat:

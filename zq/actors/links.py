@@ -57,8 +57,6 @@ class Link:
         self.returned: list[str] = []  # tasks to hand back with the next Bye
         self.cancelled: list[str] = []  # started, then cancelled by a forced stop
         self.bye = False  # say Bye on the next batch (we are draining)
-        self.last_sent_at = -1e300
-        self.last_heard_at = 0.0
         self.incarnation = ""
         self.carried: list[Message] = []  # from a dropped session: sent once welcomed
         self.curve = False  # whether the session uses CURVE (for what its failures mean)
@@ -95,7 +93,6 @@ class Link:
         self._monitor.attach(loop)
         self.joined = False
         self.refused = False
-        self.last_heard_at = loop.time()
 
     def _open(
         self, ctx: zmq.Context[zmq.Socket[bytes]], config: sockets.SocketConfig

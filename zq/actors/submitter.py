@@ -23,6 +23,7 @@ from zq.actors.admission import Admission
 from zq.actors.base import Actor
 from zq.actors.results import FetchResults, ResultStore
 from zq.core.framing import decoded
+from zq.core.liveness import Liveness
 from zq.core.messages import (
     PROTOCOL_VERSION,
     ROLE_PRODUCER,
@@ -80,7 +81,8 @@ class Submitter(Actor):
         self._handed_back: list[TaskMsg] = []  # handed back by a full dispatcher (Busy)
         self._incarnation = ""
         self._welcomed: asyncio.Event | None = None
-        self._last_sent_at = 0.0
+        # Heartbeats only: it is the dispatcher that times peers out (zq.core.liveness).
+        self._liveness: Liveness[str] = Liveness(heartbeat_s, float("inf"))
 
     async def on_start(self) -> None:
         assert self._loop is not None
@@ -137,7 +139,7 @@ class Submitter(Actor):
             if self._handed_back:
                 self._outgoing.extend(t for t in self._handed_back if t.task_id in self._unfinished)
                 self._handed_back = []
-            elif self._loop.time() - self._last_sent_at >= self.heartbeat_s:
+            elif self._liveness.quiet_for(self.address, self._loop.time()) >= self.heartbeat_s:
                 self._send(Heartbeat())
             self.send_after(self.heartbeat_s / 2, _Tick())
         else:
@@ -225,4 +227,4 @@ class Submitter(Actor):
     def _send(self, message: Message, *, queue: bool = True) -> None:
         assert self._channel is not None and self._loop is not None
         if self._channel.send_message(message, self.config.max_msg_size, queue=queue):
-            self._last_sent_at = self._loop.time()
+            self._liveness.sent(self.address, self._loop.time())

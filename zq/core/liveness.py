@@ -16,7 +16,7 @@ class Liveness(Generic[P]):
     """Last-heard and last-sent times per peer."""
 
     def __init__(self, interval_s: float, timeout_s: float) -> None:
-        if not 0 < interval_s < timeout_s:
+        if not 0 < interval_s < timeout_s:  # timeout_s may be infinite: only heartbeats owed
             raise ValueError("need 0 < interval_s < timeout_s")
         self.interval_s = interval_s
         self.timeout_s = timeout_s
@@ -48,6 +48,16 @@ class Liveness(Generic[P]):
         """Peers we have sent nothing to for ``interval_s``: they are owed a heartbeat."""
         limit = now - self.interval_s
         return [p for p in self._heard if self._sent.get(p, -1e300) <= limit]
+
+    def silent_for(self, peer: P, now: float) -> float:
+        """Seconds since ``peer`` last said something (infinite if never heard)."""
+        at = self._heard.get(peer)
+        return now - at if at is not None else float("inf")
+
+    def quiet_for(self, peer: P, now: float) -> float:
+        """Seconds since we last said something to ``peer`` (infinite if never)."""
+        at = self._sent.get(peer)
+        return now - at if at is not None else float("inf")
 
     def __contains__(self, peer: object) -> bool:
         return peer in self._heard
