@@ -249,3 +249,12 @@ class Actor:
                 watcher(self, error)
             except Exception:
                 log.exception("death watcher of %s failed", self.name)
+
+
+async def within(event: asyncio.Event, timeout_s: float | None) -> bool:
+    """Wait for ``event`` up to ``timeout_s`` (None: no limit); whether it was set."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout_s)
+    except TimeoutError:
+        return False
+    return True

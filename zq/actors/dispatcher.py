@@ -8,7 +8,6 @@ what the ledger decided, one batch per peer per wake-up.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import uuid
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from zq.actors.dispatcher_api import (
     PurgeDeadLetters,
     ReplayDeadLetters,
     WaitUntil,
+    snapshot,
 )
 from zq.actors.gate import Gate
 from zq.actors.outcomes import Outcomes, ResultAcks
@@ -36,7 +36,7 @@ from zq.actors.results import FetchResults, ResultStore
 from zq.actors.routing import Routing
 from zq.core import labels as zq_labels
 from zq.core.access import Unknown, unknown_session
-from zq.core.framing import decoded, decoded_with_meta
+from zq.core.framing import decoded
 from zq.core.ledger import Ledger, Lost
 from zq.core.liveness import Liveness
 from zq.core.messages import (
@@ -63,7 +63,7 @@ from zq.exceptions import RemoteProtocolError
 from zq.storage.journal import Journal
 from zq.transport.channel import Channel
 from zq.transport.curve import AllowList
-from zq.transport.sockets import SocketConfig, router
+from zq.transport.sockets import SocketConfig
 
 log = logging.getLogger("zq.dispatcher")
 
@@ -134,9 +134,9 @@ class Dispatcher(Actor):
             Submit: self._submitted,
             Ack: self._acked,
             Progress: self._progressed,
-            Fetch: self._fetched,
+            Fetch: lambda peer, message: self._fetch(peer, message.task_ids),
             Credit: self._credited,
-            Heartbeat: self._heard,
+            Heartbeat: lambda _peer, _message: None,  # any message is a sign of life
             Hello: self._hello,
             Bye: self._left,
         }
@@ -161,14 +161,7 @@ class Dispatcher(Actor):
         """The bound ROUTER, behind its gate (tests put an in-memory socket here)."""
         assert self._loop is not None
         self._ctx = zmq.Context()
-        try:
-            self._gate.open(self._ctx, self._loop, self.address)  # before anything binds
-            sock, self.endpoint = router(self._ctx, self.address, self.config)
-        except BaseException:
-            self._gate.close()
-            self._ctx.term()
-            raise
-        self._gate.watch(sock)
+        sock, self.endpoint = self._gate.bind(self._ctx, self._loop, self.address, self.config)
         return sock
 
     def _recover(self) -> None:
@@ -262,14 +255,7 @@ class Dispatcher(Actor):
         return [task.task_id for task, _ in replays]
 
     def _snapshot(self) -> dict[str, Any]:
-        return {
-            "pending": self._ledger.pending_count,
-            "delayed": self._ledger.delayed_count,
-            "leased": self._ledger.leased_count,
-            "executors": {p: self.peers[p] for p in self._ledger.executors() if p in self.peers},
-            "leases": {p: len(self._ledger.leases_of(p)) for p in self._ledger.executors()},
-            "stats": copy.copy(self.stats),  # a snapshot: it does not change under the caller
-        }
+        return snapshot(self._ledger, self.peers, self.stats)
 
     def poll_io(self) -> bool:
         channel = self._channel
@@ -293,21 +279,11 @@ class Dispatcher(Actor):
         With CURVE each message is checked against its sender key's role; a ``Hello`` marks
         its connection as a zq peer's (the others are closed after the handshake timeout).
         """
-        gate = self._gate
-        curve = gate.curve
-        batch, users, fds = channel.recv_batch_with_meta(users=curve)
-        if not batch:
-            return False
-        now = self._now()
-        messages = decoded_with_meta(batch, users, fds, on_error=gate.protocol_error)
-        for peer, message, user, fd in messages:
-            if curve and not gate.check(peer, user, message):
-                continue
-            if type(message) is Hello:
-                gate.spoke(fd)
-            self._liveness.heard(peer, now)
+        now, heard = self._now(), self._liveness.heard
+        for peer, message in self._gate.admitted(channel):
+            heard(peer, now)
             self._handle(peer, message)
-        return len(batch) >= 1000 or channel.readable()
+        return channel.readable()
 
     def io_waiting(self) -> bool:
         return self._channel is not None and self._channel.readable()
@@ -354,15 +330,9 @@ class Dispatcher(Actor):
             if known:
                 self._routing.progress(item, origin)
 
-    def _fetched(self, peer: bytes, message: Fetch) -> None:
-        self._fetch(peer, message.task_ids)
-
     def _credited(self, peer: bytes, message: Credit) -> None:
         self._ledger.grant(peer, message.amount)
         self._dirty = True
-
-    def _heard(self, _peer: bytes, _message: Heartbeat) -> None:
-        pass  # any message counts as a sign of life (see receive)
 
     def _left(self, peer: bytes, message: Bye) -> None:
         self._send(peer, Farewell())

@@ -6,10 +6,12 @@ Kept apart from the actor so that callers (the broker, tests, tools) import thes
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from zq.core.ledger import Ledger
 from zq.exceptions import ActorDeadError
 
 
@@ -145,3 +147,18 @@ class Conditions:
                     ActorDeadError("the dispatcher stopped before the condition held")
                 )
         self._waiting = []
+
+
+def snapshot(
+    ledger: Ledger, peers: dict[bytes, PeerInfo], stats: DispatcherStats
+) -> dict[str, Any]:
+    """What ``stats()`` and ``wait_until`` see: queue sizes, executors, a copy of the counters."""
+    executors = ledger.executors()
+    return {
+        "pending": ledger.pending_count,
+        "delayed": ledger.delayed_count,
+        "leased": ledger.leased_count,
+        "executors": {p: peers[p] for p in executors if p in peers},
+        "leases": {p: len(ledger.leases_of(p)) for p in executors},
+        "stats": copy.copy(stats),  # a snapshot: it does not change under the caller
+    }

@@ -23,13 +23,14 @@ from typing import Any
 
 import zmq
 
-from zq.actors.base import Actor
-from zq.actors.links import UNANSWERED_WARN_S, Link, LinkPort
-from zq.actors.ports import TaskRunner
+from zq.actors.base import Actor, within
+from zq.actors.links import UNANSWERED_WARN_S, FirstLinkPort, Link, LinkPort
+from zq.actors.ports import TaskPort, TaskRunner
 from zq.actors.results import ResultStore
 from zq.actors.slots import SlotPool
 from zq.core.credit import CreditBook
 from zq.core.framing import decoded
+from zq.core.limits import result_limit, too_large
 from zq.core.liveness import Liveness
 from zq.core.messages import (
     PROTOCOL_VERSION,
@@ -52,7 +53,6 @@ from zq.core.messages import (
     TaskMsg,
     Welcome,
 )
-from zq.core.remote_errors import result_limit, too_large
 from zq.exceptions import PeerRefusedError
 from zq.transport import sockets
 from zq.transport.channel import bad_frame_logger
@@ -182,7 +182,7 @@ class Executor(Actor):
         """
         await self.tell(_Drain())
         assert self._drained is not None
-        finished = await _within(self._drained, wait_tasks_timeout_s)
+        finished = await within(self._drained, wait_tasks_timeout_s)
         if not finished:
             log.warning(
                 "%d task(s) still running after %ss: cancelling them and handing them back",
@@ -200,13 +200,13 @@ class Executor(Actor):
         """
         await self.tell(_Drain(cancel=True))
         assert self._drained is not None
-        if not await _within(self._drained, timeout_s):
+        if not await within(self._drained, timeout_s):
             log.warning("could not hand back the cancelled tasks within %ss", timeout_s)
 
     async def wait_joined(self, timeout_s: float) -> bool:
         """Wait until some dispatcher has welcomed us; False after ``timeout_s``."""
         assert self._joined is not None
-        return await _within(self._joined, timeout_s)
+        return await within(self._joined, timeout_s)
 
     async def side(self, link: Link, kind: str, value: Any) -> None:
         """A running task sends its dispatcher a kick, progress or an ack (through ``link``)."""
@@ -216,6 +216,11 @@ class Executor(Actor):
     def default_port(self) -> LinkPort:
         """Where kicks from outside any task go: the first dispatcher."""
         return self._links[0].port
+
+    @property
+    def port(self) -> TaskPort:
+        """A ``TaskPort`` to the first dispatcher, usable before the executor has started."""
+        return FirstLinkPort(self)
 
     @property
     def running(self) -> int:
@@ -488,12 +493,3 @@ class Executor(Actor):
                 link.unacked.extend(message.results)
             if type(message) is not Heartbeat:
                 self.credit.sent(link.account, bye=type(message) is Bye)
-
-
-async def _within(event: asyncio.Event, timeout_s: float | None) -> bool:
-    """Wait for ``event`` up to ``timeout_s`` (None: no limit); whether it was set."""
-    try:
-        await asyncio.wait_for(event.wait(), timeout_s)
-    except TimeoutError:
-        return False
-    return True

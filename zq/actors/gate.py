@@ -12,17 +12,20 @@ import logging
 import os
 import resource
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from zq.actors.dispatcher_api import DispatcherStats
 from zq.core.access import KEY_PRODUCER, is_loopback, permits
+from zq.core.framing import decoded_with_meta
 from zq.core.log_rate import worth_logging
 from zq.core.messages import PROTOCOL_VERSION, ROLE_EXECUTOR, ROLE_PRODUCER, Hello, Message, Refuse
 from zq.exceptions import ProtocolVersionError, RemoteProtocolError
+from zq.transport.channel import Channel
 from zq.transport.curve import HANDSHAKE_EVENTS, AllowList, ZapHandler, check_libzmq
+from zq.transport.sockets import SocketConfig, router
 
 log = logging.getLogger("zq.dispatcher")
 
@@ -75,6 +78,43 @@ class Gate:
         zap = ZapHandler(ctx, self.allow)
         loop.add_reader(zap.fd, zap.answer)
         self._zap = zap
+
+    def bind(
+        self,
+        ctx: zmq.Context[zmq.Socket[bytes]],
+        loop: asyncio.AbstractEventLoop,
+        address: str,
+        config: SocketConfig,
+    ) -> tuple[zmq.Socket[bytes], str]:
+        """Open the gate, bind the dispatcher's ROUTER behind it, watch its handshakes.
+
+        Returns the socket and the endpoint it bound; on failure nothing stays open.
+        """
+        try:
+            self.open(ctx, loop, address)  # before anything binds
+            sock, endpoint = router(ctx, address, config)
+        except BaseException:
+            self.close()
+            ctx.term()
+            raise
+        self.watch(sock)
+        return sock, endpoint
+
+    def admitted(self, channel: Channel) -> Iterator[tuple[bytes, Message]]:
+        """The messages of one batch that the gate lets in (with CURVE, or while unspoken).
+
+        With CURVE each message is checked against its sender key's role; a ``Hello`` marks
+        its connection as a zq peer's (the others are closed after the handshake timeout).
+        """
+        curve = self.curve
+        batch, users, fds = channel.recv_batch_with_meta(users=curve)
+        messages = decoded_with_meta(batch, users, fds, on_error=self.protocol_error)
+        for peer, message, user, fd in messages:
+            if curve and not self.check(peer, user, message):
+                continue
+            if type(message) is Hello:
+                self.spoke(fd)
+            yield peer, message
 
     def watch(self, sock: zmq.Socket[bytes]) -> None:
         """Count (and log) connections that fail their handshake on the bound ROUTER.

@@ -195,3 +195,25 @@ class LinkPort:
 
     async def ack(self, task_id: str) -> None:
         await self.executor.side(self.link, "ack", task_id)
+
+
+class FirstLinkPort:
+    """The executor's ``TaskPort`` for kicks made outside any task: its first dispatcher.
+
+    It looks the link up at each call, so it may be handed out before the links exist (a
+    worker's startup handlers kick once the executor runs).
+    """
+
+    __slots__ = ("executor",)
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    async def submit(self, task: TaskMsg) -> None:
+        await self.executor.default_port.submit(task)
+
+    async def progress(self, task_id: str, payload: bytes) -> None:
+        await self.executor.default_port.progress(task_id, payload)
+
+    async def ack(self, task_id: str) -> None:
+        await self.executor.default_port.ack(task_id)

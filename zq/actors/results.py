@@ -223,6 +223,23 @@ class ResultStore(Actor):
         elif self.alive:
             self.tell_nowait(Unwait(task_id))
 
+    def fail_waiters(self, error: BaseException) -> None:
+        """Fail every current waiter with ``error`` (their tasks can no longer finish)."""
+        message = FailWaiters(error)
+        self._fail_waiters(message) if self._ready() else self.tell_nowait(message)
+
+    def progress(self, task_id: str) -> bytes | None:
+        """The last progress report of ``task_id`` (encoded), or None."""
+        return self._progress.get(task_id)
+
+    async def next_progress(self, task_id: str, seen: bytes | None = None) -> bytes:
+        """The progress of ``task_id`` (encoded) once it differs from ``seen``."""
+        if not self._ready():
+            answer: bytes = await self.ask(WaitProgress(task_id, seen))
+            return answer
+        found = self._wait_progress(WaitProgress(task_id, seen))
+        return found if isinstance(found, bytes) else await found
+
     def peek(self, task_id: str) -> ResultMsg | None:
         """The stored result of ``task_id``, or None."""
         return self._table.get(task_id)

@@ -10,8 +10,6 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from zq.abc.broker import AsyncBroker
 from zq.actors.admission import Admission
 from zq.actors.base import Actor
@@ -26,10 +24,11 @@ from zq.actors.dispatcher_api import (
     WaitUntil,
 )
 from zq.actors.ports import TaskPort, current_port
-from zq.actors.results import FailWaiters, FetchResults, ResultStore
+from zq.actors.results import FetchResults, ResultStore
 from zq.actors.submitter import Submitter
 from zq.brokers.inprocess import ShutdownSwitch, run_executors
 from zq.core.endpoints import check_endpoint
+from zq.core.limits import task_overhead, task_too_large
 from zq.core.messages import ResultMsg, TaskMsg
 from zq.exceptions import (
     ActorDeadError,
@@ -45,7 +44,7 @@ from zq.transport.curve import CurveSettings
 from zq.transport.sockets import DEFAULT_HANDSHAKE_TIMEOUT_S, DEFAULT_MAX_MSG_SIZE, SocketConfig
 
 if TYPE_CHECKING:
-    from zq.actors.executor import Executor
+    pass
 
 log = logging.getLogger("zq.broker")
 
@@ -130,7 +129,8 @@ class ZeroMQBroker(AsyncBroker):
         self.dispatcher: Dispatcher | None = None
         self._store: ResultStore | None = None
         self._sink: Dispatcher | Submitter | None = None
-        self._executor: Executor | None = None
+        self._worker_port: TaskPort | None = None  # in a worker: kicks outside any task
+        self._worker_store: ResultStore | None = None  # in a worker: made before it starts
         self._saving: set[asyncio.Task[None]] = set()
         self.shutdown_switch = ShutdownSwitch()
 
@@ -146,13 +146,16 @@ class ZeroMQBroker(AsyncBroker):
             await self._start_actors()
         await super().startup()
 
-    async def _start_actors(self) -> None:
+    def _new_store(self) -> ResultStore:
         listener = self._save_elsewhere if self.custom_result_backend else None
-        store = ResultStore(self.max_results, self.result_ttl_s, listener=listener)
+        return ResultStore(self.max_results, self.result_ttl_s, listener=listener)
+
+    async def _start_actors(self) -> None:
+        store = self._worker_store  # (a store is falsy while empty: compare with None)
+        store = self._new_store() if store is None else store
+        self._worker_store = None
         await store.start()
         self._store = store
-        if self._executor is not None:
-            self._executor.results = store
         if self.is_worker_process:
             if not self.custom_result_backend:
                 self.result_backend = EmbeddedResultBackend(
@@ -249,7 +252,7 @@ class ZeroMQBroker(AsyncBroker):
         if error is None or self._store is None or not self._store.alive:
             return
         # Without a journal, what the dispatcher held is gone: fail the waiters, never hang them.
-        self._store.tell_nowait(FailWaiters(SendTaskError(f"the {actor.name} crashed: {error!r}")))
+        self._store.fail_waiters(SendTaskError(f"the {actor.name} crashed: {error!r}"))
 
     async def shutdown(self) -> None:
         """Run the shutdown handlers, then stop the dispatcher (or submitter) and the store."""
@@ -262,7 +265,7 @@ class ZeroMQBroker(AsyncBroker):
         if self._store is not None:
             await self._store.stop()
             self._store = None
-        self._executor = None
+        self._worker_port = None
 
     async def kick(self, message: TaskMsg) -> None:
         """Hand the task to the dispatcher.
@@ -290,10 +293,10 @@ class ZeroMQBroker(AsyncBroker):
         """``kick`` for a task that already has its place in ``admission()`` (``kiq()``)."""
         sink, port = self._sink, current_port.get()  # as admission() says, without the call
         admission = sink.admission if sink is not None and port is None else None
-        if len(message.payload) + _overhead(message) > self.max_msg_size:
+        if len(message.payload) + task_overhead(message) > self.max_msg_size:
             if admission is not None:
                 admission.leave()
-            raise MessageTooLargeError(_too_large(message, self.max_msg_size))
+            raise MessageTooLargeError(task_too_large(message, self.max_msg_size))
         if admission is not None and sink is not None:
             await sink.submit(message)  # with a journal: returns once the task is on disk
             return
@@ -312,20 +315,27 @@ class ZeroMQBroker(AsyncBroker):
             "config": self.socket_config(),
         }
 
-    def attach_executor(self, executor: Executor) -> None:
-        """In a worker process: kicks and progress from tasks go through ``executor``.
+    def worker_store(self) -> ResultStore:
+        """In a worker process, before ``startup``: the store it will start, for the executor.
 
-        Results of tasks kicked from tasks reach this broker's store through it too.
+        Results of tasks kicked from tasks arrive there (the executor puts them).
         """
-        self._executor = executor
-        executor.results = self._store
+        if self._store is not None:
+            return self._store
+        if self._worker_store is None:
+            self._worker_store = self._new_store()
+        return self._worker_store
+
+    def attach_port(self, port: TaskPort) -> None:
+        """In a worker process: kicks and progress from outside any task go out by ``port``.
+
+        (Inside a task they go to the dispatcher that leased it: ``current_port``.)
+        """
+        self._worker_port = port
 
     def _port(self) -> TaskPort | None:
-        """In a worker: the running task's link, else the executor's first one."""
-        port = current_port.get()
-        if port is None and self._executor is not None:
-            port = self._executor.default_port
-        return port
+        """In a worker: the running task's link, else the worker's own port."""
+        return current_port.get() or self._worker_port
 
     async def _report(self, task_id: str, payload: bytes) -> None:
         port = self._port()
@@ -470,23 +480,3 @@ class ZeroMQBroker(AsyncBroker):
             return {}
         result: dict[str, Any] = await self.dispatcher.ask(GetStats())
         return result
-
-
-_labels_size = msgspec.msgpack.Encoder().encode
-TASK_ENVELOPE = 128  # msgpack headers, the attempt number, the batch around a lone task
-
-
-def _overhead(message: TaskMsg) -> int:
-    """The bytes of ``message`` on the wire, besides its payload (a bound, not exact)."""
-    labels = _labels_size(message.labels) if message.labels else b""
-    size = len(message.task_id) + len(message.task_name) + len(message.queue)
-    return size + len(labels) + TASK_ENVELOPE
-
-
-def _too_large(message: TaskMsg, limit: int) -> str:
-    size = len(message.payload) + _overhead(message)
-    return (
-        f"task {message.task_name} ({message.task_id}) is {size} bytes on the wire, over "
-        f"max_msg_size ({limit} bytes): pass large data by reference (a path, a URL, a "
-        "database key), or raise max_msg_size in every process of the cluster"
-    )

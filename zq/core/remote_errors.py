@@ -22,7 +22,6 @@ from zq.exceptions import TaskiqError
 
 _probe = msgspec.msgpack.Encoder()
 MAX_TRACEBACK = 16_384  # characters of a remote traceback kept (its end: the raising frames)
-RESULT_HEADROOM = 65_536  # bytes of a result message besides its payload: labels, traceback
 _generated: dict[tuple[str, str], type[TaskiqError]] = {}
 
 
@@ -79,27 +78,6 @@ def _traceback(exc: BaseException) -> str:
         return "".join(tb_module.format_exception(exc))[-MAX_TRACEBACK:]
     except BaseException:  # a hostile exception may break traceback formatting
         return ""
-
-
-def result_limit(max_msg_size: int) -> int:
-    """The largest result payload an executor sends, leaving room for the rest of the message."""
-    return max_msg_size - min(RESULT_HEADROOM, max_msg_size // 4)
-
-
-def too_large(result: ResultMsg, limit: int) -> ResultMsg:
-    """The error result that replaces ``result``, whose payload is over ``limit`` bytes.
-
-    A frame over the dispatcher's ``max_msg_size`` would cost the connection, so the task
-    fails with ``ResultTooLargeError`` instead (and its result is never half-sent).
-    """
-    message = (
-        f"the result of task {result.task_id} is {len(result.payload)} bytes, over the "
-        f"{limit} bytes that max_msg_size leaves for it: return a reference to the data "
-        "instead, or raise max_msg_size in every process"
-    )
-    return error_result(
-        result.task_id, result.labels, "ResultTooLargeError", message, result.execution_time
-    )
 
 
 def _find_class(

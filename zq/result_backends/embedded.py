@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from zq.abc.result_backend import AsyncResultBackend
 from zq.actors.results import (
-    GetProgress,
     ResultStore,
-    WaitProgress,
 )
 from zq.core.messages import ResultMsg
 from zq.exceptions import ResultGetError
@@ -135,12 +133,12 @@ class EmbeddedResultBackend(AsyncResultBackend[Any]):
         if fetch and self.fetch is not None:
             await self.fetch([task_id])
         known = None if seen is None else encode_progress(self.serializer, seen)
-        payload = await self.store.ask(WaitProgress(task_id, known))
+        payload = await self.store.next_progress(task_id, known)
         return decode_progress(self.serializer, payload)
 
     async def get_progress(self, task_id: str) -> TaskProgress[Any] | None:
         """The last progress report of ``task_id`` that reached this process."""
-        payload = await self.store.ask(GetProgress(task_id))
+        payload = self.store.progress(task_id)
         if payload is None:
             if self.fetch is not None:
                 await self.fetch([task_id])

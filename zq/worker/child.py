@@ -183,6 +183,7 @@ def _executor(
     config: WorkerConfig, broker: AsyncBroker, receiver: Receiver, addresses: list[str]
 ) -> Executor:
     limit = jittered(config.max_async_tasks, config.max_async_tasks_jitter, random.random())
+    zmq_broker = broker if isinstance(broker, ZeroMQBroker) else None
     executor = build_executor(
         broker,
         receiver,
@@ -191,9 +192,10 @@ def _executor(
         max_prefetch=config.max_prefetch,
         queues=config.queues,
         max_tasks=config.max_tasks_per_child,
+        results=zmq_broker.worker_store() if zmq_broker is not None else None,
     )
-    if isinstance(broker, ZeroMQBroker):  # kicks from its tasks go out through it
-        broker.attach_executor(executor)
+    if zmq_broker is not None:  # kicks from outside any task go out through it
+        zmq_broker.attach_port(executor.port)
     return executor
 
 
