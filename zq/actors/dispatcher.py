@@ -198,6 +198,8 @@ class Dispatcher(Actor):
         return self.records.committed(self._loop)
 
     async def on_stop(self) -> None:
+        queued = [m.task_id for m in self._mailbox if type(m) is TaskMsg]  # kiq()s not yet taken
+        self.records.report_unfinished(self._ledger.held_ids() + queued)
         self.records.close(crashed=self.crash is not None)
         if self._channel is not None:
             self._channel.close()

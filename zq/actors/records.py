@@ -94,6 +94,30 @@ class Records:
             runs.popitem(last=False)
         return False
 
+    def guarantee(self) -> str:
+        """What the configuration guarantees, in one line (the dispatcher's start-up log)."""
+        if self.journal is not None:
+            return f"journal {self.journal.path}: unfinished tasks survive a crash or a restart"
+        return (
+            "no journal: tasks not yet run are lost if this process exits or crashes "
+            "(set journal=, or keep this process up until they ran)"
+        )
+
+    def report_unfinished(self, held: list[str]) -> None:
+        """Never drop tasks silently: say which ones the dispatcher's stop leaves unfinished."""
+        if not held:
+            return
+        shown = ", ".join(held[:10]) + (f" and {len(held) - 10} more" if len(held) > 10 else "")
+        if self.journal is not None:
+            log.info(
+                "stopping with %d unfinished task(s), kept in journal %s for the next start: %s",
+                len(held),
+                self.journal.path,
+                shown,
+            )
+        else:
+            log.error("stopping with %d task(s) not run, lost (no journal): %s", len(held), shown)
+
     # --- the journal (zq.storage.group_commit) -------------------------------------------
 
     def load(self) -> Recovered | None:

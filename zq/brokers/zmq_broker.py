@@ -220,7 +220,7 @@ class ZeroMQBroker(AsyncBroker):
             return submitter
         self.dispatcher = dispatcher
         self.endpoint = dispatcher.endpoint
-        log.info("dispatcher bound to %s", self.endpoint)
+        log.info("dispatcher bound to %s; %s", self.endpoint, dispatcher.records.guarantee())
         return dispatcher
 
     def use_curve(self, **settings: str) -> None:

@@ -422,6 +422,10 @@ class Ledger:
         entry = self._tasks.get(task_id)
         return (False, None) if entry is None else (True, entry.origin)
 
+    def held_ids(self) -> list[str]:
+        """Every task here: pending, delayed or leased (what is at stake when this stops)."""
+        return list(self._tasks)
+
     def pending_ids(self) -> set[str]:
         """Ids of the pending tasks (for tests and introspection)."""
         ids = {e.task.task_id for q in self._pending.values() for e in q}

@@ -1,0 +1,64 @@
+"""A binding process says what its configuration guarantees, and never drops tasks silently.
+
+The first steps of issue 17: the start-up line names the guarantee; stopping with tasks not
+yet run says how many and which (ERROR without a journal: they are lost; INFO with one: they
+are kept for the next start). Passing them on (drain, takeover) is the rest of that issue.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from zq import ZeroMQBroker
+from zq.kicker import AsyncKicker
+
+NAME = "nowhere:never_runs"  # no worker is connected: these stay pending
+
+
+async def kick_unrun(broker: ZeroMQBroker, count: int) -> list[str]:
+    """Kick ``count`` tasks that no worker will take (none is connected)."""
+    ids = []
+    for n in range(count):
+        task = await AsyncKicker(NAME, broker, {}).with_task_id(f"unrun-{n:02d}").kiq()
+        ids.append(task.task_id)
+    return ids
+
+
+async def test_without_a_journal_the_start_up_line_warns_and_a_stop_names_the_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = ZeroMQBroker("tcp://127.0.0.1:*")
+    with caplog.at_level(logging.INFO, "zq"):
+        await broker.startup()
+        assert "no journal: tasks not yet run are lost if this process exits" in caplog.text
+        ids = await kick_unrun(broker, 12)
+        await broker.shutdown()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "stopping with 12 task(s) not run, lost (no journal)" in errors[0]
+    assert ids[0] in errors[0] and "and 2 more" in errors[0]
+
+
+async def test_with_a_journal_a_stop_says_the_tasks_are_kept(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.db"
+    broker = ZeroMQBroker("tcp://127.0.0.1:*", journal=str(journal))
+    with caplog.at_level(logging.INFO, "zq"):
+        await broker.startup()
+        assert f"journal {journal}: unfinished tasks survive" in caplog.text
+        await kick_unrun(broker, 3)
+        await broker.shutdown()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert f"stopping with 3 unfinished task(s), kept in journal {journal}" in caplog.text
+
+
+async def test_a_stop_with_nothing_left_says_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    broker = ZeroMQBroker("tcp://127.0.0.1:*")
+    with caplog.at_level(logging.INFO, "zq"):
+        await broker.startup()
+        await broker.shutdown()
+    assert "stopping with" not in caplog.text
