@@ -253,6 +253,12 @@ def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, index: i
 def main(argv: list[str] | None = None) -> int:
     """Entry point of a worker child process."""
     argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print(
+            "python -m zq.worker CONFIG_JSON is started by `zq worker`: run `zq worker APP`",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     config = msgspec.json.decode(argv[0], type=WorkerConfig)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
