@@ -50,8 +50,6 @@ class Context:
         """
         labels = self.message.labels
         labels["X-Taskiq-requeue"] = int(labels.get("X-Taskiq-requeue", 0)) + 1
-        from zq.kicker import AsyncKicker
-
         kicker: AsyncKicker[..., object] = AsyncKicker(
             self.message.task_name, self.broker, dict(labels)
         )

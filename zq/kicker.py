@@ -7,6 +7,7 @@ import sys
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar
 
+from zq.abc.middleware import call_hooks, pipe_hooks
 from zq.abc.schedule_source import ScheduledTask, ScheduleSource
 from zq.core import labels as zq_labels
 from zq.core.codec import portable
@@ -43,7 +44,7 @@ def check_labels(labels: dict[str, Any], what: str) -> None:
 def _call_site() -> str:
     """``file:line`` of the first frame outside zq: the user's code that made the call."""
     frame = sys._getframe(1)
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_ZQ_DIR):
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_ZQ_DIR + os.sep):
         frame = frame.f_back
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
@@ -134,8 +135,6 @@ async def send(
     else:
         await broker.kick_admitted(wire)
     if post:
-        from zq.abc.middleware import call_hooks
-
         await call_hooks(reversed(post), "post_send", message)
     return task_id
 
@@ -149,8 +148,6 @@ async def before_send(
     kwargs: dict[str, Any],
 ) -> TaskiqMessage:
     """The message the ``pre_send`` hooks make of one kick (each may replace it)."""
-    from zq.abc.middleware import pipe_hooks
-
     message = TaskiqMessage(
         task_id=task_id, task_name=task_name, labels=dict(labels), args=list(args), kwargs=kwargs
     )

@@ -83,11 +83,13 @@ async def test_a_full_mailbox_refuses_nowait_and_makes_tell_wait() -> None:
     actor.tell_nowait(2)
     with pytest.raises(WouldBlock):
         actor.tell_nowait(3)
-    waiting = asyncio.ensure_future(actor.tell(3))
-    await asyncio.sleep(0)
-    assert not waiting.done()
-    await actor.start()
-    await asyncio.wait_for(waiting, 5)
+    telling = actor.tell(3)
+    room = telling.send(None)  # runs until it waits: for room in the mailbox, nothing else
+    assert isinstance(room, asyncio.Future) and not room.done()
+    await actor.start()  # draining the mailbox makes room
+    await asyncio.wait_for(room, 5)
+    with pytest.raises(StopIteration):  # the tell then goes through
+        telling.send(None)
     await actor.ask("sync")
     assert actor.seen == [1, 2, 3]
     await actor.stop()

@@ -53,7 +53,6 @@ from zq.core.messages import (
     Message,
     Progress,
     Rejoin,
-    ResultMsg,
     Results,
     Submit,
     TaskMsg,
@@ -76,15 +75,6 @@ class _Tick:
 @dataclass(slots=True, frozen=True)
 class _Release:
     """Timer message: delayed tasks may be due."""
-
-
-@dataclass(slots=True, frozen=True)
-class _Found:
-    """Results the store had for a peer's ``Fetch``."""
-
-    peer: bytes
-    results: list[ResultMsg]
-    missing: list[str]
 
 
 class Dispatcher(Actor):
@@ -224,8 +214,6 @@ class Dispatcher(Actor):
             self._arm_release()
         elif type(message) is FetchResults:
             self._fetch(None, message.task_ids)
-        elif type(message) is _Found:
-            self._routing.forward(message.peer, message.results, message.missing)
         else:
             super().receive(message)
 
@@ -424,11 +412,7 @@ class Dispatcher(Actor):
             self.send_after(max(0.0, due - self._now()), _Release())
 
     def _fetch(self, peer: bytes | None, task_ids: list[str]) -> None:
-        self._routing.fetch(peer, task_ids, self._ledger.origin_of, self._found)
-
-    async def _found(self, peer: bytes, results: list[ResultMsg], missing: list[str]) -> None:
-        if self.alive:
-            await self.tell(_Found(peer, results, missing))
+        self._routing.fetch(peer, task_ids, self._ledger.origin_of)
 
     def _account_loss(self, lost: Lost) -> None:
         self.stats.requeued += len(lost.requeued)

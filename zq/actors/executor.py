@@ -121,13 +121,14 @@ class Executor(Actor):
         self.session = uuid.uuid4().hex
         self.results = results  # where results of tasks kicked from this worker arrive
         self.tasks_run = 0
-        self.max_tasks = max_tasks  # take at most this many tasks, then ``on_spent()``
         self.on_spent = on_spent
         # Run numbers (zq.core.executions): a random base per process, then one per task run.
         self._run_base = random.getrandbits(31) << 32 | 1
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._links: list[Link] = []
         self.pool: SlotPool[Link] = SlotPool(self._run_task, self.tell_nowait)
+        # A TaskPort to the first dispatcher, usable before the executor has started.
+        self.port: TaskPort = FirstLinkPort(self)
         self._drained: asyncio.Event | None = None
         self._joined: asyncio.Event | None = None
         self._cancelled = False
@@ -216,11 +217,6 @@ class Executor(Actor):
     def default_port(self) -> LinkPort:
         """Where kicks from outside any task go: the first dispatcher."""
         return self._links[0].port
-
-    @property
-    def port(self) -> TaskPort:
-        """A ``TaskPort`` to the first dispatcher, usable before the executor has started."""
-        return FirstLinkPort(self)
 
     @property
     def running(self) -> int:
@@ -332,15 +328,8 @@ class Executor(Actor):
         self.credit.farewell(link.account)
 
     def _forwarded(self, _link: Link, message: Forward) -> None:
-        store = self.results
-        if store is None or not store.alive:
-            return
-        if message.results:
-            store.put(message.results)
-        if message.progress:
-            store.put_progress(message.progress)
-        if message.expired:
-            store.expire(message.expired)
+        if self.results is not None and self.results.alive:
+            self.results.forwarded(message)
 
     def _welcomed(self, link: Link, message: Welcome) -> None:
         link.joined = True

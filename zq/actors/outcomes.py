@@ -102,7 +102,7 @@ class Outcomes:
 
     def _accepted_run(self, task_id: str) -> int | None:
         """The run of the result kept for a finished task (zq.core.executions), or None."""
-        result = self._routing.routed(task_id) or self._store.peek_now(task_id)
+        result = self._routing.routed(task_id) or self._store.peek(task_id)
         return None if result is None else result.run
 
     def _deliver(self, result: ResultMsg, origin: bytes | None) -> None:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from zq.actors.base import Actor
-from zq.core.messages import ResultMsg
+from zq.core.messages import Forward, ResultMsg
 from zq.core.result_table import ResultTable
-from zq.exceptions import ResultExpiredError
+from zq.exceptions import ActorDeadError, ResultExpiredError
 
 log = logging.getLogger("zq.results")
 
@@ -150,18 +150,22 @@ class ResultStore(Actor):
         self.check_live: Callable[[list[str]], None] | None = None
         self._progress: ResultTable[bytes] = ResultTable(max_results, ttl_s)
         self._waiters: dict[str, list[Any]] = {}
+        # The mailbox protocol, for tell/ask (and calls made before the store runs): each
+        # message is one of the typed calls below.
         self._tells: dict[type, Callable[[Any], None]] = {
-            Unwait: self._unwait,
-            PutProgress: self._put_progress,
-            Forget: self._forget,
-            Expire: self._expire,
-            FailWaiters: self._fail_waiters,
+            Put: lambda m: self._put(m.results),
+            Unwait: lambda m: self._unwait(m.task_id),
+            PutProgress: lambda m: self._put_progress(m.items),
+            Forget: lambda m: self._forget(m.task_ids),
+            Expire: lambda m: self._expire(m.task_ids),
+            FailWaiters: lambda m: self._fail_all(m.error),
         }
         self._asks: dict[type, Callable[[Any], Any]] = {
-            WaitAll: self._wait_all,
-            Peek: self._peek,
-            GetProgress: self._get_progress,
-            WaitProgress: self._wait_progress,
+            WaitFor: lambda m: self._wait_for(m.task_id),
+            WaitAll: lambda m: self._wait_all(m.task_ids),
+            Peek: lambda m: self.peek(m.task_id),
+            GetProgress: lambda m: self.progress(m.task_id),
+            WaitProgress: lambda m: self._wait_progress(m.task_id, m.seen),
         }
         self._progress_waiters: dict[str, list[asyncio.Future[bytes]]] = {}
 
@@ -171,9 +175,6 @@ class ResultStore(Actor):
             self._clock = loop.time
 
     def receive(self, message: Any) -> None:
-        if type(message) is Put:  # the hot path first
-            self._put(message.results)
-            return
         handler = self._tells.get(type(message))
         if handler is None:
             super().receive(message)
@@ -181,10 +182,11 @@ class ResultStore(Actor):
             handler(message)
 
     def answer(self, message: Any) -> Any:
-        if type(message) is WaitFor:
-            return self._wait_for(message.task_id)
         handler = self._asks.get(type(message))
         return super().answer(message) if handler is None else handler(message)
+
+    def __bool__(self) -> bool:
+        return True  # an actor, not a collection: ``store or other`` must not see an empty one
 
     # --- typed calls: for code on this store's loop (every caller: one loop per process) ----
     # A direct call costs no mailbox hop: a result the dispatcher routes here wakes its waiter
@@ -194,55 +196,56 @@ class ResultStore(Actor):
     def _ready(self) -> bool:
         return self._clock is not None and self.alive
 
+    def _now_or_queued(self, message: Any) -> None:
+        if self._ready():
+            self._tells[type(message)](message)
+        else:
+            self.tell_nowait(message)
+
     def put(self, results: list[ResultMsg]) -> None:
         """Store ``results`` (the first per task wins) and wake their waiters."""
-        if self._ready():
+        if self._ready():  # the hot path: no message built
             self._put(results)
         else:
             self.tell_nowait(Put(results))
 
     def put_progress(self, items: list[tuple[str, bytes]]) -> None:
         """Keep these progress reports and wake their waiters."""
-        message = PutProgress(items)
-        self._put_progress(message) if self._ready() else self.tell_nowait(message)
+        self._now_or_queued(PutProgress(items))
 
     def expire(self, task_ids: list[str]) -> None:
         """These tasks are not running and have no result here: fail their waiters."""
-        message = Expire(task_ids)
-        self._expire(message) if self._ready() else self.tell_nowait(message)
+        self._now_or_queued(Expire(task_ids))
 
     def forget(self, task_ids: list[str]) -> None:
         """Drop the stored results of these tasks (a dead letter replayed under its id)."""
-        message = Forget(task_ids)
-        self._forget(message) if self._ready() else self.tell_nowait(message)
-
-    def unwait(self, task_id: str) -> None:
-        """A waiter for ``task_id`` gave up: drop cancelled waiters."""
-        if self._ready():
-            self._unwait(Unwait(task_id))
-        elif self.alive:
-            self.tell_nowait(Unwait(task_id))
+        self._now_or_queued(Forget(task_ids))
 
     def fail_waiters(self, error: BaseException) -> None:
         """Fail every current waiter with ``error`` (their tasks can no longer finish)."""
-        message = FailWaiters(error)
-        self._fail_waiters(message) if self._ready() else self.tell_nowait(message)
+        self._now_or_queued(FailWaiters(error))
 
-    def progress(self, task_id: str) -> bytes | None:
-        """The last progress report of ``task_id`` (encoded), or None."""
-        return self._progress.get(task_id)
+    def forwarded(self, message: Forward) -> None:
+        """What a dispatcher forwarded to this process: results, progress, expired fetches."""
+        if message.results:
+            self.put(message.results)
+        if message.progress:
+            self.put_progress(message.progress)
+        if message.expired:
+            self.expire(message.expired)
 
-    async def next_progress(self, task_id: str, seen: bytes | None = None) -> bytes:
-        """The progress of ``task_id`` (encoded) once it differs from ``seen``."""
-        if not self._ready():
-            answer: bytes = await self.ask(WaitProgress(task_id, seen))
-            return answer
-        found = self._wait_progress(WaitProgress(task_id, seen))
-        return found if isinstance(found, bytes) else await found
+    def unwait(self, task_id: str) -> None:
+        """A waiter for ``task_id`` gave up: drop cancelled waiters (nothing if it died)."""
+        if self.alive:
+            self._now_or_queued(Unwait(task_id))
 
     def peek(self, task_id: str) -> ResultMsg | None:
         """The stored result of ``task_id``, or None."""
         return self._table.get(task_id)
+
+    def progress(self, task_id: str) -> bytes | None:
+        """The last progress report of ``task_id`` (encoded), or None."""
+        return self._progress.get(task_id)
 
     async def result(self, task_id: str) -> ResultMsg:
         """The result of ``task_id``, now or once it arrives."""
@@ -257,37 +260,42 @@ class ResultStore(Actor):
         if not self._ready():
             answers: list[ResultMsg] = await self.ask(WaitAll(task_ids))
             return answers
-        found = self._wait_all(WaitAll(task_ids))
+        found = self._wait_all(task_ids)
         return found if isinstance(found, list) else await found
 
-    def _unwait(self, message: Unwait) -> None:
-        waiters = self._waiters.get(message.task_id)
+    async def next_progress(self, task_id: str, seen: bytes | None = None) -> bytes:
+        """The progress of ``task_id`` (encoded) once it differs from ``seen``."""
+        if not self._ready():
+            answer: bytes = await self.ask(WaitProgress(task_id, seen))
+            return answer
+        found = self._wait_progress(task_id, seen)
+        return found if isinstance(found, bytes) else await found
+
+    def _unwait(self, task_id: str) -> None:
+        waiters = self._waiters.get(task_id)
         if waiters is not None:
             waiters[:] = [w for w in waiters if not _cancelled(w)]
             if not waiters:
-                del self._waiters[message.task_id]
+                del self._waiters[task_id]
 
-    def _put_progress(self, message: PutProgress) -> None:
+    def _put_progress(self, items: list[tuple[str, bytes]]) -> None:
         assert self._clock is not None
         now = self._clock()
         self._progress.expire(now)
-        for task_id, payload in message.items:
+        for task_id, payload in items:
             self._progress.replace(task_id, payload, now)
             for waiter in self._progress_waiters.pop(task_id, ()):
                 if not waiter.done():
                     waiter.set_result(payload)
 
-    def _forget(self, message: Forget) -> None:
-        for task_id in message.task_ids:
+    def _forget(self, task_ids: list[str]) -> None:
+        for task_id in task_ids:
             self._table.discard(task_id)
 
-    def _expire(self, message: Expire) -> None:
-        for task_id in message.task_ids:
+    def _expire(self, task_ids: list[str]) -> None:
+        for task_id in task_ids:
             if task_id not in self._table:
                 self._fail(task_id, ResultExpiredError(_expired(task_id, self)))
-
-    def _fail_waiters(self, message: FailWaiters) -> None:
-        self._fail_all(message.error)
 
     def _wait_for(self, task_id: str) -> ResultMsg | asyncio.Future[ResultMsg]:
         found = self._table.get(task_id)
@@ -299,10 +307,10 @@ class ResultStore(Actor):
             self._check([task_id])
         return future
 
-    def _wait_all(self, message: WaitAll) -> list[ResultMsg] | asyncio.Future[list[ResultMsg]]:
+    def _wait_all(self, task_ids: list[str]) -> list[ResultMsg] | asyncio.Future[list[ResultMsg]]:
         table = self._table
-        group = _Group(message.task_ids, asyncio.get_running_loop().create_future())
-        for task_id in message.task_ids:
+        group = _Group(task_ids, asyncio.get_running_loop().create_future())
+        for task_id in task_ids:
             found = table.get(task_id)
             if found is not None:
                 group.found[task_id] = found
@@ -315,18 +323,12 @@ class ResultStore(Actor):
             self._check([i for i in group.ids if i not in group.found])
         return group.future
 
-    def _peek(self, message: Peek) -> ResultMsg | None:
-        return self._table.get(message.task_id)
-
-    def _get_progress(self, message: GetProgress) -> bytes | None:
-        return self._progress.get(message.task_id)
-
-    def _wait_progress(self, message: WaitProgress) -> bytes | asyncio.Future[bytes]:
-        current = self._progress.get(message.task_id)
-        if current is not None and current != message.seen:
+    def _wait_progress(self, task_id: str, seen: bytes | None) -> bytes | asyncio.Future[bytes]:
+        current = self._progress.get(task_id)
+        if current is not None and current != seen:
             return current
         waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._progress_waiters.setdefault(message.task_id, []).append(waiter)
+        self._progress_waiters.setdefault(task_id, []).append(waiter)
         return waiter
 
     def _put(self, results: list[ResultMsg]) -> None:
@@ -388,17 +390,7 @@ class ResultStore(Actor):
         self._progress_waiters.clear()
 
     async def on_stop(self) -> None:
-        from zq.exceptions import ActorDeadError
-
         self._fail_all(ActorDeadError("the result store stopped"))
-
-    def peek_now(self, task_id: str) -> ResultMsg | None:
-        """The stored result of ``task_id``, read directly by an actor on the same loop.
-
-        For the dispatcher's rare look-ups (counting duplicates); results still in this
-        store's mailbox are not seen (the dispatcher checks its own unsent ones first).
-        """
-        return self._table.get(task_id)
 
     @property
     def duplicates(self) -> int:

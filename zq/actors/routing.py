@@ -9,8 +9,7 @@ gets its result and progress too. Everything gathers during a batch and goes out
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from zq.actors.results import ResultStore
 from zq.core.messages import Forward, ResultMsg
@@ -30,7 +29,7 @@ class Routing:
         self._expired: dict[bytes, list[str]] = {}
         self._local_expired: list[str] = []
         self._watchers: dict[str, set[bytes | None]] = {}  # task id -> who fetched it
-        self._lookups: set[asyncio.Task[None]] = set()
+        self._look_ups: list[tuple[bytes, list[str]]] = []  # fetched, finished: answered in flush
 
     def result(self, result: ResultMsg, origin: bytes | None) -> None:
         """Deliver a task's result to its submitter and watchers (and this process's store)."""
@@ -80,7 +79,6 @@ class Routing:
         peer: bytes | None,
         task_ids: list[str],
         origin_of: Callable[[str], tuple[bool, bytes | None]],
-        found: Callable[[bytes, list[ResultMsg], list[str]], Awaitable[None]],
     ) -> None:
         """``peer`` (None: this process) wants results of tasks it did not kick.
 
@@ -97,30 +95,10 @@ class Routing:
                 done.append(task_id)
         if not done:
             return
-        if peer is None:
+        if peer is None:  # the store has their results, or they expired: it tells which
             self.expire(done)
-        else:
-            self.look_up(peer, done, found)
-
-    def look_up(
-        self,
-        peer: bytes,
-        task_ids: list[str],
-        found: Callable[[bytes, list[ResultMsg], list[str]], Awaitable[None]],
-    ) -> None:
-        """Ask the store for finished tasks ``peer`` fetched.
-
-        ``found`` gets the results it has, and the ids it has none for (expired).
-        """
-
-        async def ask() -> None:
-            results = [self._store.peek(task_id) for task_id in task_ids]
-            missing = [i for i, r in zip(task_ids, results, strict=True) if r is None]
-            await found(peer, [r for r in results if r is not None], missing)
-
-        lookup = asyncio.get_running_loop().create_task(ask())
-        self._lookups.add(lookup)
-        lookup.add_done_callback(self._lookups.discard)
+        else:  # answered in flush, once this batch's results are in the store
+            self._look_ups.append((peer, done))
 
     def unwatch(self, task_id: str) -> None:
         """The task ended without a result to deliver."""
@@ -131,6 +109,12 @@ class Routing:
         if self._local:
             self._store.put(self._local)
             self._local = []
+        if self._look_ups:
+            for peer, task_ids in self._look_ups:
+                found = [(i, self._store.peek(i)) for i in task_ids]
+                results = [r for _, r in found if r is not None]
+                self.forward(peer, results, [i for i, r in found if r is None])
+            self._look_ups = []
         if self._local_progress:
             self._store.put_progress(self._local_progress)
             self._local_progress = []

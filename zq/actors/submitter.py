@@ -179,12 +179,7 @@ class Submitter(Actor):
             self._unfinished.pop(result.task_id, None)
         if self.admission.queued:
             self.admission.room()
-        if message.results:
-            self._results.put(message.results)
-        if message.progress:
-            self._results.put_progress(message.progress)
-        if message.expired:
-            self._results.expire(message.expired)
+        self._results.forwarded(message)
 
     def _welcome(self, incarnation: str) -> None:
         assert self._welcomed is not None

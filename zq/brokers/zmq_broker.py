@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zq.abc.broker import AsyncBroker
 from zq.actors.admission import Admission
@@ -42,9 +42,6 @@ from zq.result_backends.embedded import EmbeddedResultBackend, store_results
 from zq.storage.journal import Journal
 from zq.transport.curve import CurveSettings
 from zq.transport.sockets import DEFAULT_HANDSHAKE_TIMEOUT_S, DEFAULT_MAX_MSG_SIZE, SocketConfig
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("zq.broker")
 
@@ -151,9 +148,7 @@ class ZeroMQBroker(AsyncBroker):
         return ResultStore(self.max_results, self.result_ttl_s, listener=listener)
 
     async def _start_actors(self) -> None:
-        store = self._worker_store  # (a store is falsy while empty: compare with None)
-        store = self._new_store() if store is None else store
-        self._worker_store = None
+        store, self._worker_store = self._worker_store or self._new_store(), None
         await store.start()
         self._store = store
         if self.is_worker_process:

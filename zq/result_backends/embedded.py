@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from zq.abc.result_backend import AsyncResultBackend
 from zq.actors.results import (
     ResultStore,
 )
 from zq.core.messages import ResultMsg
+from zq.core.progress import TaskProgress, TaskState
 from zq.exceptions import ResultGetError
 from zq.result import TaskiqResult
 from zq.serializers.base import TaskiqSerializer
-
-if TYPE_CHECKING:
-    from zq.core.progress import TaskProgress
 
 _ReturnType = TypeVar("_ReturnType")
 log = logging.getLogger("zq.backends")
@@ -44,8 +42,6 @@ def encode_progress(serializer: TaskiqSerializer, progress: TaskProgress[Any]) -
 
 def decode_progress(serializer: TaskiqSerializer, payload: bytes) -> TaskProgress[Any]:
     """The ``TaskProgress`` that ``encode_progress`` encoded."""
-    from zq.core.progress import TaskProgress, TaskState
-
     state, meta = serializer.loadb(payload)
     known = state in TaskState._value2member_map_
     return TaskProgress(state=TaskState(state) if known else state, meta=meta)
