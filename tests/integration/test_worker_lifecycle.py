@@ -59,6 +59,9 @@ async def test_start_lines_name_tasks_queues_and_dispatchers(
 ) -> None:
     worker = workers(producer.endpoint, "-w", "1", "-q", "emails,reports", app=APP, capture=True)
     await producer.wait_workers(1)
+    # The dispatcher knows the child before the child has told its supervisor it is ready:
+    # wait for the supervisor's line itself, not for the dispatcher.
+    await worker.expect("dispatcher(s): ")
     worker.stop()
     # (this test process may hold shared tasks of other tests; the worker has only the app's)
     tasks = sorted(n for n in cli_app.broker.get_all_tasks() if n.startswith(cli_app.__name__))
