@@ -36,6 +36,7 @@ async def test_first_signal_finishes_running_tasks_and_exits_0(
     log = tmp_path / "log"
     worker = workers(producer.endpoint, "-w", "1", "--max-async-tasks", "2", app=APP, capture=True)
     await producer.wait_workers(1)
+    await worker.expect("dispatcher(s): ")  # ready: a worker stopped while starting hands back
     slow = [await kick(producer, "slow_record", f"s{i}", str(log), 0.5) for i in range(2)]
     # Same task name: the dispatcher serves one name's queue in order (names share credit).
     queued = [await kick(producer, "slow_record", f"q{i}", str(log), 0) for i in range(3)]
@@ -77,6 +78,7 @@ async def test_second_signal_cancels_running_tasks_and_hands_them_back(
     log = tmp_path / "log"
     worker = workers(producer.endpoint, "-w", "1", app=APP, capture=True)
     await producer.wait_workers(1)
+    await worker.expect("dispatcher(s): ")  # ready (see above)
     tasks = [await kick(producer, "block", f"b{i}", str(log)) for i in range(3)]
     await producer.wait_until(lambda s: s["leased"] == 3)  # all running (no prefetch)
     worker.signal(signal.SIGINT)
