@@ -33,7 +33,9 @@ async def gather(
         ):
             ids = [t.task_id for t in tasks]
             types = [t.return_type for t in tasks]
-            return tuple(await asyncio.wait_for(backend.wait_all(ids, types), limit))
+            elsewhere = [t.task_id for t in tasks if not t.kicked_here]  # ask for their results
+            waiting = backend.wait_all(ids, types, fetch=elsewhere)
+            return tuple(await asyncio.wait_for(waiting, limit))
         waits = [t.wait_result(check_interval=periodicity, with_logs=with_logs) for t in tasks]
         return tuple(await asyncio.wait_for(asyncio.gather(*waits), limit))
     except TimeoutError:

@@ -40,6 +40,11 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
         self.return_type = return_type
         self._kicked = kicked  # kicked by this process: its result comes here by itself
 
+    @property
+    def kicked_here(self) -> bool:
+        """Whether this process kicked the task (else its result is fetched from the dispatcher)."""
+        return self._kicked
+
     async def is_ready(self) -> bool:
         """Whether the result has arrived."""
         try:

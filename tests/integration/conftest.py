@@ -32,7 +32,8 @@ def free_address() -> str:
 
 
 class Worker:
-    """A `zq worker` subprocess; stopped with SIGINT (then killed) at teardown.
+    """A `zq worker` subprocess (or another ``command``: `zq dispatcher`); stopped with SIGINT
+    (then killed) at teardown.
 
     ``address=None`` leaves out ``--connect``; ``capture=True`` keeps its stderr (the log) in
     ``self.output`` once it has exited; ``group=True`` starts it in its own process group, so
@@ -48,9 +49,10 @@ class Worker:
         env: dict[str, str] | None = None,
         capture: bool = False,
         group: bool = False,
+        command: str = "worker",
     ) -> None:
         connect = ["--connect", address] if address else []
-        cmd = [sys.executable, "-m", "zq", "worker", app, *connect, *args]
+        cmd = [sys.executable, "-m", "zq", command, app, *connect, *args]
         environment = {**os.environ, **(env or {})}
         stderr = subprocess.PIPE if capture else None
         self.process = subprocess.Popen(

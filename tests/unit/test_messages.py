@@ -15,12 +15,15 @@ from zq.core.messages import (
     Forward,
     Heartbeat,
     Hello,
+    Leaving,
     Progress,
     Refuse,
     Rejoin,
+    Resubmit,
     ResultMsg,
     Results,
     Submit,
+    Taken,
     TaskMsg,
     Welcome,
 )
@@ -71,6 +74,9 @@ GOLDEN = [
         Busy([TaskMsg("id1", "t", b"p")]),
         "92 a4 62 75 73 79 91 96 a3 69 64 31 a1 74 c4 01 70 80 a7 64 65 66 61 75 6c 74 00",
     ),
+    (Resubmit([]), "92 a8 72 65 73 75 62 6d 69 74 90"),
+    (Leaving("i1"), "92 a7 6c 65 61 76 69 6e 67 a2 69 31"),
+    (Taken(["id1"]), "92 a5 74 61 6b 65 6e 91 a3 69 64 31"),
     (Forward([], [], ["id1"]), "94 a7 66 6f 72 77 61 72 64 90 90 91 a3 69 64 31"),
 ]
 

@@ -14,6 +14,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, overload
 
 from zq.abc.formatter import TaskiqFormatter
@@ -35,9 +36,28 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 EventHandler = Callable[[TaskiqState], Awaitable[None] | None]
-__all__ = ["AckableMessage", "AsyncBroker"]
+__all__ = ["AckableMessage", "AsyncBroker", "ShutdownReport"]
 
 log = logging.getLogger("zq.broker")
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownReport:
+    """What ``shutdown()`` did with the tasks this process had accepted (a zq extension).
+
+    ``unfinished``: ids of tasks kicked here (or held by this process's dispatcher) that had
+    not run to a result when it stopped. ``kept_by`` says who still holds them (the journal,
+    or the dispatcher this process joined), or is None: then they are ``lost``, and the
+    broker also logged them at ERROR. An empty report means everything was passed on.
+    """
+
+    unfinished: tuple[str, ...] = ()
+    kept_by: str | None = None
+
+    @property
+    def lost(self) -> tuple[str, ...]:
+        """The unfinished tasks nothing holds any more."""
+        return () if self.kept_by is not None else self.unfinished
 
 
 def default_id_generator() -> str:
@@ -86,6 +106,8 @@ class AsyncBroker(ABC):
         self.is_worker_process = False
         self.is_scheduler_process = False
         self.started = False
+        # What the last shutdown() did with unfinished tasks (``async with`` drops its value).
+        self.last_shutdown: ShutdownReport | None = None
 
     @property
     def local_task_registry(self) -> dict[str, AsyncTaskiqDecoratedTask[Any, Any]]:
@@ -219,14 +241,26 @@ class AsyncBroker(ABC):
         await call_hooks(self.hooks["startup"], "startup")
         await self.result_backend.startup()
 
-    async def shutdown(self) -> None:
-        """Run the shutdown event handlers, the middlewares' ``shutdown`` and the backend's."""
+    async def shutdown(self) -> ShutdownReport:
+        """Run the shutdown handlers, pass on what this process holds, stop the result backend.
+
+        The event handlers and the middlewares' ``shutdown`` run first, then ``_drain``.
+        Returns what became of the tasks not yet run (taskiq returns None; code that ignores
+        the value works the same).
+        """
         for event in self.lifecycle_events(starting=False):
             for handler in self.event_handlers[event]:
                 await maybe_await(handler(self.state))
         await call_hooks(self.hooks["shutdown"], "shutdown")
+        report = await self._drain()
         await self.result_backend.shutdown()
         self.started = False
+        self.last_shutdown = report
+        return report
+
+    async def _drain(self) -> ShutdownReport:
+        """Pass on the tasks this process holds before it stops (brokers that hold some)."""
+        return ShutdownReport()
 
     def lifecycle_events(self, starting: bool) -> tuple[TaskiqEvents, ...]:
         """The events ``startup`` (or ``shutdown``) fires: the worker's or the client's."""

@@ -138,6 +138,18 @@ class Admission:
                 self.incoming += 1
                 waiter.set_result(None)
 
+    def adopt(self, other: Admission) -> None:
+        """Take over ``other``'s kicks on their way and its waiting callers (a new sink).
+
+        A ``kiq()`` admitted there and not yet handed over is handed to this owner now, and
+        callers waiting for room there wait here, in their order, after ours.
+        """
+        self.incoming += other.incoming
+        other.incoming = 0
+        self._waiters.extend(other._waiters)
+        other._waiters.clear()
+        self.room()
+
     def close(self, error: BaseException) -> None:
         """The owner is gone: every waiting entry, and every later one, raises ``error``."""
         self.closed = error

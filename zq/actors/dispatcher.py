@@ -8,6 +8,7 @@ what the ledger decided, one batch per peer per wake-up.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from zq.actors.base import Actor
 from zq.actors.dispatcher_api import (
     Conditions,
     DispatcherStats,
+    Drain,
     GetDeadLetters,
     GetStats,
     PeerInfo,
@@ -31,6 +33,7 @@ from zq.actors.dispatcher_api import (
 )
 from zq.actors.gate import Gate
 from zq.actors.outcomes import Outcomes, ResultAcks
+from zq.actors.producers import Producers
 from zq.actors.records import Records
 from zq.actors.results import FetchResults, ResultStore
 from zq.actors.routing import Routing
@@ -43,7 +46,6 @@ from zq.core.messages import (
     ROLE_EXECUTOR,
     Ack,
     Assign,
-    Busy,
     Bye,
     Credit,
     Farewell,
@@ -53,6 +55,7 @@ from zq.core.messages import (
     Message,
     Progress,
     Rejoin,
+    Resubmit,
     Results,
     Submit,
     TaskMsg,
@@ -65,6 +68,8 @@ from zq.transport.curve import AllowList
 from zq.transport.sockets import SocketConfig
 
 log = logging.getLogger("zq.dispatcher")
+
+DRAIN_LINGER_MS = 500  # after a drain, how long the closing socket may still send
 
 
 @dataclass(slots=True, frozen=True)
@@ -121,7 +126,8 @@ class Dispatcher(Actor):
         # One handler per message type a peer may send (the gate checked the role already).
         self._handlers: dict[type, Callable[[bytes, Any], None]] = {
             Results: self._results_from,
-            Submit: self._submitted,
+            Submit: lambda peer, message: self._producers.submitted(peer, message, self._submit),
+            Resubmit: lambda peer, msg: self._producers.submitted(peer, msg, self._submit),
             Ack: self._acked,
             Progress: self._progressed,
             Fetch: lambda peer, message: self._fetch(peer, message.task_ids),
@@ -130,11 +136,22 @@ class Dispatcher(Actor):
             Hello: self._hello,
             Bye: self._left,
         }
+        self._producers = Producers(
+            self.incarnation,
+            self.admission,
+            self._ledger,
+            self.stats,
+            self._send,
+            lambda task_id: results.peek(task_id) is not None,
+            self._fetch,
+            durable=journal is not None,
+        )
         self._outcomes = Outcomes(self._ledger, self.stats, self.records, self._routing, results)
         self._acks = ResultAcks(durable=journal is not None)
         self._dirty = False
         self._until = Conditions()
         self._release_at: float | None = None
+        self.unfinished: list[str] = []  # once stopped: the ids of tasks it held
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -156,17 +173,9 @@ class Dispatcher(Actor):
 
     def _recover(self) -> None:
         """Queue again what the journal held: the tasks a previous run had not finished."""
-        found = self.records.load()
-        if found is None:
-            return
-        for origin, task in found.tasks:
-            self._submit(task, origin, journaled=True)
-        if found.results:
-            self._results.put(found.results)
-        for reason, origin, task in found.dead:
-            self.records.dead(task, reason, origin, journaled=True)
-        self.stats.dead_lettered += len(found.dead)
-        self.stats.recovered = len(found.tasks)
+        resubmit = functools.partial(self._submit, journaled=True)
+        recovered, dead = self.records.recover(resubmit, self._results.put)
+        self.stats.recovered, self.stats.dead_lettered = recovered, self.stats.dead_lettered + dead
 
     async def submit(self, task: TaskMsg) -> None:
         """A ``kiq()`` of this process, already admitted (``admission``): hand it over.
@@ -182,6 +191,10 @@ class Dispatcher(Actor):
         if self.journal is not None:
             await self.committed()
 
+    def adopt(self, tasks: list[TaskMsg]) -> None:
+        """Take over tasks this process kicked through its submitter (``Submitter.surrender``)."""
+        self.tell_nowait(list(tasks))
+
     def committed(self) -> asyncio.Future[None]:
         """Resolved once what was told before this call is on disk (with a journal)."""
         assert self._loop is not None
@@ -189,10 +202,12 @@ class Dispatcher(Actor):
 
     async def on_stop(self) -> None:
         queued = [m.task_id for m in self._mailbox if type(m) is TaskMsg]  # kiq()s not yet taken
-        self.records.report_unfinished(self._ledger.held_ids() + queued)
+        self.unfinished = self._ledger.held_ids() + queued
+        self.records.report_unfinished(self.unfinished)
         self.records.close(crashed=self.crash is not None)
         if self._channel is not None:
-            self._channel.close()
+            # after a drain: the last Forward and Leaving messages may still be on their way
+            self._channel.close(linger_ms=DRAIN_LINGER_MS if self._producers.draining else 0)
         self._gate.close()
         if self._ctx is not None:
             self._ctx.term()
@@ -214,6 +229,9 @@ class Dispatcher(Actor):
             self._arm_release()
         elif type(message) is FetchResults:
             self._fetch(None, message.task_ids)
+        elif type(message) is list:  # adopt(): tasks of this process a submitter held
+            for task in message:
+                self._submit(task, None)
         else:
             super().receive(message)
 
@@ -221,28 +239,17 @@ class Dispatcher(Actor):
         if type(message) is WaitUntil:
             assert self._loop is not None
             return self._until.ask(message.predicate, self._snapshot(), self._loop)
+        if type(message) is Drain:  # the graceful stop begins
+            return self._producers.drain(self.peers)
         if type(message) is GetDeadLetters:
             return list(self.dead_letters.values())
         if type(message) is GetStats:
             return self._snapshot()
         if type(message) is ReplayDeadLetters:
-            return self._replay(message.task_ids)
+            return self.records.replay(message.task_ids, self._results.forget, self._submit)
         if type(message) is PurgeDeadLetters:
             return len(self.records.take_dead(message.task_ids))
         return super().answer(message)
-
-    def _replay(self, task_ids: list[str] | None) -> list[str]:
-        """Dead letters go back to their queues under their own ids, with fresh deliveries.
-
-        The store forgets the error result first, so the replayed run's result is the one
-        ``wait_result`` sees.
-        """
-        replays = self.records.replays(task_ids)
-        if replays:
-            self._results.forget([task.task_id for task, _ in replays])
-        for task, origin in replays:
-            self._submit(task, origin)
-        return [task.task_id for task, _ in replays]
 
     def _snapshot(self) -> dict[str, Any]:
         return snapshot(self._ledger, self.peers, self.stats)
@@ -299,14 +306,6 @@ class Dispatcher(Actor):
                 if rule is Unknown.REJOIN_ONLY:
                     return
         handler(peer, message)
-
-    def _submitted(self, peer: bytes, message: Submit) -> None:
-        taken, back = self.admission.split(message.tasks, self._ledger.holds)
-        for task in taken:
-            self._submit(task, peer)
-        if back:
-            self.stats.busy += len(back)
-            self._send(peer, Busy(back))
 
     def _acked(self, peer: bytes, message: Ack) -> None:
         ack = self._ledger.ack
@@ -366,13 +365,20 @@ class Dispatcher(Actor):
                 return
             self._acks.hello(peer)
             self._dirty = True
+        again = peer in self.peers  # a producer's retried hello: welcomed again, logged once
         self.peers[peer] = PeerInfo(
             hello.role, hello.pid, hello.hostname, hello.tasks, hello.queues, hello.credit
         )
         self._send(peer, Welcome(self.incarnation, self.heartbeat_s))
-        log.info(
-            "%s %s joined (pid %d on %s)", hello.role, peer.hex()[:12], hello.pid, hello.hostname
-        )
+        self._producers.welcomed(peer, hello.role)
+        if not again:
+            log.info(
+                "%s %s joined (pid %d on %s)",
+                hello.role,
+                peer.hex()[:12],
+                hello.pid,
+                hello.hostname,
+            )
 
     # --- ledger events and their effects --------------------------------------------------
 
@@ -382,8 +388,7 @@ class Dispatcher(Actor):
         ledger = self._ledger
         if "schedule_id" in labels and self.records.repeated_run(task, ledger, self._now()):
             self.stats.repeated_kicks += 1  # the same slot, from a second scheduler: dropped
-            return
-        if ledger.submit(task, origin, due):
+        elif ledger.submit(task, origin, due):
             self.stats.submitted += 1
             if self.journal is not None and not journaled:
                 self.records.accepted(task, origin)
@@ -391,6 +396,9 @@ class Dispatcher(Actor):
                 self._dirty = True
             else:
                 self._arm_release()
+            return
+        if origin is not None and not ledger.knows(origin):  # a producer's second kick of it:
+            self._fetch(origin, [task.task_id])  # it gets the one result too (it waits for it)
 
     def _held(self) -> int:
         """Tasks waiting here (pending or delayed): what ``max_pending`` bounds."""
@@ -465,8 +473,10 @@ class Dispatcher(Actor):
         if self._channel.backlog:
             for frames in self._channel.flush():
                 self._lose(frames[0], "unroutable")
-        if self.journal is not None and self.records.flush():  # after the sends: workers run
-            self._acks.written()  # while we write; then acknowledge what we wrote
+        # After the sends (workers run while we write); then acknowledge what we wrote.
+        if self.journal is not None and self.records.flush(force=bool(self._producers.untaken)):
+            self._acks.written()
+            self._producers.written()
 
     # --- helpers --------------------------------------------------------------------------
 

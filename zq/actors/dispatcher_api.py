@@ -75,6 +75,36 @@ class WaitUntil:
 
 
 @dataclass(slots=True, frozen=True)
+class Drain:
+    """Ask: begin the graceful stop (answers None; ``WaitUntil(drained)`` waits for its end).
+
+    From then on the dispatcher takes no new submissions from joined producers (they get
+    them back as ``Busy``, and a ``Leaving``, so that one of them takes the address over) and
+    keeps serving what it holds.
+    """
+
+
+def held(snapshot: dict[str, Any]) -> int:
+    """Tasks the dispatcher holds: pending, delayed or leased."""
+    count: int = snapshot["pending"] + snapshot["delayed"] + snapshot["leased"]
+    return count
+
+
+def drained(snapshot: dict[str, Any]) -> bool:
+    """Whether a draining dispatcher is done: it holds no task, or no executor could run one.
+
+    No executor (connected, or still finishing leases) means nothing held can progress, so
+    the stop goes on instead of waiting out its timeout.
+    """
+    return not held(snapshot) or not snapshot["leases"]
+
+
+def served(snapshot: dict[str, Any]) -> bool:
+    """Whether the dispatcher holds nothing, or an executor is there to run it."""
+    return not held(snapshot) or bool(snapshot["leases"])
+
+
+@dataclass(slots=True, frozen=True)
 class GetDeadLetters:
     """Ask: the dead letters held by this dispatcher (oldest first)."""
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 
 from zq.actors.dispatcher_api import MAX_DEAD_LETTERS, DeadLetterInfo
 from zq.core.ledger import Ledger
 from zq.core.messages import ResultMsg, TaskMsg
 from zq.storage.group_commit import GroupCommit
-from zq.storage.journal import Journal, Recovered
+from zq.storage.journal import Journal
 
 log = logging.getLogger("zq.dispatcher")
 
@@ -68,12 +69,46 @@ class Records:
             self._group.undead(ids)
         return [letters.pop(task_id) for task_id in ids]
 
-    def replays(self, task_ids: list[str] | None) -> list[tuple[TaskMsg, bytes | None]]:
-        """Take these dead letters (None: all) as tasks to submit again, with their origins."""
-        return [
-            (TaskMsg(d.task_id, d.task_name, d.payload, d.labels, d.queue), d.origin)
-            for d in self.take_dead(task_ids)
-        ]
+    def replay(
+        self,
+        task_ids: list[str] | None,
+        forget: Callable[[list[str]], None],
+        submit: Callable[[TaskMsg, bytes | None], None],
+    ) -> list[str]:
+        """Dead letters (these, or all) go back to their queues under their own ids.
+
+        With fresh deliveries; the store ``forget``s the error result first, so the replayed
+        run's result is the one ``wait_result`` sees. Returns the ids replayed.
+        """
+        letters = self.take_dead(task_ids)
+        if letters:
+            forget([d.task_id for d in letters])
+        for d in letters:
+            submit(TaskMsg(d.task_id, d.task_name, d.payload, d.labels, d.queue), d.origin)
+        return [d.task_id for d in letters]
+
+    def recover(
+        self,
+        submit: Callable[[TaskMsg, bytes | None], None],
+        put: Callable[[list[ResultMsg]], None],
+    ) -> tuple[int, int]:
+        """Hand over what the journal held at start-up (nothing without a journal).
+
+        Its unfinished tasks go to ``submit`` again, its results to ``put`` in the store, its
+        dead letters stay here.
+
+        Returns (tasks recovered, dead letters reloaded); (0, 0) without a journal.
+        """
+        found = self._group.load() if self._group is not None else None
+        if found is None:
+            return 0, 0
+        for origin, task in found.tasks:
+            submit(task, origin)
+        if found.results:
+            put(found.results)
+        for reason, origin, task in found.dead:
+            self.dead(task, reason, origin, journaled=True)
+        return len(found.tasks), len(found.dead)
 
     def repeated_run(self, task: TaskMsg, ledger: Ledger, now: float) -> bool:
         """Whether this run of a schedule was kicked before (another scheduler fired its slot).
@@ -119,10 +154,6 @@ class Records:
             log.error("stopping with %d task(s) not run, lost (no journal): %s", len(held), shown)
 
     # --- the journal (zq.storage.group_commit) -------------------------------------------
-
-    def load(self) -> Recovered | None:
-        """What the journal held at start-up (None without a journal)."""
-        return self._group.load() if self._group is not None else None
 
     def committed(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
         """Resolved once what was told so far is on disk (``kiq()`` waits for it)."""

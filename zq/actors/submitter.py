@@ -4,6 +4,11 @@ It sends its tasks in ``Submit`` batches and receives their results in ``Forward
 keeps every task until its result arrives, and submits the unfinished ones again if the
 dispatcher restarts (a new incarnation), so a joined producer loses nothing a dispatcher
 restart could have lost; the dispatcher and the result store drop the duplicates.
+
+When the dispatcher leaves (it says ``Leaving``, or is silent past the liveness timeout) the
+submitter is *orphaned*: it closes its socket (so it cannot reach whoever binds next, this
+process included, by accident), keeps taking ``kiq()``s, and calls ``on_orphaned``; the broker
+then binds the address or joins whoever did, and moves the tasks over (``surrender``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +38,13 @@ from zq.core.messages import (
     Forward,
     Heartbeat,
     Hello,
+    Leaving,
     Message,
     Refuse,
     Rejoin,
+    Resubmit,
     Submit,
+    Taken,
     TaskMsg,
     Welcome,
 )
@@ -52,6 +61,23 @@ class _Tick:
     pass
 
 
+@dataclass(slots=True, frozen=True)
+class _Adopt:
+    """Tasks another submitter held (``Submitter.adopt``)."""
+
+    tasks: list[TaskMsg]
+
+
+@dataclass(slots=True, frozen=True)
+class _Held:
+    """Ask: how many unfinished tasks (answered after the kicks before it were taken)."""
+
+
+@dataclass(slots=True, frozen=True)
+class _Drain:
+    """Ask: a future resolved once no task of this process waits for its result."""
+
+
 class Submitter(Actor):
     """Joins the dispatcher at ``address`` as a producer."""
 
@@ -62,6 +88,7 @@ class Submitter(Actor):
         *,
         join_timeout_s: float = 5.0,
         heartbeat_s: float = 1.0,
+        liveness_timeout_s: float = float("inf"),
         config: sockets.SocketConfig | None = None,
         max_pending: int = 100_000,
     ) -> None:
@@ -78,11 +105,18 @@ class Submitter(Actor):
         self._channel: Channel | None = None
         self._unfinished: dict[str, TaskMsg] = {}
         self._outgoing: list[TaskMsg] = []
+        self._again: list[TaskMsg] = []  # submitted before, to a dispatcher that is gone
         self._handed_back: list[TaskMsg] = []  # handed back by a full dispatcher (Busy)
         self._incarnation = ""
         self._welcomed: asyncio.Event | None = None
-        # Heartbeats only: it is the dispatcher that times peers out (zq.core.liveness).
-        self._liveness: Liveness[str] = Liveness(heartbeat_s, float("inf"))
+        # The dispatcher silent past this: it is gone (crashed, or stalled), see ``orphaned``.
+        self._liveness: Liveness[str] = Liveness(heartbeat_s, liveness_timeout_s)
+        self.liveness_timeout_s = liveness_timeout_s
+        self.orphaned: str | None = None  # why the dispatcher is gone; None while it serves
+        self.on_orphaned: Callable[[str], None] | None = None
+        self._surrendered = False
+        self._drained: asyncio.Future[None] | None = None  # ``drain``: nothing left to wait for
+        self.on_disk: set[str] = set()  # unfinished tasks the dispatcher has journaled (Taken)
 
     async def on_start(self) -> None:
         assert self._loop is not None
@@ -100,7 +134,7 @@ class Submitter(Actor):
         while True:
             self._hello()
             self.poll_io()
-            if self._welcomed.is_set():
+            if self._welcomed.is_set() or self.orphaned is not None:
                 break
             if loop.time() > deadline:
                 problem = watch.problem()
@@ -118,9 +152,12 @@ class Submitter(Actor):
                 await asyncio.wait_for(self._wakeup, 0.05)
             self._wakeup = None
         watch.close()
+        self._liveness.heard(self.address, loop.time())
         self.send_after(self.heartbeat_s / 2, _Tick())
 
     async def on_stop(self) -> None:
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
         if self._channel is not None:
             self._channel.close()
         if self._ctx is not None:
@@ -129,30 +166,113 @@ class Submitter(Actor):
     def receive(self, message: Any) -> None:
         if type(message) is TaskMsg:
             self.admission.arrived()
-            if message.task_id not in self._unfinished:
-                self._unfinished[message.task_id] = message
-                self._outgoing.append(message)
+            self._take(message)
+        elif type(message) is _Adopt:
+            for task in message.tasks:
+                self._take(task, again=True)
         elif type(message) is FetchResults:
             self._send(Fetch(message.task_ids))
         elif type(message) is _Tick:
-            assert self._loop is not None
-            if self._handed_back:
-                self._outgoing.extend(t for t in self._handed_back if t.task_id in self._unfinished)
-                self._handed_back = []
-            elif self._liveness.quiet_for(self.address, self._loop.time()) >= self.heartbeat_s:
-                self._send(Heartbeat())
+            self._tick()
             self.send_after(self.heartbeat_s / 2, _Tick())
         else:
             super().receive(message)
 
+    def answer(self, message: Any) -> Any:
+        if type(message) is _Drain:
+            assert self._loop is not None
+            self._drained = self._loop.create_future()
+            return self._drained
+        if type(message) is _Held:
+            return len(self._unfinished)
+        return super().answer(message)
+
+    async def held(self) -> int:
+        """How many tasks kicked here have no result yet (kicks on their way included)."""
+        count: int = await self.ask(_Held())
+        return count
+
+    @property
+    def unfinished(self) -> list[str]:
+        """Ids of the tasks kicked here that have no result yet."""
+        return list(self._unfinished)
+
+    async def drain(self) -> None:
+        """Wait until every task submitted here has its result or is on the dispatcher's disk.
+
+        The caller bounds the wait.
+        """
+        await self.ask(_Drain())
+
+    def _take(self, task: TaskMsg, *, again: bool = False) -> None:
+        if task.task_id not in self._unfinished:
+            self._unfinished[task.task_id] = task
+            (self._again if again else self._outgoing).append(task)
+
+    def _tick(self) -> None:
+        assert self._loop is not None
+        if self.orphaned is not None:
+            return
+        now = self._loop.time()
+        if self._liveness.silent_for(self.address, now) > self.liveness_timeout_s:
+            self._orphan(f"silent for over {self.liveness_timeout_s:g}s")
+        elif self._handed_back:
+            self._outgoing.extend(t for t in self._handed_back if t.task_id in self._unfinished)
+            self._handed_back = []
+        elif self._liveness.quiet_for(self.address, now) >= self.heartbeat_s:
+            self._send(Heartbeat())
+
+    def _orphan(self, why: str) -> None:
+        """The dispatcher is gone: stop talking to the address; the broker finds the next one."""
+        self.orphaned = why
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        log.warning(
+            "the dispatcher at %s %s; holding %d unfinished task(s) for the next one",
+            self.address,
+            why,
+            len(self._unfinished),
+        )
+        if self.on_orphaned is not None:
+            self.on_orphaned(why)
+
+    def adopt(self, tasks: list[TaskMsg]) -> None:
+        """Take over another submitter's unfinished tasks (``surrender``): they go out next."""
+        self.tell_nowait(_Adopt(tasks))
+
+    def surrender(self) -> list[TaskMsg]:
+        """Give up every task this submitter holds (unfinished, or kicked and not yet taken).
+
+        For the broker, which moves them to the next dispatcher or submitter and then stops
+        this one; the admission's places and waiters move with them (``Admission.adopt``).
+        """
+        self._surrendered = True
+        tasks = dict(self._unfinished)
+        for message in self._mailbox:
+            if type(message) is TaskMsg:
+                tasks.setdefault(message.task_id, message)
+            elif type(message) is _Adopt:
+                tasks.update((task.task_id, task) for task in message.tasks)
+        self._mailbox = type(self._mailbox)(
+            m for m in self._mailbox if type(m) is not TaskMsg and type(m) is not _Adopt
+        )
+        self._unfinished = {}
+        self._outgoing, self._again = [], []
+        self.on_disk.clear()
+        return list(tasks.values())
+
     def poll_io(self) -> bool:
-        assert self._channel is not None
+        if self._channel is None:
+            return False
         batch = self._channel.recv_batch()
+        if batch and self._loop is not None:
+            self._liveness.heard(self.address, self._loop.time())
         for _, message in decoded(
             batch, routed=False, on_error=bad_frame_logger(log, self.address)
         ):
             self._handle(message)
-        return bool(batch) and self._channel.readable()
+        return bool(batch) and self._channel is not None and self._channel.readable()
 
     def io_waiting(self) -> bool:
         return self._channel is not None and self._channel.readable()
@@ -167,6 +287,10 @@ class Submitter(Actor):
                 self._handed_back.extend(tasks)
             case Rejoin():
                 self._hello()
+            case Taken(task_ids=task_ids):
+                self.on_disk.update(t for t in task_ids if t in self._unfinished)
+            case Leaving():  # after its Welcome, if we joined it while it drains
+                self._orphan("is leaving (its process stops)")
             case Refuse(reason=reason):
                 raise RemoteProtocolError(f"dispatcher {self.address} refused us: {reason}")
             case Heartbeat():
@@ -175,8 +299,9 @@ class Submitter(Actor):
                 log.warning("unexpected %s from %s", type(message).__name__, self.address)
 
     def _forwarded(self, message: Forward) -> None:
-        for result in message.results:
-            self._unfinished.pop(result.task_id, None)
+        for task_id in [r.task_id for r in message.results] + message.expired:
+            self._unfinished.pop(task_id, None)  # expired: ran, and its result is gone
+            self.on_disk.discard(task_id)
         if self.admission.queued:
             self.admission.room()
         self._results.forwarded(message)
@@ -190,7 +315,9 @@ class Submitter(Actor):
                 self.address,
                 len(self._unfinished),
             )
-            self._outgoing = list(self._unfinished.values())
+            self._again = list(self._unfinished.values())
+            self._outgoing = []
+            self.on_disk.clear()  # that one's disk may not be this one's
         self._incarnation = incarnation
 
     async def submit(self, task: TaskMsg) -> None:
@@ -206,10 +333,21 @@ class Submitter(Actor):
 
     def after_batch(self) -> None:
         self.admission.held = len(self._unfinished)  # what kiq() callers see until the next
+        drained = self._drained
+        if (
+            drained is not None
+            and len(self.on_disk) == len(self._unfinished)
+            and not drained.done()
+        ):
+            drained.set_result(None)  # every task has its result, or is on the dispatcher's disk
+        if self._channel is None or self._surrendered:  # orphaned: they wait for the next one
+            return
+        if self._again:
+            self._send(Resubmit(self._again))
+            self._again = []
         if self._outgoing:
             self._send(Submit(self._outgoing))
             self._outgoing = []
-        assert self._channel is not None
         if self._channel.backlog:
             self._channel.flush()
 
@@ -220,6 +358,8 @@ class Submitter(Actor):
         self._send(hello, queue=False)
 
     def _send(self, message: Message, *, queue: bool = True) -> None:
-        assert self._channel is not None and self._loop is not None
+        if self._channel is None:  # orphaned: nobody to tell
+            return
+        assert self._loop is not None
         if self._channel.send_message(message, self.config.max_msg_size, queue=queue):
             self._liveness.sent(self.address, self._loop.time())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from zq.abc.broker import AsyncBroker
+from zq.abc.broker import AsyncBroker, ShutdownReport
 from zq.actors.results import ResultStore
 from zq.core import labels as zq_labels
 from zq.core.messages import ResultMsg, TaskMsg
@@ -82,15 +82,16 @@ class InMemoryBroker(AsyncBroker):
             self._slots = asyncio.Semaphore(self.max_async_tasks)
         await super().startup()
 
-    async def shutdown(self) -> None:
+    async def shutdown(self) -> ShutdownReport:
         """Wait for running tasks, run the shutdown handlers, then stop."""
         await self.wait_all()
-        await super().shutdown()
+        report = await super().shutdown()
         if self._receiver is not None:
             self._receiver.shutdown()
         if self._store is not None:
             await self._store.stop()
         self._store = self._receiver = None
+        return report
 
     async def kick(self, message: TaskMsg) -> None:
         """Start running the task in the background (after its ``delay`` label, if any)."""

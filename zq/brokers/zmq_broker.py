@@ -7,26 +7,18 @@ import contextlib
 import dataclasses
 import logging
 import os
-from collections.abc import Callable
 from typing import Any
 
-from zq.abc.broker import AsyncBroker
+from zq.abc.broker import AsyncBroker, ShutdownReport
 from zq.actors.admission import Admission
 from zq.actors.base import Actor
 from zq.actors.dispatcher import Dispatcher
-from zq.actors.dispatcher_api import (
-    DeadLetterInfo,
-    GetDeadLetters,
-    GetStats,
-    PeerInfo,
-    PurgeDeadLetters,
-    ReplayDeadLetters,
-    WaitUntil,
-)
 from zq.actors.ports import TaskPort, current_port
 from zq.actors.results import FetchResults, ResultStore
 from zq.actors.submitter import Submitter
+from zq.brokers import handover
 from zq.brokers.inprocess import ShutdownSwitch, run_executors
+from zq.brokers.queries import DispatcherQueries
 from zq.core.endpoints import check_endpoint
 from zq.core.limits import task_overhead, task_too_large
 from zq.core.messages import ResultMsg, TaskMsg
@@ -46,7 +38,7 @@ from zq.transport.sockets import DEFAULT_HANDSHAKE_TIMEOUT_S, DEFAULT_MAX_MSG_SI
 log = logging.getLogger("zq.broker")
 
 
-class ZeroMQBroker(AsyncBroker):
+class ZeroMQBroker(DispatcherQueries, AsyncBroker):
     """A broker whose queue is a dispatcher embedded in the process that kicks tasks.
 
     The first producer to start on ``address`` binds it; another producer (another process of
@@ -71,6 +63,15 @@ class ZeroMQBroker(AsyncBroker):
     that have not said hello within that time after it. ``max_connections`` bounds the
     connections a dispatcher keeps (default: half the process's file-descriptor limit, at most
     4096); one over it is closed at once.
+
+    **When this process stops** (``shutdown()``, leaving ``async with``) it passes on what it
+    holds (``zq.brokers.handover``): without a journal, the dispatcher keeps serving until its
+    tasks have run and their results reached their callers, for up to
+    ``shutdown_timeout_s`` (at once if no worker is connected); with a journal they stay on
+    disk for the next start; a joined producer waits for its results. ``shutdown()`` returns
+    a ``ShutdownReport``; tasks nothing holds any more are also logged at ERROR. When the
+    process that bound the address leaves (or crashes), a joined process of the app on the
+    same host binds it and carries on as the dispatcher (takeover).
     """
 
     def __init__(
@@ -94,8 +95,12 @@ class ZeroMQBroker(AsyncBroker):
         curve_producers: str | os.PathLike[str] | None = None,
         handshake_timeout_s: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
         max_connections: int | None = None,
+        shutdown_timeout_s: float = 30.0,
     ) -> None:
         super().__init__()
+        if shutdown_timeout_s < 0:
+            raise ValueError(f"shutdown_timeout_s must not be negative, not {shutdown_timeout_s}")
+        self.shutdown_timeout_s = shutdown_timeout_s
         check_endpoint(address, bind=True)  # a typo fails here, not as a silent worker
         if max_msg_size < 1024:
             raise ValueError(f"max_msg_size {max_msg_size} is too small (at least 1024 bytes)")
@@ -129,6 +134,9 @@ class ZeroMQBroker(AsyncBroker):
         self._worker_port: TaskPort | None = None  # in a worker: kicks outside any task
         self._worker_store: ResultStore | None = None  # in a worker: made before it starts
         self._saving: set[asyncio.Task[None]] = set()
+        self._takeover: asyncio.Task[None] | None = None
+        self._closing = False  # shutdown began: no takeover any more
+        self.may_join = True  # False: bind or fail (``zq dispatcher``), never join
         self.shutdown_switch = ShutdownSwitch()
 
     async def startup(self) -> None:
@@ -159,13 +167,49 @@ class ZeroMQBroker(AsyncBroker):
             return
         if not self.custom_result_backend:
             self.result_backend = EmbeddedResultBackend(store, self.serializer, fetch=self._fetch)
-        sink = await self._bind_or_join(store)
+        try:
+            sink = await self._bind_or_join(store)
+        except BaseException:
+            await store.stop()
+            self._store = None
+            raise
+        self._closing = False
+        self._install(sink)
+        store.check_live = self._check_live
+
+    def _install(self, sink: Dispatcher | Submitter) -> None:
+        """Make ``sink`` the one this process kicks into (at start-up, or on a takeover)."""
         sink.watch(self._sink_died)
         sink.admission.timeout_s = self.kiq_timeout_s
         self._sink = sink
-        store.check_live = self._check_live
+        if isinstance(sink, Dispatcher):
+            self.dispatcher = sink
+            self.endpoint = sink.endpoint
+        else:
+            sink.on_orphaned = self._orphaned
 
-    async def _bind_or_join(self, store: ResultStore) -> Dispatcher | Submitter:
+    def _orphaned(self, _why: str) -> None:
+        """The dispatcher this process joined left: bind the address or join the next one."""
+        if not self._closing and self._takeover is None:
+            self._takeover = asyncio.get_running_loop().create_task(self._take_over())
+
+    async def _take_over(self) -> None:
+        old, store = self._sink, self._store
+        assert isinstance(old, Submitter) and store is not None
+        try:
+            await handover.take_over(
+                old,
+                lambda: self._bind_or_join(store, quiet=True),
+                self._install,
+                lambda: self._closing or self._sink is not old,
+                min(self.heartbeat_s, 0.2),
+            )
+        finally:
+            self._takeover = None
+
+    async def _bind_or_join(
+        self, store: ResultStore, *, quiet: bool = False
+    ) -> Dispatcher | Submitter:
         """Bind the dispatcher at ``address``, or, if it is taken, join the one bound there.
 
         The one place that chooses; what joining means is in ``Submitter``.
@@ -189,20 +233,24 @@ class ZeroMQBroker(AsyncBroker):
         try:
             await dispatcher.start()
         except AddressInUseError:
+            if not self.may_join:
+                raise AddressInUseError(
+                    f"{self.address} is already bound (by another dispatcher, or another "
+                    "program); this one only binds"
+                ) from None
             submitter = Submitter(
                 self.address,
                 store,
-                join_timeout_s=self.join_timeout_s,
+                # on a takeover: a dispatcher that is up answers at once; retried anyway
+                join_timeout_s=min(self.join_timeout_s, 1.0) if quiet else self.join_timeout_s,
                 heartbeat_s=self.heartbeat_s,
+                liveness_timeout_s=self.liveness_timeout_s,
                 config=config,
                 max_pending=self.max_pending,
             )
-            try:
-                await submitter.start()
-            except BaseException:
-                await store.stop()
-                self._store = None
-                raise
+            await submitter.start()
+            if quiet:
+                return submitter
             log.info("joined the dispatcher already bound to %s", self.address)
             if self.journal:
                 log.warning(
@@ -213,9 +261,10 @@ class ZeroMQBroker(AsyncBroker):
                     self.address,
                 )
             return submitter
-        self.dispatcher = dispatcher
-        self.endpoint = dispatcher.endpoint
-        log.info("dispatcher bound to %s; %s", self.endpoint, dispatcher.records.guarantee())
+        if not quiet:
+            log.info(
+                "dispatcher bound to %s; %s", dispatcher.endpoint, dispatcher.records.guarantee()
+            )
         return dispatcher
 
     def use_curve(self, **settings: str) -> None:
@@ -249,18 +298,28 @@ class ZeroMQBroker(AsyncBroker):
         # Without a journal, what the dispatcher held is gone: fail the waiters, never hang them.
         self._store.fail_waiters(SendTaskError(f"the {actor.name} crashed: {error!r}"))
 
-    async def shutdown(self) -> None:
-        """Run the shutdown handlers, then stop the dispatcher (or submitter) and the store."""
-        await super().shutdown()
+    async def shutdown(self) -> ShutdownReport:
+        """Run the shutdown handlers, pass on what this process holds, stop; report.
+
+        See "When this process stops" above: the ``ShutdownReport`` lists the tasks not run.
+        """
+        report = await super().shutdown()
         if self._saving:
             await asyncio.gather(*self._saving, return_exceptions=True)
-        sink, self._sink, self.dispatcher = self._sink, None, None
-        if sink is not None:
-            await sink.stop()
         if self._store is not None:
             await self._store.stop()
             self._store = None
         self._worker_port = None
+        return report
+
+    async def _drain(self) -> ShutdownReport:
+        self._closing = True
+        if self._takeover is not None:  # at most one attempt to bind or join: let it end
+            await asyncio.gather(self._takeover, return_exceptions=True)
+        sink, self._sink, self.dispatcher = self._sink, None, None
+        if sink is None:
+            return ShutdownReport()
+        return await handover.drain(sink, self.shutdown_timeout_s)
 
     async def kick(self, message: TaskMsg) -> None:
         """Hand the task to the dispatcher.
@@ -355,46 +414,6 @@ class ZeroMQBroker(AsyncBroker):
         self._saving.add(task)
         task.add_done_callback(self._saving.discard)
 
-    async def dead_letters(self) -> list[DeadLetterInfo]:
-        """Tasks this dispatcher took out of circulation, with the reason (oldest first)."""
-        if self.dispatcher is None:
-            return []
-        result: list[DeadLetterInfo] = await self.dispatcher.ask(GetDeadLetters())
-        return result
-
-    async def replay_dead_letters(self, task_ids: list[str] | None = None) -> list[str]:
-        """Put dead letters (these ids, or all) back in their queues; returns the ids replayed.
-
-        Each runs again under its own id with a fresh delivery count, and its new result
-        replaces the error in this process's store (``wait_result`` on the id sees it).
-        """
-        result: list[str] = await self._own_dispatcher().ask(ReplayDeadLetters(task_ids))
-        return result
-
-    async def purge_dead_letters(self, task_ids: list[str] | None = None) -> int:
-        """Forget dead letters (these ids, or all); returns how many were dropped."""
-        result: int = await self._own_dispatcher().ask(PurgeDeadLetters(task_ids))
-        return result
-
-    async def workers_for(self, task_name: str, queue: str = "default") -> list[PeerInfo]:
-        """The executors connected now that would run ``task_name`` from ``queue``.
-
-        A task no worker registered waits in the dispatcher (it is never sent to be
-        rejected); an empty list here tells its caller that nothing serves it yet.
-        """
-        stats = await self._own_dispatcher().ask(GetStats())
-        executors: dict[bytes, PeerInfo] = stats["executors"]
-        return [
-            info
-            for info in executors.values()
-            if task_name in info.tasks and (not info.queues or queue in info.queues)
-        ]
-
-    def _own_dispatcher(self) -> Dispatcher:
-        if self.dispatcher is None:
-            raise SendTaskError("only the process that bound the address has the dispatcher")
-        return self.dispatcher
-
     # --- in-process workers ---------------------------------------------------------------
 
     async def arun_worker(
@@ -449,29 +468,3 @@ class ZeroMQBroker(AsyncBroker):
     def result_store(self) -> ResultStore | None:
         """The result store of this process, while the broker is started."""
         return self._store
-
-    # --- zq extensions --------------------------------------------------------------------
-
-    async def wait_workers(self, count: int = 1) -> int:
-        """Wait until at least ``count`` executor processes have joined this dispatcher.
-
-        Only in the process that bound the address. Returns how many are connected.
-        """
-        snapshot = await self.wait_until(lambda s: len(s["executors"]) >= count)
-        return len(snapshot["executors"])
-
-    async def wait_until(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        """Wait until ``predicate`` holds for this dispatcher's ``stats()``; return them.
-
-        Checked after each batch the dispatcher handles, so nothing polls. Only in the process
-        that bound the address.
-        """
-        result: dict[str, Any] = await self._own_dispatcher().ask(WaitUntil(predicate))
-        return result
-
-    async def stats(self) -> dict[str, Any]:
-        """Queue sizes, connected executors and counters of this process's dispatcher."""
-        if self.dispatcher is None:
-            return {}
-        result: dict[str, Any] = await self.dispatcher.ask(GetStats())
-        return result

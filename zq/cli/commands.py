@@ -15,6 +15,7 @@ import click
 
 from zq import __version__
 from zq.acks import AcknowledgeType
+from zq.cli.dispatcher import dispatcher
 from zq.cli.keys import keys
 from zq.cli.options import app_options, curve_options, curve_overrides, logging_options
 from zq.cli.scheduler import scheduler, schedules
@@ -279,6 +280,7 @@ def worker_config(options: dict[str, Any]) -> WorkerConfig:
     )
 
 
+main.add_command(dispatcher)
 main.add_command(keys)
 main.add_command(scheduler)
 main.add_command(schedules)

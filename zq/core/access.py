@@ -27,6 +27,7 @@ from zq.core.messages import (
     Heartbeat,
     Hello,
     Message,
+    Resubmit,
     Results,
     Submit,
 )
@@ -36,7 +37,7 @@ KEY_PRODUCER = "producer"  # the ZAP User-Id of a key allowed only to submit
 ZAP_DOMAIN = b"zq"  # set on every CURVE server socket and enforced (fail closed)
 ZAP_VERSION = b"1.0"
 
-_SUBMITTER_MESSAGES = frozenset({Submit, Fetch, Heartbeat, Bye})
+_SUBMITTER_MESSAGES = frozenset({Submit, Resubmit, Fetch, Heartbeat, Bye})
 
 
 def is_loopback(endpoint: str) -> bool:
@@ -111,6 +112,7 @@ class Unknown(enum.Enum):
 
 _UNKNOWN_SESSION = {
     Submit: Unknown.REJOIN,
+    Resubmit: Unknown.REJOIN,
     Results: Unknown.REJOIN,
     Fetch: Unknown.REJOIN_ONLY,  # the answer would go to a session that is not there
     Credit: Unknown.REJOIN_ONLY,  # credit is per session: the Hello grants it afresh

@@ -162,6 +162,16 @@ class Submit(msgspec.Struct, tag="submit", array_like=True):
     tasks: list[TaskMsg]
 
 
+class Resubmit(msgspec.Struct, tag="resubmit", array_like=True):
+    """Tasks a joined producer submits again: it has no result for them yet.
+
+    Its session dropped, or the address was taken over by another process. A task whose
+    result the dispatcher already has is not run again: its result is sent.
+    """
+
+    tasks: list[TaskMsg]
+
+
 class Busy(msgspec.Struct, tag="busy", array_like=True):
     """The dispatcher holds ``max_pending`` tasks: these submitted ones were not taken.
 
@@ -170,6 +180,28 @@ class Busy(msgspec.Struct, tag="busy", array_like=True):
     """
 
     tasks: list[TaskMsg]
+
+
+class Leaving(msgspec.Struct, tag="leaving", array_like=True):
+    """The dispatcher is shutting down: a joined producer holds its new tasks and takes over.
+
+    Sent to joined producers when the binding process begins its graceful stop (it drains
+    what it accepted, and hands new submissions back as ``Busy``). A producer that gets it
+    keeps its unfinished tasks and tries to bind the address as soon as it is free
+    (``zq.brokers.takeover``); whoever binds first is the next incarnation.
+    """
+
+    incarnation: str
+
+
+class Taken(msgspec.Struct, tag="taken", array_like=True):
+    """These tasks a joined producer submitted are on the dispatcher's disk (its journal).
+
+    The producer still keeps them until their results arrive (to submit them again to a
+    dispatcher without that journal), but a producer that stops need not wait for them.
+    """
+
+    task_ids: list[str]
 
 
 class Forward(msgspec.Struct, tag="forward", array_like=True, omit_defaults=True):
@@ -213,9 +245,12 @@ Message = (
     | Bye
     | Farewell
     | Submit
+    | Resubmit
     | Forward
     | Ack
     | Progress
     | Fetch
     | Busy
+    | Leaving
+    | Taken
 )

@@ -101,9 +101,14 @@ class EmbeddedResultBackend(AsyncResultBackend[Any]):
         return TaskiqResult.from_message(msg, self.serializer, return_type)
 
     async def wait_all(
-        self, task_ids: list[str], return_types: list[Any]
+        self, task_ids: list[str], return_types: list[Any], *, fetch: list[str] | None = None
     ) -> list[TaskiqResult[Any]]:
-        """The results of ``task_ids`` in order, once all have arrived (one waiter in all)."""
+        """The results of ``task_ids`` in order, once all have arrived (one waiter in all).
+
+        ``fetch``: those of them kicked elsewhere, whose results the dispatcher sends here.
+        """
+        if fetch and self.fetch is not None:
+            await self.fetch(fetch)
         msgs = await self.store.results(task_ids)
         serializer = self.serializer
         return [

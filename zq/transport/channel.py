@@ -40,12 +40,16 @@ class Channel:
         self._loop = loop
         loop.add_reader(self._fd, self._on_ready)
 
-    def close(self) -> None:
-        """Stop watching and close the socket (LINGER 0: never blocks)."""
+    def close(self, linger_ms: int = 0) -> None:
+        """Stop watching and close the socket.
+
+        With the default LINGER 0 it never blocks and drops what is unsent; ``linger_ms``
+        lets the I/O thread go on sending that for so long (the caller does not wait).
+        """
         if self._loop is not None and not self._loop.is_closed():
             self._loop.remove_reader(self._fd)
         self._loop = None
-        self.sock.close(linger=0)
+        self.sock.close(linger=linger_ms)
 
     def readable(self) -> bool:
         """Whether a message is waiting (also re-arms the edge-triggered descriptor)."""

@@ -1,0 +1,92 @@
+"""What a binding process may ask its own dispatcher: dead letters, stats, waiting for workers.
+
+zq extensions of ``ZeroMQBroker`` (a mixin, so that the broker's module stays about binding,
+joining and kicking). Only the process that bound the address has a dispatcher to ask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from zq.actors.dispatcher import Dispatcher
+from zq.actors.dispatcher_api import (
+    DeadLetterInfo,
+    GetDeadLetters,
+    GetStats,
+    PeerInfo,
+    PurgeDeadLetters,
+    ReplayDeadLetters,
+    WaitUntil,
+)
+from zq.exceptions import SendTaskError
+
+
+class DispatcherQueries:
+    """Asks to ``self.dispatcher`` (None in a process that joined, or before start-up)."""
+
+    dispatcher: Dispatcher | None
+
+    async def dead_letters(self) -> list[DeadLetterInfo]:
+        """Tasks this dispatcher took out of circulation, with the reason (oldest first)."""
+        if self.dispatcher is None:
+            return []
+        result: list[DeadLetterInfo] = await self.dispatcher.ask(GetDeadLetters())
+        return result
+
+    async def replay_dead_letters(self, task_ids: list[str] | None = None) -> list[str]:
+        """Put dead letters (these ids, or all) back in their queues; returns the ids replayed.
+
+        Each runs again under its own id with a fresh delivery count, and its new result
+        replaces the error in this process's store (``wait_result`` on the id sees it).
+        """
+        result: list[str] = await self._own_dispatcher().ask(ReplayDeadLetters(task_ids))
+        return result
+
+    async def purge_dead_letters(self, task_ids: list[str] | None = None) -> int:
+        """Forget dead letters (these ids, or all); returns how many were dropped."""
+        result: int = await self._own_dispatcher().ask(PurgeDeadLetters(task_ids))
+        return result
+
+    async def workers_for(self, task_name: str, queue: str = "default") -> list[PeerInfo]:
+        """The executors connected now that would run ``task_name`` from ``queue``.
+
+        A task no worker registered waits in the dispatcher (it is never sent to be
+        rejected); an empty list here tells its caller that nothing serves it yet.
+        """
+        stats = await self._own_dispatcher().ask(GetStats())
+        executors: dict[bytes, PeerInfo] = stats["executors"]
+        return [
+            info
+            for info in executors.values()
+            if task_name in info.tasks and (not info.queues or queue in info.queues)
+        ]
+
+    def _own_dispatcher(self) -> Dispatcher:
+        if self.dispatcher is None:
+            raise SendTaskError("only the process that bound the address has the dispatcher")
+        return self.dispatcher
+
+    async def wait_workers(self, count: int = 1) -> int:
+        """Wait until at least ``count`` executor processes have joined this dispatcher.
+
+        Only in the process that bound the address. Returns how many are connected.
+        """
+        snapshot = await self.wait_until(lambda s: len(s["executors"]) >= count)
+        return len(snapshot["executors"])
+
+    async def wait_until(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """Wait until ``predicate`` holds for this dispatcher's ``stats()``; return them.
+
+        Checked after each batch the dispatcher handles, so nothing polls. Only in the process
+        that bound the address.
+        """
+        result: dict[str, Any] = await self._own_dispatcher().ask(WaitUntil(predicate))
+        return result
+
+    async def stats(self) -> dict[str, Any]:
+        """Queue sizes, connected executors and counters of this process's dispatcher."""
+        if self.dispatcher is None:
+            return {}
+        result: dict[str, Any] = await self.dispatcher.ask(GetStats())
+        return result
