@@ -17,6 +17,12 @@ how a service under load kicks and what group commit is for.
 
 ``--curve`` adds, for each worker count, a row with CURVE on (fresh keys: the producer's
 dispatcher allows the workers' key) next to the plain row, kicked the same way.
+
+``--standby`` adds a row with a standby (`zq dispatcher --standby`, joined to the producer's
+dispatcher): every task is copied to it before its ``kiq()`` returns, so, as with the journal,
+every row then kicks in concurrent groups. ``--via-dispatcher`` adds
+a row where the producer joins a standalone `zq dispatcher` (no journal) that the workers
+connect to: one more process, and a network hop each way, between producer and workers.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import os
 import platform
 import resource
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -76,6 +83,23 @@ def curve_keys(tmp: str) -> tuple[dict[str, str], list[str]]:
     return producer, ["--curve-key", str(worker_secret), "--curve-server-key", server_key]
 
 
+def free_address() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def start_dispatcher(address: str, *options: str) -> subprocess.Popen[str]:
+    """`zq dispatcher` (no journal) on ``address``; returns once it is ready (or standing by)."""
+    cmd = [sys.executable, "-m", "zq", "dispatcher", "--address", address, "--no-journal"]
+    proc = subprocess.Popen([*cmd, *options], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "zq dispatcher ready" in line or "zq dispatcher standing by" in line:
+            return proc
+    raise RuntimeError("zq dispatcher did not start")
+
+
 async def one_config(
     workers: int,
     tasks: int,
@@ -84,12 +108,22 @@ async def one_config(
     journal: str | None,
     concurrency: int,
     curve: tuple[dict[str, str], list[str]] | None = None,
+    variant: str = "",
 ) -> dict[str, object]:
-    producer = ZeroMQBroker("tcp://127.0.0.1:*", journal=journal, **(curve[0] if curve else {}))
+    helper = None
+    address = "tcp://127.0.0.1:*"
+    if variant == "via zq dispatcher":
+        address = free_address()
+        helper = await asyncio.to_thread(start_dispatcher, address)
+    producer = ZeroMQBroker(address, journal=journal, **(curve[0] if curve else {}))
     producer.available_tasks = broker.available_tasks
     producer.add_middlewares(*broker.middlewares)
     await producer.startup()
     noop.broker = producer
+    if variant == "standby":
+        # (in a thread: this loop's dispatcher must answer its join meanwhile)
+        helper = await asyncio.to_thread(start_dispatcher, producer.endpoint, "--standby")
+        await asyncio.wait_for(producer.wait_until(lambda s: s["standby"] is not None), 30)
     cmd = [
         sys.executable,
         "-m",
@@ -99,15 +133,16 @@ async def one_config(
         "-w",
         str(workers),
         "--connect",
-        producer.endpoint,
+        producer.endpoint if helper is None or variant == "standby" else address,
         "--log-level",
         "WARNING",
         *(curve[1] if curve else []),
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT)
     try:
-        await asyncio.wait_for(producer.wait_workers(workers), 30)
-        await gather(*[await noop.kiq() for _ in range(2000)])  # warm-up
+        if producer.dispatcher is not None:
+            await asyncio.wait_for(producer.wait_workers(workers), 30)
+        await gather(*[await noop.kiq() for _ in range(2000)])  # warm-up (workers joined)
         rates = []
         cpu = []  # the producer's CPU time per task: less noisy than rates on a shared machine
         for _ in range(runs):
@@ -122,12 +157,15 @@ async def one_config(
             lat.append((time.perf_counter() - start) * 1000)
         lat.sort()
         stats = await producer.stats()
-        pids = [info.pid for info in stats["executors"].values()]
+        pids = [info.pid for info in stats.get("executors", {}).values()]
         worker_rss = [peak_rss_mb(pid) for pid in pids]
     finally:
         proc.send_signal(signal.SIGINT)
         await asyncio.to_thread(proc.wait, 30)  # the dispatcher answers its Bye meanwhile
         await producer.shutdown()
+        if helper is not None:
+            helper.send_signal(signal.SIGINT)
+            await asyncio.to_thread(helper.communicate, None, 30)
     return {
         "workers": workers,
         "median": statistics.median(rates),
@@ -152,15 +190,25 @@ async def main(args: argparse.Namespace) -> None:
         "p99 ms | producer peak RSS MB | worker peak RSS MB |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    concurrency = args.concurrency if args.journal else 1
+    concurrency = args.concurrency if args.journal or args.standby else 1
     variants = [""] + (["journal"] if args.journal else []) + (["CURVE"] if args.curve else [])
+    variants += (["standby"] if args.standby else []) + (
+        ["via zq dispatcher"] if args.via_dispatcher else []
+    )
     for workers in args.workers:
         for variant in variants:
             with tempfile.TemporaryDirectory() as tmp:
                 journal = os.path.join(tmp, "zq.db") if variant == "journal" else None
                 curve = curve_keys(tmp) if variant == "CURVE" else None
                 r = await one_config(
-                    workers, args.tasks, args.runs, args.latency, journal, concurrency, curve
+                    workers,
+                    args.tasks,
+                    args.runs,
+                    args.latency,
+                    journal,
+                    concurrency,
+                    curve,
+                    variant,
                 )
             wr = ", ".join(f"{x:.0f}" for x in r["worker_rss"] if x)  # type: ignore[attr-defined]
             label = f"{workers}{f' + {variant}' if variant else ''}"
@@ -181,4 +229,8 @@ if __name__ == "__main__":
     parser.add_argument("--journal", action="store_true", help="also run with the journal on")
     parser.add_argument("--curve", action="store_true", help="also run with CURVE on")
     parser.add_argument("--concurrency", type=int, default=1000, help="kiq()s at once (--journal)")
+    parser.add_argument("--standby", action="store_true", help="also run with a standby")
+    parser.add_argument(
+        "--via-dispatcher", action="store_true", help="also run through a `zq dispatcher`"
+    )
     uvloop.run(main(parser.parse_args()))

@@ -6,7 +6,7 @@ paths are listed in docs/coming-from-taskiq.md.
 
 from taskiq_dependencies import Depends as TaskiqDepends
 
-from zq.abc.broker import AsyncBroker
+from zq.abc.broker import AsyncBroker, ShutdownReport
 from zq.abc.formatter import TaskiqFormatter
 from zq.abc.middleware import TaskiqMiddleware
 from zq.abc.result_backend import AsyncResultBackend
@@ -73,6 +73,7 @@ __all__ = [
     "ScheduledTaskCancelledError",
     "SecurityError",
     "SendTaskError",
+    "ShutdownReport",
     "SimpleRetryMiddleware",
     "SmartRetryMiddleware",
     "TaskBrokerMismatchError",

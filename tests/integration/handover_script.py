@@ -9,7 +9,9 @@ joined producer that must get all of its results back). With "hold": true it wai
 on stdin before leaving (so that a test can stop or kill it mid-way). With "until_stdin": true
 it keeps kicking (at most N, one every "pace_s" seconds) until a line arrives on stdin. With
 "fetch": true it kicks nothing and waits for the results of the tasks PREFIX0..PREFIX<N-1>
-(kicked by processes gone by now), then prints "RESULTS <n> <role>".
+(kicked by processes gone by now), then prints "RESULTS <n> <role>". With "trace": true it
+prints "K <n>" as each kiq() returns. With "start_stdin": true it kicks only after a line on
+stdin.
 """
 
 import asyncio
@@ -58,6 +60,8 @@ async def main(address: str, count: int, log_path: str, prefix: str, options: di
             count = 0
         kicker = AsyncKicker(TASK, broker, {})
         loop = asyncio.get_running_loop()
+        if options.get("start_stdin"):  # kick only once told to
+            await loop.run_in_executor(None, sys.stdin.readline)
         stop = (
             loop.run_in_executor(None, sys.stdin.readline) if options.get("until_stdin") else None
         )
@@ -67,6 +71,8 @@ async def main(address: str, count: int, log_path: str, prefix: str, options: di
                 break
             token = f"{prefix}{n}"
             tasks.append(await kicker.with_task_id(token).kiq(token, log_path))
+            if options.get("trace"):
+                print(f"K {n}", flush=True)  # this kiq() returned
             if options.get("pace_s"):
                 await asyncio.sleep(options["pace_s"])  # a steady stream, not a burst
         print(f"KICKED {len(tasks)}", flush=True)

@@ -33,7 +33,7 @@ async def test_without_a_journal_the_start_up_line_warns_and_a_stop_names_the_lo
     broker = ZeroMQBroker("tcp://127.0.0.1:*")
     with caplog.at_level(logging.INFO, "zq"):
         await broker.startup()
-        assert "no journal: tasks not yet run are lost if this process exits" in caplog.text
+        assert "no journal: a crash of this process loses the tasks it holds" in caplog.text
         ids = await kick_unrun(broker, 12)
         await broker.shutdown()
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]

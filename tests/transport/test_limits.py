@@ -12,7 +12,7 @@ from tests.actors.fakes import FakeSocket
 from zq import ZeroMQBroker
 from zq.core import codec
 from zq.core.framing import MAX_FRAMES, frames_within, parse
-from zq.core.messages import Assign, Forward, ResultMsg, Results, TaskMsg
+from zq.core.messages import Assign, Copy, Drop, Forward, Resubmit, ResultMsg, Results, TaskMsg
 from zq.exceptions import MessageTooLargeError, RemoteProtocolError, ResultTooLargeError
 from zq.transport.channel import Channel
 
@@ -40,6 +40,20 @@ def test_results_keep_their_credit_once_and_forwards_split_too() -> None:
     decoded = [codec.decode(*f) for f in forwards]
     assert [r for p in decoded for r in p.results] == results  # type: ignore[union-attr]
     assert [tuple(x) for p in decoded for x in p.progress] == progress  # type: ignore[union-attr]
+
+
+def test_a_standby_copy_splits_with_its_ack_number_on_the_last_part_only() -> None:
+    batch = tasks(40, 10_000)
+    parts = [codec.decode(*f) for f in frames_within(Copy(7, batch, fresh=True), LIMIT)]
+    assert all(isinstance(p, Copy) for p in parts) and len(parts) > 6
+    assert [p.seq for p in parts] == [0] * (len(parts) - 1) + [7]  # type: ignore[union-attr]
+    assert [p.fresh for p in parts] == [True] + [False] * (len(parts) - 1)  # type: ignore[union-attr]
+    assert [t for p in parts for t in p.tasks] == batch  # type: ignore[union-attr]
+    again = [codec.decode(*f) for f in frames_within(Resubmit(batch), LIMIT)]
+    assert [t for p in again for t in p.tasks] == batch  # type: ignore[union-attr]
+    ids = [f"{i:030d}" for i in range(5000)]
+    dropped = [codec.decode(*f) for f in frames_within(Drop(ids), 32 * 1024)]
+    assert len(dropped) > 1 and [i for p in dropped for i in p.task_ids] == ids  # type: ignore[union-attr]
 
 
 def test_a_lone_item_over_the_limit_is_sent_whole_and_logged(

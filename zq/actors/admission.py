@@ -34,6 +34,7 @@ class Admission:
         # batches, so this is exact for them, and ``try_enter`` (every kiq()) calls nothing.
         self.held = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self.paused: str | None = None  # why nobody is let in now (``pause``)
 
     def free(self) -> int:
         """Places left now."""
@@ -64,7 +65,7 @@ class Admission:
         """Take a place if there is one and nobody queues before us (the hot path)."""
         if self.closed is not None:
             raise self.closed
-        if not self._waiters and self.incoming + self.held < self.limit:
+        if not self._waiters and self.incoming + self.held < self.limit and not self.paused:
             self.incoming += 1
             return True
         return False
@@ -106,6 +107,8 @@ class Admission:
         waiter.cancel()
 
     def _too_long(self, waiter: asyncio.Future[None]) -> None:
+        if not waiter.done() and self.paused:
+            waiter.set_exception(QueueFullError(f"kiq() waited {self.timeout_s:g}s: {self.paused}"))
         if not waiter.done():
             waiter.set_exception(
                 QueueFullError(
@@ -132,11 +135,18 @@ class Admission:
     def room(self) -> None:
         """The owner's count dropped: let waiting callers in, in order, while there is room."""
         waiters = self._waiters
-        while waiters and self.incoming + self._count() < self.limit:
+        while waiters and self.incoming + self._count() < self.limit and not self.paused:
             waiter = waiters.popleft()
             if not waiter.done():
                 self.incoming += 1
                 waiter.set_result(None)
+
+    def pause(self, why: str) -> None:
+        """Let nobody in until the waiting callers move to another owner (``adopt``).
+
+        ``why`` is what a caller that waits past ``timeout_s`` is told.
+        """
+        self.paused = why
 
     def adopt(self, other: Admission) -> None:
         """Take over ``other``'s kicks on their way and its waiting callers (a new sink).

@@ -19,6 +19,7 @@ import zmq
 
 from zq.actors.admission import Admission
 from zq.actors.base import Actor
+from zq.actors.delays import Delays, Release
 from zq.actors.dispatcher_api import (
     Conditions,
     DispatcherStats,
@@ -37,7 +38,7 @@ from zq.actors.producers import Producers
 from zq.actors.records import Records
 from zq.actors.results import FetchResults, ResultStore
 from zq.actors.routing import Routing
-from zq.core import labels as zq_labels
+from zq.actors.standby import Standby
 from zq.core.access import Unknown, unknown_session
 from zq.core.framing import decoded
 from zq.core.ledger import Ledger, Lost
@@ -47,6 +48,7 @@ from zq.core.messages import (
     Ack,
     Assign,
     Bye,
+    Copied,
     Credit,
     Farewell,
     Fetch,
@@ -75,11 +77,6 @@ DRAIN_LINGER_MS = 500  # after a drain, how long the closing socket may still se
 @dataclass(slots=True, frozen=True)
 class _Tick:
     """Timer message: check liveness and send heartbeats."""
-
-
-@dataclass(slots=True, frozen=True)
-class _Release:
-    """Timer message: delayed tasks may be due."""
 
 
 class Dispatcher(Actor):
@@ -134,8 +131,10 @@ class Dispatcher(Actor):
             Credit: self._credited,
             Heartbeat: lambda _peer, _message: None,  # any message is a sign of life
             Hello: self._hello,
+            Copied: lambda peer, message: self.standby.acknowledged(peer, message.seq),
             Bye: self._left,
         }
+        self.standby = Standby(self._send, lambda: self._ledger.held_by(self._only_here))
         self._producers = Producers(
             self.incarnation,
             self.admission,
@@ -144,13 +143,16 @@ class Dispatcher(Actor):
             self._send,
             lambda task_id: results.peek(task_id) is not None,
             self._fetch,
+            self.standby,
             durable=journal is not None,
         )
-        self._outcomes = Outcomes(self._ledger, self.stats, self.records, self._routing, results)
+        self._outcomes = Outcomes(
+            self._ledger, self.stats, self.records, self._routing, results, self.standby
+        )
         self._acks = ResultAcks(durable=journal is not None)
         self._dirty = False
         self._until = Conditions()
-        self._release_at: float | None = None
+        self._delays = Delays(self._ledger, self.send_after, self._now)
         self.unfinished: list[str] = []  # once stopped: the ids of tasks it held
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -174,8 +176,8 @@ class Dispatcher(Actor):
     def _recover(self) -> None:
         """Queue again what the journal held: the tasks a previous run had not finished."""
         resubmit = functools.partial(self._submit, journaled=True)
-        recovered, dead = self.records.recover(resubmit, self._results.put)
-        self.stats.recovered, self.stats.dead_lettered = recovered, self.stats.dead_lettered + dead
+        self.stats.recovered, dead = self.records.recover(resubmit, self._results.put)
+        self.stats.dead_lettered += dead
 
     async def submit(self, task: TaskMsg) -> None:
         """A ``kiq()`` of this process, already admitted (``admission``): hand it over.
@@ -190,6 +192,8 @@ class Dispatcher(Actor):
             raise
         if self.journal is not None:
             await self.committed()
+        if self.standby.peer is not None and (copied := self.standby.copied()):
+            await copied  # the standby holds it too
 
     def adopt(self, tasks: list[TaskMsg]) -> None:
         """Take over tasks this process kicked through its submitter (``Submitter.surrender``)."""
@@ -203,7 +207,7 @@ class Dispatcher(Actor):
     async def on_stop(self) -> None:
         queued = [m.task_id for m in self._mailbox if type(m) is TaskMsg]  # kiq()s not yet taken
         self.unfinished = self._ledger.held_ids() + queued
-        self.records.report_unfinished(self.unfinished)
+        self.records.report_unfinished(self.unfinished, self.standby.peer)
         self.records.close(crashed=self.crash is not None)
         if self._channel is not None:
             # after a drain: the last Forward and Leaving messages may still be on their way
@@ -222,11 +226,8 @@ class Dispatcher(Actor):
         elif type(message) is _Tick:
             self._tick()
             self.send_after(self.heartbeat_s / 2, _Tick())
-        elif type(message) is _Release:
-            self._release_at = None
-            if self._ledger.release(self._now()):
-                self._dirty = True
-            self._arm_release()
+        elif type(message) is Release:
+            self._dirty = self._delays.fired() or self._dirty
         elif type(message) is FetchResults:
             self._fetch(None, message.task_ids)
         elif type(message) is list:  # adopt(): tasks of this process a submitter held
@@ -252,35 +253,25 @@ class Dispatcher(Actor):
         return super().answer(message)
 
     def _snapshot(self) -> dict[str, Any]:
-        return snapshot(self._ledger, self.peers, self.stats)
+        return {**snapshot(self._ledger, self.peers, self.stats), "standby": self.standby.peer}
 
     def poll_io(self) -> bool:
         channel = self._channel
         assert channel is not None
         self._gate.poll()
+        now, heard = self._now(), self._liveness.heard
+        # With CURVE, or while a connection has not said hello yet, the gate checks each
+        # message (its sender key's role; a Hello marks a connection as a zq peer's).
         if self._gate.curve or self._gate.unspoken:
-            return self._poll_checked(channel)
+            for peer, message in self._gate.admitted(channel):
+                heard(peer, now)
+                self._handle(peer, message)
+            return channel.readable()
         batch = channel.recv_batch()
-        if not batch:
-            return False
-        now = self._now()
-        heard = self._liveness.heard
         for peer, message in decoded(batch, routed=True, on_error=self._gate.protocol_error):
             heard(peer, now)
             self._handle(peer, message)
-        return len(batch) >= 1000 or channel.readable()
-
-    def _poll_checked(self, channel: Channel) -> bool:
-        """``poll_io`` with CURVE, or while a connection has not said hello yet.
-
-        With CURVE each message is checked against its sender key's role; a ``Hello`` marks
-        its connection as a zq peer's (the others are closed after the handshake timeout).
-        """
-        now, heard = self._now(), self._liveness.heard
-        for peer, message in self._gate.admitted(channel):
-            heard(peer, now)
-            self._handle(peer, message)
-        return channel.readable()
+        return len(batch) >= 1000 or (bool(batch) and channel.readable())
 
     def io_waiting(self) -> bool:
         return self._channel is not None and self._channel.readable()
@@ -325,6 +316,8 @@ class Dispatcher(Actor):
 
     def _left(self, peer: bytes, message: Bye) -> None:
         self._send(peer, Farewell())
+        if peer not in self.peers or self.peers[peer].role != ROLE_EXECUTOR:
+            self._producers.gone(peer)
         requeued = self._ledger.leave(peer, message.returned, message.cancelled)
         self.stats.requeued += len(requeued)
         self.peers.pop(peer, None)
@@ -346,7 +339,7 @@ class Dispatcher(Actor):
                 retried = complete(peer, result) or retried
             if retried:  # a retry's successor waits: dispatch it (or arm its delay)
                 self._dirty = True
-                self._arm_release()
+                self._delays.arm()
         if known and message.credit:  # else it rejoins (unknown_session) and is granted anew
             ledger.grant(peer, message.credit)
             self._dirty = True
@@ -370,7 +363,7 @@ class Dispatcher(Actor):
             hello.role, hello.pid, hello.hostname, hello.tasks, hello.queues, hello.credit
         )
         self._send(peer, Welcome(self.incarnation, self.heartbeat_s))
-        self._producers.welcomed(peer, hello.role)
+        self._producers.welcomed(peer, hello.role, first=not again)
         if not again:
             log.info(
                 "%s %s joined (pid %d on %s)",
@@ -384,40 +377,31 @@ class Dispatcher(Actor):
 
     def _submit(self, task: TaskMsg, origin: bytes | None, journaled: bool = False) -> None:
         labels = task.labels
-        due = self._due(task) if labels and "delay" in labels else None
+        due = self._delays.due(task) if labels and "delay" in labels else None
         ledger = self._ledger
         if "schedule_id" in labels and self.records.repeated_run(task, ledger, self._now()):
             self.stats.repeated_kicks += 1  # the same slot, from a second scheduler: dropped
         elif ledger.submit(task, origin, due):
             self.stats.submitted += 1
+            if self.standby.peer is not None and (origin is None or ledger.knows(origin)):
+                self.standby.accepted(task)  # only this process holds it: copy it
             if self.journal is not None and not journaled:
                 self.records.accepted(task, origin)
             if due is None:
                 self._dirty = True
             else:
-                self._arm_release()
+                self._delays.arm()
             return
         if origin is not None and not ledger.knows(origin):  # a producer's second kick of it:
             self._fetch(origin, [task.task_id])  # it gets the one result too (it waits for it)
 
+    def _only_here(self, origin: bytes | None) -> bool:
+        """Whether a task from ``origin`` has no other holder: a joined producer keeps its own."""
+        return origin is None or self._ledger.knows(origin)
+
     def _held(self) -> int:
         """Tasks waiting here (pending or delayed): what ``max_pending`` bounds."""
         return self._ledger.pending_count + self._ledger.delayed_count
-
-    def _due(self, task: TaskMsg) -> float | None:
-        """The time a task with a ``delay`` label (seconds) is due, or None to run it now."""
-        delay = zq_labels.delay_s(task.labels)
-        if delay is None:
-            if zq_labels.problem("delay", task.labels["delay"]) is not None:
-                log.warning("task %s: ignoring bad delay %r", task.task_id, task.labels["delay"])
-            return None
-        return self._now() + delay
-
-    def _arm_release(self) -> None:
-        due = self._ledger.next_due()
-        if due is not None and (self._release_at is None or due < self._release_at):
-            self._release_at = due
-            self.send_after(max(0.0, due - self._now()), _Release())
 
     def _fetch(self, peer: bytes | None, task_ids: list[str]) -> None:
         self._routing.fetch(peer, task_ids, self._ledger.origin_of)
@@ -455,6 +439,7 @@ class Dispatcher(Actor):
                 self._lose(peer, f"silent for over {self.liveness_timeout_s:g}s")
             else:
                 self.peers.pop(peer, None)
+                self._producers.gone(peer)
         for peer in self._liveness.owed(now):
             self._send(peer, Heartbeat(self._acks.acked(peer)))
 
@@ -468,6 +453,8 @@ class Dispatcher(Actor):
             if self.admission.queued:
                 self.admission.room()
         self.admission.held = self._held()  # what kiq() callers see until the next batch
+        if self.standby.busy:
+            self.standby.flush()
         self._routing.flush(self._send)
         assert self._channel is not None
         if self._channel.backlog:
@@ -487,6 +474,8 @@ class Dispatcher(Actor):
         elif self._ledger.knows(peer):
             self._lose(peer, "unroutable")
             self._dirty = True
+        elif peer == self.standby.peer:
+            self._producers.gone(peer)
 
     def _now(self) -> float:
         assert self._loop is not None

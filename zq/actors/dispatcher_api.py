@@ -182,7 +182,10 @@ class Conditions:
 def snapshot(
     ledger: Ledger, peers: dict[bytes, PeerInfo], stats: DispatcherStats
 ) -> dict[str, Any]:
-    """What ``stats()`` and ``wait_until`` see: queue sizes, executors, a copy of the counters."""
+    """What ``stats()`` and ``wait_until`` see: queue sizes, executors, a copy of the counters.
+
+    The dispatcher adds ``standby``: the joined process holding a copy of its own tasks, or None.
+    """
     executors = ledger.executors()
     return {
         "pending": ledger.pending_count,

@@ -25,7 +25,7 @@ from zq.core.messages import PROTOCOL_VERSION, ROLE_EXECUTOR, ROLE_PRODUCER, Hel
 from zq.exceptions import ProtocolVersionError, RemoteProtocolError
 from zq.transport.channel import Channel
 from zq.transport.curve import HANDSHAKE_EVENTS, AllowList, ZapHandler, check_libzmq
-from zq.transport.sockets import SocketConfig, router
+from zq.transport.sockets import AddressLock, SocketConfig, router
 
 log = logging.getLogger("zq.dispatcher")
 
@@ -55,6 +55,7 @@ class Gate:
         self._monitor: zmq.Socket[bytes] | None = None
         self._monitor_fd = -1
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: AddressLock | None = None  # ipc:// only: see AddressLock
 
     @property
     def curve(self) -> bool:
@@ -91,6 +92,8 @@ class Gate:
         Returns the socket and the endpoint it bound; on failure nothing stays open.
         """
         try:
+            if address.startswith("ipc://"):
+                self._lock = AddressLock(address)
             self.open(ctx, loop, address)  # before anything binds
             sock, endpoint = router(ctx, address, config)
         except BaseException:
@@ -216,6 +219,9 @@ class Gate:
 
     def close(self) -> None:
         """Stop the authenticator and the handshake monitor (after the ROUTER closed)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         if self._monitor is not None:
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.remove_reader(self._monitor_fd)

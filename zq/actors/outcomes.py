@@ -14,6 +14,7 @@ from zq.actors.dispatcher_api import DispatcherStats
 from zq.actors.records import Records
 from zq.actors.results import ResultStore
 from zq.actors.routing import Routing
+from zq.actors.standby import Standby
 from zq.core.executions import Executions
 from zq.core.ledger import DeadLetter, Ledger
 from zq.core.messages import ResultMsg, TaskMsg
@@ -33,6 +34,7 @@ class Outcomes:
         records: Records,
         routing: Routing,
         store: ResultStore,
+        standby: Standby,
     ) -> None:
         self._ledger = ledger
         self._stats = stats
@@ -40,6 +42,7 @@ class Outcomes:
         self._journal = records.journal is not None  # checked on the hot path
         self._routing = routing
         self._store = store
+        self._standby = standby
         self._executions = Executions(self._accepted_run)
 
     def complete(self, peer: bytes, result: ResultMsg) -> bool:
@@ -53,6 +56,8 @@ class Outcomes:
             stats.retried += 1
             return True
         stats.completed += 1
+        if self._standby.peer is not None:
+            self._standby.finished(result.task_id)
         if self._executions.early_runs:  # only after a session ended: results were resent
             stats.duplicates += self._executions.finished(result.task_id, result.run)
         if self._journal:
@@ -82,6 +87,8 @@ class Outcomes:
     def dead(self, task: TaskMsg, reason: str, origin: bytes | None) -> None:
         """Take ``task`` out of circulation (its caller's result comes separately, if any)."""
         self._stats.dead_lettered += 1
+        if self._standby.peer is not None:
+            self._standby.finished(task.task_id)
         self._executions.dropped(task.task_id)
         self._records.dead(task, reason, origin)
 

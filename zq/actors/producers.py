@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from zq.actors.admission import Admission
 from zq.actors.dispatcher_api import DispatcherStats, PeerInfo
+from zq.actors.standby import Standby
 from zq.core.ledger import Ledger
 from zq.core.messages import (
     ROLE_EXECUTOR,
@@ -38,6 +39,7 @@ class Producers:
         send: Callable[[bytes, Message], None],
         done: Callable[[str], bool],
         fetch: Callable[[bytes, list[str]], None],
+        standby: Standby,
         *,
         durable: bool,
     ) -> None:
@@ -49,6 +51,7 @@ class Producers:
         self._durable = durable
         self._done = done  # whether the store has a result for this task id
         self._fetch = fetch
+        self.standby = standby
         self.draining = False  # the graceful stop began: no new submissions
         self.untaken: dict[bytes, list[str]] = {}  # on their way to disk, by producer
 
@@ -89,9 +92,22 @@ class Producers:
         """The graceful stop begins: every joined producer is told ``Leaving``."""
         self.draining = True
         for peer, info in peers.items():
-            self.welcomed(peer, info.role)
+            if info.role != ROLE_EXECUTOR:
+                self._send(peer, Leaving(self._incarnation))
 
-    def welcomed(self, peer: bytes, role: str) -> None:
-        """A peer was welcomed: a producer joining a draining dispatcher is told at once."""
-        if self.draining and role != ROLE_EXECUTOR:
+    def welcomed(self, peer: bytes, role: str, *, first: bool) -> None:
+        """A peer was welcomed (``first``: not a retried hello).
+
+        A producer may become the standby; one joining a draining dispatcher is told at once.
+        """
+        if role == ROLE_EXECUTOR:
+            return
+        if self.draining:
             self._send(peer, Leaving(self._incarnation))
+        if first:
+            self.standby.joined(peer)
+
+    def gone(self, peer: bytes) -> None:
+        """A peer that is not an executor left (bye, silent, unroutable)."""
+        self.untaken.pop(peer, None)
+        self.standby.gone(peer)

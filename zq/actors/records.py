@@ -134,16 +134,27 @@ class Records:
         if self.journal is not None:
             return f"journal {self.journal.path}: unfinished tasks survive a crash or a restart"
         return (
-            "no journal: tasks not yet run are lost if this process exits or crashes "
-            "(set journal=, or keep this process up until they ran)"
+            "no journal: a crash of this process loses the tasks it holds, unless a second "
+            "process of the app has joined (it becomes the standby) or journal= is set; a "
+            "graceful stop first runs them (shutdown_timeout_s)"
         )
 
-    def report_unfinished(self, held: list[str]) -> None:
-        """Never drop tasks silently: say which ones the dispatcher's stop leaves unfinished."""
+    def report_unfinished(self, held: list[str], standby: bytes | None = None) -> None:
+        """Never drop tasks silently: say which ones the dispatcher's stop leaves unfinished.
+
+        ``standby``: the joined process that holds a copy of them (it takes them over).
+        """
         if not held:
             return
         shown = ", ".join(held[:10]) + (f" and {len(held) - 10} more" if len(held) > 10 else "")
-        if self.journal is not None:
+        if standby is not None and self.journal is None:
+            log.warning(
+                "stopping with %d task(s) not run; the standby %s holds them and takes over: %s",
+                len(held),
+                standby.hex()[:12],
+                shown,
+            )
+        elif self.journal is not None:
             log.info(
                 "stopping with %d unfinished task(s), kept in journal %s for the next start: %s",
                 len(held),

@@ -34,6 +34,10 @@ from zq.core.messages import (
     PROTOCOL_VERSION,
     ROLE_PRODUCER,
     Busy,
+    Bye,
+    Copied,
+    Copy,
+    Drop,
     Fetch,
     Forward,
     Heartbeat,
@@ -117,6 +121,9 @@ class Submitter(Actor):
         self._surrendered = False
         self._drained: asyncio.Future[None] | None = None  # ``drain``: nothing left to wait for
         self.on_disk: set[str] = set()  # unfinished tasks the dispatcher has journaled (Taken)
+        # As the dispatcher's standby: its process's tasks, held here too (zq.actors.standby).
+        self.copies: dict[str, TaskMsg] = {}
+        self._copied: int | None = None  # the Copy to acknowledge
 
     async def on_start(self) -> None:
         assert self._loop is not None
@@ -159,7 +166,9 @@ class Submitter(Actor):
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
         if self._channel is not None:
-            self._channel.close()
+            # Say we leave: if this was the standby, the dispatcher chooses another at once.
+            self._channel.send_message(Bye(), self.config.max_msg_size, queue=False)
+            self._channel.close(linger_ms=100)
         if self._ctx is not None:
             self._ctx.term()
 
@@ -223,8 +232,14 @@ class Submitter(Actor):
             self._send(Heartbeat())
 
     def _orphan(self, why: str) -> None:
-        """The dispatcher is gone: stop talking to the address; the broker finds the next one."""
+        """The dispatcher is gone: stop talking to the address; the broker finds the next one.
+
+        ``kiq()`` calls wait from now on (``Admission.pause``) and go through to the next one.
+        """
         self.orphaned = why
+        self.admission.pause(f"the dispatcher at {self.address} {why}, and none took over yet")
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)  # a stopping broker follows the takeover instead
         if self._channel is not None:
             self._channel.close()
             self._channel = None
@@ -248,7 +263,7 @@ class Submitter(Actor):
         this one; the admission's places and waiters move with them (``Admission.adopt``).
         """
         self._surrendered = True
-        tasks = dict(self._unfinished)
+        tasks = {**self.copies, **self._unfinished}  # the copies: the gone dispatcher's own
         for message in self._mailbox:
             if type(message) is TaskMsg:
                 tasks.setdefault(message.task_id, message)
@@ -260,6 +275,7 @@ class Submitter(Actor):
         self._unfinished = {}
         self._outgoing, self._again = [], []
         self.on_disk.clear()
+        self.copies = {}
         return list(tasks.values())
 
     def poll_io(self) -> bool:
@@ -287,6 +303,8 @@ class Submitter(Actor):
                 self._handed_back.extend(tasks)
             case Rejoin():
                 self._hello()
+            case Copy() | Drop():
+                self._standby(message)
             case Taken(task_ids=task_ids):
                 self.on_disk.update(t for t in task_ids if t in self._unfinished)
             case Leaving():  # after its Welcome, if we joined it while it drains
@@ -297,6 +315,19 @@ class Submitter(Actor):
                 pass
             case _:
                 log.warning("unexpected %s from %s", type(message).__name__, self.address)
+
+    def _standby(self, message: Copy | Drop) -> None:
+        """As the dispatcher's standby: hold (``Copy``, acknowledged) or forget (``Drop``)."""
+        if type(message) is Drop:
+            for task_id in message.task_ids:
+                self.copies.pop(task_id, None)
+            return
+        assert type(message) is Copy
+        if message.fresh:
+            self.copies.clear()
+        self.copies.update((task.task_id, task) for task in message.tasks)
+        if message.seq:  # 0: the first part of a split Copy (acknowledged with its last)
+            self._copied = max(self._copied or 0, message.seq)
 
     def _forwarded(self, message: Forward) -> None:
         for task_id in [r.task_id for r in message.results] + message.expired:
@@ -342,6 +373,9 @@ class Submitter(Actor):
             drained.set_result(None)  # every task has its result, or is on the dispatcher's disk
         if self._channel is None or self._surrendered:  # orphaned: they wait for the next one
             return
+        if self._copied is not None:
+            self._send(Copied(self._copied))
+            self._copied = None
         if self._again:
             self._send(Resubmit(self._again))
             self._again = []

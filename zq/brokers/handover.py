@@ -42,16 +42,13 @@ async def drain(sink: Sink, timeout_s: float) -> ShutdownReport:
     if isinstance(sink, Dispatcher):
         await _drain_dispatcher(sink, timeout_s)
         await sink.stop()
+        if not sink.unfinished:
+            return ShutdownReport()
         kept = f"journal {sink.journal.path}" if sink.journal is not None else None
+        if kept is None and sink.standby.peer is not None:
+            kept = f"the standby {sink.standby.peer.hex()[:12]}"
         return ShutdownReport(tuple(sink.unfinished), kept)
-    if sink.alive and (held := await sink.held()) and sink.orphaned is None:
-        log.info(
-            "waiting up to %gs for %d task(s) kicked here to be run or journaled by the "
-            "dispatcher (shutdown_timeout_s)",
-            timeout_s,
-            held,
-        )
-        await _within(sink.drain(), timeout_s)
+    await settle(sink, timeout_s)
     unfinished = tuple(sink.unfinished)
     orphaned, on_disk = sink.orphaned, len(sink.on_disk) == len(unfinished)
     await sink.stop()
@@ -82,6 +79,22 @@ async def drain(sink: Sink, timeout_s: float) -> ShutdownReport:
         _shown(unfinished),
     )
     return ShutdownReport(unfinished)
+
+
+async def settle(sink: Submitter, timeout_s: float) -> None:
+    """Wait until a joined producer's tasks have results or are on the dispatcher's disk.
+
+    At most ``timeout_s``; it ends early if the producer is orphaned (then the broker follows
+    the takeover and settles again).
+    """
+    if sink.alive and sink.orphaned is None and (held := await sink.held()):
+        log.info(
+            "waiting up to %gs for %d task(s) kicked here to be run or journaled by the "
+            "dispatcher (shutdown_timeout_s)",
+            timeout_s,
+            held,
+        )
+        await _within(sink.drain(), timeout_s)
 
 
 async def _drain_dispatcher(dispatcher: Dispatcher, timeout_s: float) -> None:

@@ -135,7 +135,7 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
         self._worker_store: ResultStore | None = None  # in a worker: made before it starts
         self._saving: set[asyncio.Task[None]] = set()
         self._takeover: asyncio.Task[None] | None = None
-        self._closing = False  # shutdown began: no takeover any more
+        self._stop_by: float | None = None  # shutdown began: a takeover must end by then
         self.may_join = True  # False: bind or fail (``zq dispatcher``), never join
         self.shutdown_switch = ShutdownSwitch()
 
@@ -173,7 +173,7 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
             await store.stop()
             self._store = None
             raise
-        self._closing = False
+        self._stop_by = None
         self._install(sink)
         store.check_live = self._check_live
 
@@ -189,9 +189,17 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
             sink.on_orphaned = self._orphaned
 
     def _orphaned(self, _why: str) -> None:
-        """The dispatcher this process joined left: bind the address or join the next one."""
-        if not self._closing and self._takeover is None:
+        """The dispatcher this process joined left: bind the address or join the next one.
+
+        Also while this process stops: its unfinished tasks need the next dispatcher too.
+        """
+        if self._takeover is None:
             self._takeover = asyncio.get_running_loop().create_task(self._take_over())
+
+    def _give_up(self, old: Submitter) -> bool:
+        """Whether a takeover from ``old`` is over: done, or out of time while stopping."""
+        late = self._stop_by is not None and asyncio.get_running_loop().time() > self._stop_by
+        return self._sink is not old or late
 
     async def _take_over(self) -> None:
         old, store = self._sink, self._store
@@ -201,7 +209,7 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
                 old,
                 lambda: self._bind_or_join(store, quiet=True),
                 self._install,
-                lambda: self._closing or self._sink is not old,
+                lambda: self._give_up(old),
                 min(self.heartbeat_s, 0.2),
             )
         finally:
@@ -313,13 +321,21 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
         return report
 
     async def _drain(self) -> ShutdownReport:
-        self._closing = True
-        if self._takeover is not None:  # at most one attempt to bind or join: let it end
-            await asyncio.gather(self._takeover, return_exceptions=True)
-        sink, self._sink, self.dispatcher = self._sink, None, None
+        loop = asyncio.get_running_loop()
+        self._stop_by = stop_by = loop.time() + self.shutdown_timeout_s
+        while True:  # a joined producer follows a takeover, then waits for its results
+            if self._takeover is not None:
+                await asyncio.gather(self._takeover, return_exceptions=True)
+            sink = self._sink
+            if not isinstance(sink, Submitter) or not sink.alive or sink.orphaned is not None:
+                break
+            await handover.settle(sink, stop_by - loop.time())
+            if sink.orphaned is None or loop.time() >= stop_by:
+                break
+        self._sink = self.dispatcher = None
         if sink is None:
             return ShutdownReport()
-        return await handover.drain(sink, self.shutdown_timeout_s)
+        return await handover.drain(sink, max(0.0, stop_by - loop.time()))
 
     async def kick(self, message: TaskMsg) -> None:
         """Hand the task to the dispatcher.

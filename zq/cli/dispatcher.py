@@ -58,6 +58,12 @@ SETTINGS = (
 )
 @click.option("--no-journal", is_flag=True, help="Keep tasks in memory only (a crash loses them).")
 @click.option(
+    "--standby",
+    is_flag=True,
+    help="If a dispatcher already serves the address, join it as its standby (hold a copy of "
+    "its own tasks) and take the address over when it leaves or dies; else bind it.",
+)
+@click.option(
     "--shutdown-timeout",
     type=click.FloatRange(min=0),
     default=None,
@@ -79,7 +85,8 @@ def dispatcher(**options: Any) -> None:
     CURVE keys and limits are used; its tasks are not imported. Producers of the app find the
     address taken and join this dispatcher; `zq worker APP` connects to it. With the journal
     (the default) a `kill -9` and a restart lose nothing. SIGINT/SIGTERM stop it: without a
-    journal it first serves what it holds, up to --shutdown-timeout.
+    journal it first serves what it holds, up to --shutdown-timeout. With --standby it runs
+    beside the app's dispatcher instead, ready to take its place.
     """
     if not options["no_configure_logging"]:
         logging.basicConfig(
@@ -88,10 +95,10 @@ def dispatcher(**options: Any) -> None:
     logging.getLogger("zq").setLevel(options["log_level"].upper())
     try:
         broker = standalone_broker(options)
-    except (click.ClickException, SecurityConfigError):
+    except click.ClickException:
         raise
-    except Exception as exc:
-        raise click.ClickException(f"cannot load {options['app']}: {exc}") from exc
+    except Exception as exc:  # the app does not import, a key file is wrong, ...
+        raise click.ClickException(f"cannot start: {exc}") from exc
     import uvloop
 
     sys.exit(uvloop.run(_serve(broker)))
@@ -119,7 +126,7 @@ def standalone_broker(options: dict[str, Any]) -> ZeroMQBroker:
     if options["shutdown_timeout"] is not None:
         settings["shutdown_timeout_s"] = options["shutdown_timeout"]
     broker = ZeroMQBroker(address, journal=journal, **settings)
-    broker.may_join = False
+    broker.may_join = options["standby"]
     if app is not None:
         broker.curve = app.curve
     if curve := curve_overrides(options):
@@ -128,23 +135,28 @@ def standalone_broker(options: dict[str, Any]) -> ZeroMQBroker:
 
 
 async def _serve(broker: ZeroMQBroker) -> int:
+    """Bind (or, with ``--standby``, join), then serve until SIGINT/SIGTERM."""
     try:
         await broker.startup()
-    except AddressInUseError as exc:
-        log.error("cannot start: %s", exc)
-        return 2
-    except SecurityConfigError as exc:
+    except (AddressInUseError, SecurityConfigError) as exc:
         log.error("cannot start: %s", exc)
         return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info(
-        "zq dispatcher ready on %s: producers join it, workers connect to it; "
-        "SIGINT/SIGTERM stop it",
-        broker.endpoint,
-    )
+    if broker.dispatcher is None:
+        log.info(
+            "zq dispatcher standing by for the dispatcher at %s: it takes the address over "
+            "when that one leaves; SIGINT/SIGTERM stop it",
+            broker.address,
+        )
+    else:
+        log.info(
+            "zq dispatcher ready on %s: producers join it, workers connect to it; "
+            "SIGINT/SIGTERM stop it",
+            broker.endpoint,
+        )
     await stop.wait()
     log.info("stopping")
     report = await broker.shutdown()

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from zq.core.messages import (
     ROLE_PRODUCER,
     Bye,
+    Copied,
     Credit,
     Fetch,
     Heartbeat,
@@ -37,7 +38,7 @@ KEY_PRODUCER = "producer"  # the ZAP User-Id of a key allowed only to submit
 ZAP_DOMAIN = b"zq"  # set on every CURVE server socket and enforced (fail closed)
 ZAP_VERSION = b"1.0"
 
-_SUBMITTER_MESSAGES = frozenset({Submit, Resubmit, Fetch, Heartbeat, Bye})
+_SUBMITTER_MESSAGES = frozenset({Submit, Resubmit, Fetch, Heartbeat, Bye, Copied})
 
 
 def is_loopback(endpoint: str) -> bool:
@@ -117,6 +118,7 @@ _UNKNOWN_SESSION = {
     Fetch: Unknown.REJOIN_ONLY,  # the answer would go to a session that is not there
     Credit: Unknown.REJOIN_ONLY,  # credit is per session: the Hello grants it afresh
     Heartbeat: Unknown.REJOIN_ONLY,
+    Copied: Unknown.REJOIN_ONLY,  # acknowledges a copy of a session that is not there
 }
 
 

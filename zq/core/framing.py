@@ -10,7 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from zq.core import codec
-from zq.core.messages import SIGNATURE, Assign, Forward, Message, Results, Submit
+from zq.core.messages import (
+    SIGNATURE,
+    Assign,
+    Copy,
+    Drop,
+    Forward,
+    Message,
+    Resubmit,
+    Results,
+    Submit,
+    Taken,
+)
 from zq.exceptions import RemoteProtocolError
 
 Frames = list[bytes]
@@ -46,6 +57,16 @@ def _halves(message: Message) -> tuple[Message, Message] | None:
     if isinstance(message, Submit) and len(message.tasks) > 1:
         half = len(message.tasks) // 2
         return Submit(message.tasks[:half]), Submit(message.tasks[half:])
+    if isinstance(message, Resubmit) and len(message.tasks) > 1:
+        half = len(message.tasks) // 2
+        return Resubmit(message.tasks[:half]), Resubmit(message.tasks[half:])
+    if isinstance(message, Drop | Taken) and len(message.task_ids) > 1:
+        half, ids, kind = len(message.task_ids) // 2, message.task_ids, type(message)
+        return kind(ids[:half]), kind(ids[half:])
+    if isinstance(message, Copy) and len(message.tasks) > 1:
+        half = len(message.tasks) // 2  # acknowledged once all of it is there: seq goes last
+        tasks, seq = message.tasks, message.seq
+        return Copy(0, tasks[:half], fresh=message.fresh), Copy(seq, tasks[half:])
     if isinstance(message, Results) and len(message.results) > 1:
         half = len(message.results) // 2
         results, resent = message.results, message.resent

@@ -32,7 +32,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -421,6 +421,10 @@ class Ledger:
         """``(known, origin)``: whether the task is here, and who submitted it."""
         entry = self._tasks.get(task_id)
         return (False, None) if entry is None else (True, entry.origin)
+
+    def held_by(self, keep: Callable[[bytes | None], bool]) -> list[TaskMsg]:
+        """The tasks held here (pending, delayed or leased) whose origin ``keep`` accepts."""
+        return [e.task for e in self._tasks.values() if keep(e.origin)]
 
     def held_ids(self) -> list[str]:
         """Every task here: pending, delayed or leased (what is at stake when this stops)."""

@@ -204,6 +204,30 @@ class Taken(msgspec.Struct, tag="taken", array_like=True):
     task_ids: list[str]
 
 
+class Copy(msgspec.Struct, tag="copy", array_like=True):
+    """Tasks only the dispatcher's process holds, for its standby to hold too.
+
+    ``fresh``: the whole copy (a new standby): what the standby held before is replaced. The
+    standby answers ``Copied(seq)`` once it holds them.
+    """
+
+    seq: int
+    tasks: list[TaskMsg]
+    fresh: bool = False
+
+
+class Copied(msgspec.Struct, tag="copied", array_like=True):
+    """The standby holds every ``Copy`` up to ``seq``."""
+
+    seq: int
+
+
+class Drop(msgspec.Struct, tag="drop", array_like=True):
+    """These copied tasks finished: the standby forgets them."""
+
+    task_ids: list[str]
+
+
 class Forward(msgspec.Struct, tag="forward", array_like=True, omit_defaults=True):
     """Results (and progress reports) for the peer that submitted or fetched those tasks.
 
@@ -253,4 +277,7 @@ Message = (
     | Busy
     | Leaving
     | Taken
+    | Copy
+    | Copied
+    | Drop
 )

@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import errno
+import fcntl
+import os
 from dataclasses import dataclass
 
 import zmq
@@ -71,6 +73,31 @@ def router(
     endpoint = sock.getsockopt(zmq.LAST_ENDPOINT)
     assert isinstance(endpoint, bytes)
     return sock, endpoint.decode()
+
+
+class AddressLock:
+    """Exclusive use of an ``ipc://`` address while the lock is held (its ``.lock`` file).
+
+    A TCP port can be bound by one process at a time, which is what makes one dispatcher per
+    address (and the takeover rule) hold; libzmq's ipc bind instead replaces a path that is
+    still in use. An ``flock`` gives ipc the same rule: the kernel releases it when the
+    process ends in any way, and a stopped process keeps it.
+    """
+
+    def __init__(self, address: str) -> None:
+        self.path = address.removeprefix("ipc://") + ".lock"
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.release()
+            raise AddressInUseError(f"{address} is already in use (its lock is held)") from None
+
+    def release(self) -> None:
+        """Let another process bind the address."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def dealer(

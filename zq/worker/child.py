@@ -113,14 +113,16 @@ async def serve(config: WorkerConfig) -> int:
     if state is not None:
         _share_state(loop, executor, state)
     os.register_at_fork(after_in_child=lambda: _disown(executor, state))
-    await broker.startup()  # WORKER_STARTUP handlers may kick: the executor queues those
-    await executor.start()
     stop, cancel = asyncio.Event(), asyncio.Event()
 
     def on_sigterm() -> None:  # the first drains, the second cancels
         (cancel if stop.is_set() else stop).set()
 
+    # Before the start-up handlers run: a SIGTERM from then on must reach their shutdown
+    # counterparts too (by default it would end the process in the middle of starting).
     loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    await broker.startup()  # WORKER_STARTUP handlers may kick: the executor queues those
+    await executor.start()
     executor.watch(lambda _actor, _error: stop.set())
     _watch_parent(loop, stop, config.index)
     joined = loop.create_task(executor.wait_joined(10.0))
