@@ -25,7 +25,7 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
     result.
     """
 
-    __slots__ = ("_kicked", "result_backend", "return_type", "task_id")
+    __slots__ = ("kicked_here", "result_backend", "return_type", "task_id")
 
     def __init__(
         self,
@@ -38,12 +38,8 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
         self.task_id = task_id
         self.result_backend = result_backend
         self.return_type = return_type
-        self._kicked = kicked  # kicked by this process: its result comes here by itself
-
-    @property
-    def kicked_here(self) -> bool:
-        """Whether this process kicked the task (else its result is fetched from the dispatcher)."""
-        return self._kicked
+        # Kicked by this process: its result comes here by itself (else it is fetched).
+        self.kicked_here = kicked
 
     async def is_ready(self) -> bool:
         """Whether the result has arrived."""
@@ -75,7 +71,7 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
         backend = self.result_backend
         if not isinstance(backend, EmbeddedResultBackend):
             raise NotImplementedError("wait_progress needs zq's embedded result backend")
-        waiting = backend.wait_progress(self.task_id, seen, fetch=not self._kicked)
+        waiting = backend.wait_progress(self.task_id, seen, fetch=not self.kicked_here)
         try:
             return await asyncio.wait_for(waiting, timeout if timeout > 0 else None)
         except TimeoutError:
@@ -95,7 +91,8 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
         limit = timeout if timeout > 0 else None
         if isinstance(backend, EmbeddedResultBackend):
             try:
-                waiting = backend.wait_for(self.task_id, self.return_type, fetch=not self._kicked)
+                fetch = not self.kicked_here
+                waiting = backend.wait_for(self.task_id, self.return_type, fetch=fetch)
                 return await asyncio.wait_for(waiting, limit)
             except TimeoutError:
                 backend.give_up(self.task_id)
