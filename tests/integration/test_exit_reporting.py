@@ -7,12 +7,14 @@ are kept for the next start). Passing them on (drain, takeover) is the rest of t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 import pytest
 
 from zq import ZeroMQBroker
+from zq.core.messages import TaskMsg
 from zq.kicker import AsyncKicker
 
 NAME = "nowhere:never_runs"  # no worker is connected: these stay pending
@@ -62,3 +64,25 @@ async def test_a_stop_with_nothing_left_says_nothing(caplog: pytest.LogCaptureFi
         await broker.startup()
         await broker.shutdown()
     assert "stopping with" not in caplog.text
+
+
+async def test_a_binder_that_stops_hands_its_standby_the_tasks_and_dead_letters() -> None:
+    """In one process for speed: A binds, B joins (the standby). A stops with a task pending
+    (no worker) and a dead letter; B takes the address over with both."""
+    a = ZeroMQBroker("tcp://127.0.0.1:*", heartbeat_s=0.2, liveness_timeout_s=1.0)
+    await a.startup()
+    b = ZeroMQBroker(a.endpoint, heartbeat_s=0.2, liveness_timeout_s=1.0)
+    await b.startup()
+    assert a.dispatcher is not None and b.dispatcher is None
+    await a.wait_until(lambda s: s["standby"] is not None)
+    pending = await kick_unrun(a, 1)  # copied to B before kiq() returned
+    a.dispatcher.records.dead(TaskMsg("dead-1", NAME, b"\x90"), "poisoned", None)
+    report = await a.shutdown()  # no worker: it waits a second for one, then stops
+    assert report.unfinished == tuple(pending) and report.kept_by is not None
+    assert report.kept_by.startswith("the standby")
+    dispatcher = await asyncio.wait_for(b.wait_bound(), 10)
+    stats = await b.stats()
+    assert stats["pending"] == 1  # A's task, from B's copy
+    assert [d.task_id for d in await b.dead_letters()] == ["dead-1"]
+    assert dispatcher is b.dispatcher
+    await b.shutdown()

@@ -16,6 +16,7 @@ from zq.core.messages import (
     ErrorInfo,
     Fetch,
     Forward,
+    Handoff,
     Heartbeat,
     Hello,
     Leaving,
@@ -79,6 +80,11 @@ GOLDEN = [
     ),
     (Copy(3, [], fresh=True), "94 a4 63 6f 70 79 03 90 c3"),
     (Copied(3), "92 a6 63 6f 70 69 65 64 03"),
+    (
+        Handoff([("why", None, TaskMsg("id1", "t", b"p"))], ["r1"]),
+        "93 a7 68 61 6e 64 6f 66 66 91 93 a3 77 68 79 c0 96 a3 69 64 31 a1 74 c4 01 70 80 a7 64 "
+        "65 66 61 75 6c 74 00 91 a2 72 31",
+    ),
     (Drop(["id1"]), "92 a4 64 72 6f 70 91 a3 69 64 31"),
     (Resubmit([]), "92 a8 72 65 73 75 62 6d 69 74 90"),
     (Leaving("i1"), "92 a7 6c 65 61 76 69 6e 67 a2 69 31"),

@@ -22,6 +22,7 @@ from zq.actors.base import Actor
 from zq.actors.delays import Delays, Release
 from zq.actors.dispatcher_api import (
     Conditions,
+    Depart,
     DispatcherStats,
     Drain,
     GetDeadLetters,
@@ -30,6 +31,7 @@ from zq.actors.dispatcher_api import (
     PurgeDeadLetters,
     ReplayDeadLetters,
     WaitUntil,
+    departed,
     snapshot,
 )
 from zq.actors.gate import Gate
@@ -52,6 +54,7 @@ from zq.core.messages import (
     Credit,
     Farewell,
     Fetch,
+    Handoff,
     Heartbeat,
     Hello,
     Message,
@@ -71,7 +74,7 @@ from zq.transport.sockets import SocketConfig
 
 log = logging.getLogger("zq.dispatcher")
 
-DRAIN_LINGER_MS = 500  # after a drain, how long the closing socket may still send
+DRAIN_LINGER_MS = 500  # a graceful stop: how long the last Forward and Farewell may take
 
 
 @dataclass(slots=True, frozen=True)
@@ -132,9 +135,14 @@ class Dispatcher(Actor):
             Heartbeat: lambda _peer, _message: None,  # any message is a sign of life
             Hello: self._hello,
             Copied: lambda peer, message: self.standby.acknowledged(peer, message.seq),
+            Handoff: lambda _peer, message: self.receive(message),
             Bye: self._left,
         }
-        self.standby = Standby(self._send, lambda: self._ledger.held_by(self._only_here))
+
+        def only_here(origin: bytes | None) -> bool:  # a joined producer keeps its own tasks
+            return origin is None or self._ledger.knows(origin)
+
+        self.standby = Standby(self._send, lambda: self._ledger.held_by(only_here))
         self._producers = Producers(
             self.incarnation,
             self.admission,
@@ -195,9 +203,15 @@ class Dispatcher(Actor):
         if self.standby.peer is not None and (copied := self.standby.copied()):
             await copied  # the standby holds it too
 
-    def adopt(self, tasks: list[TaskMsg]) -> None:
-        """Take over tasks this process kicked through its submitter (``Submitter.surrender``)."""
+    def adopt(self, tasks: list[TaskMsg], handoff: Handoff | None = None) -> None:
+        """Take over tasks this process kicked through its submitter (``Submitter.surrender``).
+
+        ``handoff``: the records of the dispatcher before this one, if this process was its
+        standby (dead letters, scheduled runs seen).
+        """
         self.tell_nowait(list(tasks))
+        if handoff is not None:
+            self.tell_nowait(handoff)
 
     def committed(self) -> asyncio.Future[None]:
         """Resolved once what was told before this call is on disk (with a journal)."""
@@ -208,10 +222,11 @@ class Dispatcher(Actor):
         queued = [m.task_id for m in self._mailbox if type(m) is TaskMsg]  # kiq()s not yet taken
         self.unfinished = self._ledger.held_ids() + queued
         self.records.report_unfinished(self.unfinished, self.standby.peer)
+        if self.crash is None and not self._producers.departed:  # stopped without a drain
+            self._producers.farewell(self.peers, self.records.handoff())
         self.records.close(crashed=self.crash is not None)
         if self._channel is not None:
-            # after a drain: the last Forward and Leaving messages may still be on their way
-            self._channel.close(linger_ms=DRAIN_LINGER_MS if self._producers.draining else 0)
+            self._channel.close(linger_ms=0 if self.crash else DRAIN_LINGER_MS)  # last words
         self._gate.close()
         if self._ctx is not None:
             self._ctx.term()
@@ -233,15 +248,21 @@ class Dispatcher(Actor):
         elif type(message) is list:  # adopt(): tasks of this process a submitter held
             for task in message:
                 self._submit(task, None)
+        elif type(message) is Handoff:  # from the dispatcher before this one (via its standby)
+            self.stats.dead_lettered += self.records.take_handoff(message, self._now())
         else:
             super().receive(message)
 
     def answer(self, message: Any) -> Any:
+        loop = self._loop
+        assert loop is not None
         if type(message) is WaitUntil:
-            assert self._loop is not None
-            return self._until.ask(message.predicate, self._snapshot(), self._loop)
+            return self._until.ask(message.predicate, self._snapshot(), loop)
         if type(message) is Drain:  # the graceful stop begins
             return self._producers.drain(self.peers)
+        if type(message) is Depart:  # and ends: answered once the producers said bye
+            self._producers.farewell(self.peers, self.records.handoff())
+            return self._until.ask(departed, self._snapshot(), loop)
         if type(message) is GetDeadLetters:
             return list(self.dead_letters.values())
         if type(message) is GetStats:
@@ -394,10 +415,6 @@ class Dispatcher(Actor):
             return
         if origin is not None and not ledger.knows(origin):  # a producer's second kick of it:
             self._fetch(origin, [task.task_id])  # it gets the one result too (it waits for it)
-
-    def _only_here(self, origin: bytes | None) -> bool:
-        """Whether a task from ``origin`` has no other holder: a joined producer keeps its own."""
-        return origin is None or self._ledger.knows(origin)
 
     def _held(self) -> int:
         """Tasks waiting here (pending or delayed): what ``max_pending`` bounds."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zq.core.ledger import Ledger
+from zq.core.messages import ROLE_EXECUTOR
 from zq.exceptions import ActorDeadError
 
 
@@ -82,6 +83,21 @@ class Drain:
     them back as ``Busy``, and a ``Leaving``, so that one of them takes the address over) and
     keeps serving what it holds.
     """
+
+
+@dataclass(slots=True, frozen=True)
+class Depart:
+    """Ask: the last step of a graceful stop; answered once no joined producer is left.
+
+    The standby gets the dispatcher's records (``Handoff``), every joined producer a
+    ``Farewell``; each answers with a ``Bye`` once it has read everything before it (a
+    connection that closes drops what its peer has not read yet). The caller bounds the wait.
+    """
+
+
+def departed(snapshot: dict[str, Any]) -> bool:
+    """Whether every joined producer said bye (``Depart``)."""
+    return not snapshot["producers"]
 
 
 def held(snapshot: dict[str, Any]) -> int:
@@ -193,5 +209,6 @@ def snapshot(
         "leased": ledger.leased_count,
         "executors": {p: peers[p] for p in executors if p in peers},
         "leases": {p: len(ledger.leases_of(p)) for p in executors},
+        "producers": sum(1 for info in peers.values() if info.role != ROLE_EXECUTOR),
         "stats": copy.copy(stats),  # a snapshot: it does not change under the caller
     }

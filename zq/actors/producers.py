@@ -18,6 +18,8 @@ from zq.core.ledger import Ledger
 from zq.core.messages import (
     ROLE_EXECUTOR,
     Busy,
+    Farewell,
+    Handoff,
     Leaving,
     Message,
     Resubmit,
@@ -53,6 +55,7 @@ class Producers:
         self._fetch = fetch
         self.standby = standby
         self.draining = False  # the graceful stop began: no new submissions
+        self.departed = False  # the records and the farewells went out (``farewell``)
         self.untaken: dict[bytes, list[str]] = {}  # on their way to disk, by producer
 
     def submitted(
@@ -107,7 +110,20 @@ class Producers:
         if first:
             self.standby.joined(peer)
 
+    def farewell(self, peers: dict[bytes, PeerInfo], handoff: Handoff) -> None:
+        """The dispatcher stops: its records to the standby, a ``Farewell`` to every producer.
+
+        On the ``Farewell`` a producer takes the address over, or joins whoever did.
+        """
+        self.departed = True
+        if self.standby.peer is not None:
+            self._send(self.standby.peer, handoff)
+        for peer, info in peers.items():
+            if info.role != ROLE_EXECUTOR:
+                self._send(peer, Farewell())
+
     def gone(self, peer: bytes) -> None:
         """A peer that is not an executor left (bye, silent, unroutable)."""
         self.untaken.pop(peer, None)
-        self.standby.gone(peer)
+        if not self.departed:  # after our Farewell the standby leaves to take over: it is ours
+            self.standby.gone(peer)

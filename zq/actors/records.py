@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from zq.actors.dispatcher_api import MAX_DEAD_LETTERS, DeadLetterInfo
 from zq.core.ledger import Ledger
-from zq.core.messages import ResultMsg, TaskMsg
+from zq.core.messages import Handoff, ResultMsg, TaskMsg
 from zq.storage.group_commit import GroupCommit
 from zq.storage.journal import Journal
 
@@ -84,7 +84,7 @@ class Records:
         if letters:
             forget([d.task_id for d in letters])
         for d in letters:
-            submit(TaskMsg(d.task_id, d.task_name, d.payload, d.labels, d.queue), d.origin)
+            submit(_task_of(d), d.origin)
         return [d.task_id for d in letters]
 
     def recover(
@@ -128,6 +128,22 @@ class Records:
         ):
             runs.popitem(last=False)
         return False
+
+    def handoff(self) -> Handoff:
+        """Dead letters and scheduled runs seen, for the standby (a graceful stop)."""
+        dead = [(d.reason, d.origin, _task_of(d)) for d in self.dead_letters.values()]
+        return Handoff(dead, list(self._runs))
+
+    def take_handoff(self, handoff: Handoff, now: float) -> int:
+        """What a previous dispatcher handed over: its dead letters and runs seen, kept here."""
+        for reason, origin, task in handoff.dead:
+            if task.task_id not in self.dead_letters:
+                if self._group is not None:
+                    self._group.dead(task, reason, origin)
+                self.dead(task, reason, origin, journaled=True)  # reported by its first holder
+        for run in handoff.runs:
+            self._runs.setdefault(run, now)
+        return len(handoff.dead)
 
     def guarantee(self) -> str:
         """What the configuration guarantees, in one line (the dispatcher's start-up log)."""
@@ -184,3 +200,7 @@ class Records:
         """Write what gathered (unless the dispatcher crashed) and close the journal."""
         if self._group is not None:
             self._group.close(crashed=crashed)
+
+
+def _task_of(letter: DeadLetterInfo) -> TaskMsg:
+    return TaskMsg(letter.task_id, letter.task_name, letter.payload, letter.labels, letter.queue)

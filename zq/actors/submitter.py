@@ -38,8 +38,10 @@ from zq.core.messages import (
     Copied,
     Copy,
     Drop,
+    Farewell,
     Fetch,
     Forward,
+    Handoff,
     Heartbeat,
     Hello,
     Leaving,
@@ -117,12 +119,14 @@ class Submitter(Actor):
         self._liveness: Liveness[str] = Liveness(heartbeat_s, liveness_timeout_s)
         self.liveness_timeout_s = liveness_timeout_s
         self.orphaned: str | None = None  # why the dispatcher is gone; None while it serves
+        self.leaving = False  # it said Leaving: it drains, takes nothing new, then says Farewell
         self.on_orphaned: Callable[[str], None] | None = None
         self._surrendered = False
         self._drained: asyncio.Future[None] | None = None  # ``drain``: nothing left to wait for
         self.on_disk: set[str] = set()  # unfinished tasks the dispatcher has journaled (Taken)
         # As the dispatcher's standby: its process's tasks, held here too (zq.actors.standby).
         self.copies: dict[str, TaskMsg] = {}
+        self.handoff: Handoff | None = None  # the stopped dispatcher's records, for the next
         self._copied: int | None = None  # the Copy to acknowledge
 
     async def on_start(self) -> None:
@@ -231,6 +235,19 @@ class Submitter(Actor):
         elif self._liveness.quiet_for(self.address, now) >= self.heartbeat_s:
             self._send(Heartbeat())
 
+    def _leaving(self) -> None:
+        """The dispatcher drains before its process stops: new tasks wait here for the next one.
+
+        The connection stays open until its ``Farewell`` (or its silence): results of what it
+        runs still come, and as its standby this process still gets its ``Drop``s and records.
+        """
+        if not self.leaving:
+            self.leaving = True
+            log.info(
+                "the dispatcher at %s is leaving: new tasks are held here for the next one",
+                self.address,
+            )
+
     def _orphan(self, why: str) -> None:
         """The dispatcher is gone: stop talking to the address; the broker finds the next one.
 
@@ -240,8 +257,9 @@ class Submitter(Actor):
         self.admission.pause(f"the dispatcher at {self.address} {why}, and none took over yet")
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)  # a stopping broker follows the takeover instead
-        if self._channel is not None:
-            self._channel.close()
+        if self._channel is not None:  # a Bye: the dispatcher may close now (see Depart)
+            self._channel.send_message(Bye(), self.config.max_msg_size, queue=False)
+            self._channel.close(linger_ms=100)
             self._channel = None
         log.warning(
             "the dispatcher at %s %s; holding %d unfinished task(s) for the next one",
@@ -252,9 +270,14 @@ class Submitter(Actor):
         if self.on_orphaned is not None:
             self.on_orphaned(why)
 
-    def adopt(self, tasks: list[TaskMsg]) -> None:
-        """Take over another submitter's unfinished tasks (``surrender``): they go out next."""
+    def adopt(self, tasks: list[TaskMsg], handoff: Handoff | None = None) -> None:
+        """Take over another submitter's unfinished tasks (``surrender``): they go out next.
+
+        ``handoff``: a gone dispatcher's records the other one held; they go to this one's.
+        """
         self.tell_nowait(_Adopt(tasks))
+        if handoff is not None:
+            self._send(handoff)
 
     def surrender(self) -> list[TaskMsg]:
         """Give up every task this submitter holds (unfinished, or kicked and not yet taken).
@@ -277,6 +300,11 @@ class Submitter(Actor):
         self.on_disk.clear()
         self.copies = {}
         return list(tasks.values())
+
+    def take_handoff(self) -> Handoff | None:
+        """The records a stopped dispatcher handed this standby (with ``surrender``)."""
+        handoff, self.handoff = self.handoff, None
+        return handoff
 
     def poll_io(self) -> bool:
         if self._channel is None:
@@ -305,10 +333,14 @@ class Submitter(Actor):
                 self._hello()
             case Copy() | Drop():
                 self._standby(message)
+            case Handoff():
+                self.handoff = message
             case Taken(task_ids=task_ids):
                 self.on_disk.update(t for t in task_ids if t in self._unfinished)
-            case Leaving():  # after its Welcome, if we joined it while it drains
-                self._orphan("is leaving (its process stops)")
+            case Leaving():
+                self._leaving()
+            case Farewell():  # the dispatcher's last word before its process ends
+                self._orphan("left (its process stopped)")
             case Refuse(reason=reason):
                 raise RemoteProtocolError(f"dispatcher {self.address} refused us: {reason}")
             case Heartbeat():
@@ -376,6 +408,8 @@ class Submitter(Actor):
         if self._copied is not None:
             self._send(Copied(self._copied))
             self._copied = None
+        if self.leaving:  # new tasks wait for the next dispatcher (``_leaving``)
+            return
         if self._again:
             self._send(Resubmit(self._again))
             self._again = []

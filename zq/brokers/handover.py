@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from zq.abc.broker import ShutdownReport
 from zq.actors.dispatcher import Dispatcher
-from zq.actors.dispatcher_api import Drain, GetStats, WaitUntil, drained, held, served
+from zq.actors.dispatcher_api import Depart, Drain, GetStats, WaitUntil, drained, held, served
 from zq.actors.submitter import Submitter
 from zq.exceptions import AddressInUseError, SendTaskError
 
@@ -34,13 +34,18 @@ log = logging.getLogger("zq.broker")
 
 Sink = Dispatcher | Submitter
 WORKER_GRACE_S = 1.0  # a draining binder with no worker connected waits this long for one
+DEPART_S = 1.0  # a stopping binder waits this long for its producers' byes (``Depart``)
 
 
 async def drain(sink: Sink, timeout_s: float) -> ShutdownReport:
     """Stop taking kicks, pass on what ``sink`` holds within ``timeout_s``, stop it; report."""
     sink.admission.close(SendTaskError("the broker is shutting down: kiq() is refused"))
     if isinstance(sink, Dispatcher):
+        loop = asyncio.get_running_loop()
+        stop_by = loop.time() + timeout_s
         await _drain_dispatcher(sink, timeout_s)
+        if sink.alive:  # records to the standby, farewells; a moment for their byes
+            await _within(sink.ask(Depart()), min(DEPART_S, max(0.0, stop_by - loop.time())))
         await sink.stop()
         if not sink.unfinished:
             return ShutdownReport()
@@ -155,7 +160,7 @@ async def next_sink(
             if attempts == 1 or attempts % 50 == 0:
                 log.warning("no dispatcher to take over from yet: %s; still trying", exc)
         else:
-            if not (isinstance(sink, Submitter) and sink.orphaned is not None):
+            if not (isinstance(sink, Submitter) and (sink.orphaned or sink.leaving)):
                 return sink
             await sink.stop()
         await asyncio.sleep(interval_s)
@@ -195,5 +200,5 @@ def move(old: Submitter, new: Sink) -> int:
     """
     tasks = old.surrender()
     new.admission.adopt(old.admission)
-    new.adopt(tasks)
+    new.adopt(tasks, old.take_handoff())
     return len(tasks)

@@ -1,11 +1,13 @@
-"""What a binding process may ask its own dispatcher: dead letters, stats, waiting for workers.
+"""What a process may ask its own dispatcher: dead letters, stats, waiting for workers.
 
 zq extensions of ``ZeroMQBroker`` (a mixin, so that the broker's module stays about binding,
-joining and kicking). Only the process that bound the address has a dispatcher to ask.
+joining and kicking). Only the process that bound the address has a dispatcher to ask; any
+process of the app may wait to become that one (``wait_bound``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +28,21 @@ class DispatcherQueries:
     """Asks to ``self.dispatcher`` (None in a process that joined, or before start-up)."""
 
     dispatcher: Dispatcher | None
+    _bound: asyncio.Event | None = None  # set while this process has the dispatcher
+
+    def _bound_event(self) -> asyncio.Event:
+        if self._bound is None:
+            self._bound = asyncio.Event()
+        return self._bound
+
+    async def wait_bound(self) -> Dispatcher:
+        """Wait until this process serves the address; returns its dispatcher.
+
+        It bound the address at start, or took it over when the process that had bound it left.
+        """
+        await self._bound_event().wait()
+        assert self.dispatcher is not None
+        return self.dispatcher
 
     async def dead_letters(self) -> list[DeadLetterInfo]:
         """Tasks this dispatcher took out of circulation, with the reason (oldest first)."""

@@ -185,6 +185,7 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
         if isinstance(sink, Dispatcher):
             self.dispatcher = sink
             self.endpoint = sink.endpoint
+            self._bound_event().set()
         else:
             sink.on_orphaned = self._orphaned
 
@@ -250,7 +251,7 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
                 self.address,
                 store,
                 # on a takeover: a dispatcher that is up answers at once; retried anyway
-                join_timeout_s=min(self.join_timeout_s, 1.0) if quiet else self.join_timeout_s,
+                join_timeout_s=min(self.join_timeout_s, 0.5) if quiet else self.join_timeout_s,
                 heartbeat_s=self.heartbeat_s,
                 liveness_timeout_s=self.liveness_timeout_s,
                 config=config,
@@ -333,6 +334,7 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
             if sink.orphaned is None or loop.time() >= stop_by:
                 break
         self._sink = self.dispatcher = None
+        self._bound_event().clear()
         if sink is None:
             return ShutdownReport()
         return await handover.drain(sink, max(0.0, stop_by - loop.time()))

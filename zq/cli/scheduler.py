@@ -51,6 +51,13 @@ log = logging.getLogger("zq.scheduler")
 @click.option(
     "--reload", "-r", is_flag=True, help="Restart the scheduler when the source code changes."
 )
+@click.option(
+    "--shutdown-timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="On stop, seconds to wait for the runs kicked here to be run (or journaled by the "
+    "dispatcher).  [default: the broker's shutdown_timeout_s]",
+)
 def scheduler(**options: Any) -> None:
     """Run the TaskiqScheduler MODULE:SCHEDULER, importing MODULES for their tasks.
 
@@ -89,6 +96,8 @@ def _load_scheduler(options: dict[str, Any]) -> TaskiqScheduler:
         if not isinstance(target.broker, ZeroMQBroker):
             raise TypeError("--curve-* options need the scheduler's broker to be a ZeroMQBroker")
         target.broker.use_curve(**curve)
+    if options.get("shutdown_timeout") is not None and isinstance(target.broker, ZeroMQBroker):
+        target.broker.shutdown_timeout_s = options["shutdown_timeout"]
     return target
 
 

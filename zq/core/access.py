@@ -25,6 +25,7 @@ from zq.core.messages import (
     Copied,
     Credit,
     Fetch,
+    Handoff,
     Heartbeat,
     Hello,
     Message,
@@ -38,7 +39,7 @@ KEY_PRODUCER = "producer"  # the ZAP User-Id of a key allowed only to submit
 ZAP_DOMAIN = b"zq"  # set on every CURVE server socket and enforced (fail closed)
 ZAP_VERSION = b"1.0"
 
-_SUBMITTER_MESSAGES = frozenset({Submit, Resubmit, Fetch, Heartbeat, Bye, Copied})
+_SUBMITTER_MESSAGES = frozenset({Submit, Resubmit, Fetch, Heartbeat, Bye, Copied, Handoff})
 
 
 def is_loopback(endpoint: str) -> bool:

@@ -228,6 +228,18 @@ class Drop(msgspec.Struct, tag="drop", array_like=True):
     task_ids: list[str]
 
 
+class Handoff(msgspec.Struct, tag="handoff", array_like=True):
+    """What a dispatcher that stops gracefully hands its standby besides the tasks.
+
+    Its dead letters (``(reason, origin, task)``) and the scheduled runs it has seen (their
+    ids). The standby gives them to the next dispatcher: its own, or the one it joins (then it sends
+    this message on).
+    """
+
+    dead: list[tuple[str, bytes | None, TaskMsg]]
+    runs: list[str]
+
+
 class Forward(msgspec.Struct, tag="forward", array_like=True, omit_defaults=True):
     """Results (and progress reports) for the peer that submitted or fetched those tasks.
 
@@ -280,4 +292,5 @@ Message = (
     | Copy
     | Copied
     | Drop
+    | Handoff
 )
