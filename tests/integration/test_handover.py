@@ -147,23 +147,26 @@ async def test_a_killed_binder_is_replaced_by_a_joined_producer(
     assert await a.expect("STARTED ") == "STARTED bound"
     worker = workers(address, "-w", "2", capture=True)  # type: ignore[operator]
     await worker.expect("dispatcher(s): ")
-    b = await Producer.start(
-        address, 20_000, log, "b", until_stdin=True, pace_s=0.001, results=True
-    )
+    b = await Producer.start(address, 20_000, log, "b", stats=True, **STREAM)
     assert await b.expect("STARTED ") == "STARTED joined"
-    await a.expect("KICKED ")
+    await a.expect("KICKED ")  # every kiq() of A returned: B, the standby, has them all
     a.process.kill()  # no goodbye: B notices the silence (liveness 1 s) and binds
     await a.process.wait()
     await b.expect("TOOK OVER")  # B prints it once it is the dispatcher (then its kicks go on)
     b.release()
     kicked = int((await b.expect("KICKED ")).split()[1])
     assert await b.expect("RESULTS ") == f"RESULTS {kicked} bound"
+    duplicates = int((await b.expect("STATS ")).split()[1])
+    # B's report comes once every task it took over has run: the log is complete then.
     assert await b.report() == {"unfinished": 0, "kept_by": None, "lost": 0}
     counts, _ = read_log(log)
-    b_tokens = [f"b{n}" for n in range(kicked)]
-    assert all(counts[t] >= 1 for t in b_tokens)  # every task of B ran
-    again = sum(counts[t] - 1 for t in b_tokens)
-    assert again <= 2 * 100  # only tasks running when A died can run twice (2 x 100 slots)
+    tokens = [f"a{n}" for n in range(COUNT)] + [f"b{n}" for n in range(kicked)]
+    lost = [t for t in tokens if counts[t] == 0]
+    assert not lost, f"{len(lost)} tasks whose kiq() returned never ran, e.g. {lost[:5]}"
+    again = sum(counts[t] - 1 for t in tokens)
+    print(f"FIGURES binder SIGKILLed with a worker up: {again} ran twice, {duplicates} counted")
+    assert again <= 2 * 100  # only tasks running when A died (2 processes x 100 slots)
+    assert again <= duplicates  # and each second run is counted
 
 
 async def test_zq_dispatcher_keeps_the_tasks_of_producers_that_exit_through_a_kill(
