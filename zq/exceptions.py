@@ -159,6 +159,13 @@ class AddressInUseError(ZQError):
     """The dispatcher address is bound by something that is not a live zq dispatcher."""
 
 
+class AddressNotLocalError(AddressInUseError):
+    """The address belongs to another host: a process here can join a dispatcher there.
+
+    It cannot bind it, so it cannot take it over either (see "When processes come and go").
+    """
+
+
 class ActorDeadError(ZQError):
     """The actor stopped (or crashed) before it could answer."""
 

@@ -65,16 +65,10 @@ class Gate:
     def open(
         self, ctx: zmq.Context[zmq.Socket[bytes]], loop: asyncio.AbstractEventLoop, address: str
     ) -> None:
-        """Before the ROUTER binds: start the authenticator, or warn of an open cluster."""
+        """Before the ROUTER binds: start the authenticator (with CURVE)."""
         check_libzmq(curve=self.allow is not None)
         self._loop = loop
         if self.allow is None:
-            if not is_loopback(address):
-                log.warning(
-                    "%s is reachable from the network and CURVE is off: anyone who can "
-                    "connect can run tasks here and post results (see 'Running on a LAN')",
-                    address,
-                )
             return
         zap = ZapHandler(ctx, self.allow)
         loop.add_reader(zap.fd, zap.answer)
@@ -100,6 +94,12 @@ class Gate:
             self.close()
             ctx.term()
             raise
+        if self.allow is None and not is_loopback(address):  # said once it is bound here
+            log.warning(
+                "%s is reachable from the network and CURVE is off: anyone who can "
+                "connect can run tasks here and post results (see 'Running on a LAN')",
+                address,
+            )
         self.watch(sock)
         return sock, endpoint
 

@@ -155,8 +155,9 @@ class Submitter(Actor):
                         f"cannot join the dispatcher at {self.address}: {problem}"
                     )
                 raise AddressInUseError(
-                    f"{self.address} is in use, but no zq dispatcher answered there within "
-                    f"{self.join_timeout_s:g}s: is another program bound to it?"
+                    f"no zq dispatcher answered at {self.address} within "
+                    f"{self.join_timeout_s:g}s: is the app's dispatcher running there, and "
+                    "is that address not taken by another program?"
                 )
             self._wakeup = loop.create_future()  # set by input on the socket
             with contextlib.suppress(TimeoutError):

@@ -25,6 +25,7 @@ from zq.core.messages import ResultMsg, TaskMsg
 from zq.exceptions import (
     ActorDeadError,
     AddressInUseError,
+    AddressNotLocalError,
     MessageTooLargeError,
     SecurityConfigError,
     SendTaskError,
@@ -241,12 +242,10 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
         )
         try:
             await dispatcher.start()
-        except AddressInUseError:
+        except AddressInUseError as exc:  # or of another host (AddressNotLocalError): join
             if not self.may_join:
-                raise AddressInUseError(
-                    f"{self.address} is already bound (by another dispatcher, or another "
-                    "program); this one only binds"
-                ) from None
+                why = "" if isinstance(exc, AddressNotLocalError) else " (by another process)"
+                raise type(exc)(f"{exc}{why}: zq dispatcher binds, it does not join") from None
             submitter = Submitter(
                 self.address,
                 store,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import zmq
 
-from zq.exceptions import AddressInUseError
+from zq.exceptions import AddressInUseError, AddressNotLocalError
 from zq.transport.curve import CurveKeys, serve_curve, use_curve
 
 DEFAULT_MAX_MSG_SIZE = 16 * 1024 * 1024
@@ -69,6 +69,8 @@ def router(
         sock.close(linger=0)
         if exc.errno == errno.EADDRINUSE:
             raise AddressInUseError(f"{address} is already in use") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise AddressNotLocalError(f"{address} is an address of another host") from None
         raise
     endpoint = sock.getsockopt(zmq.LAST_ENDPOINT)
     assert isinstance(endpoint, bytes)
