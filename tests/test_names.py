@@ -41,6 +41,10 @@ TOP_LEVEL = [
 
 SUBMODULES = {
     "zq.serializers": ["JSONSerializer", "MSGPackSerializer", "PickleSerializer"],
+    "zq.serializers.json_serializer": ["JSONSerializer"],  # taskiq's module paths
+    "zq.serializers.msgpack_serializer": ["MSGPackSerializer"],
+    "zq.serializers.pickle": ["PickleSerializer"],
+    "zq.schedule_sources": ["LabelScheduleSource"],
     "zq.kicker": ["AsyncKicker"],
     "zq.depends.progress_tracker": ["ProgressTracker", "TaskProgress", "TaskState"],
     "zq.brokers.shared_broker": ["shared_task", "async_shared_broker", "AsyncSharedBroker"],

@@ -28,7 +28,7 @@ from zq.exceptions import SendTaskError, TaskBrokerMismatchError
 from zq.formatters.proxy_formatter import ProxyFormatter
 from zq.kicker import check_labels
 from zq.serializers.base import TaskiqSerializer
-from zq.serializers.msgpack import MSGPackSerializer
+from zq.serializers.msgpack_serializer import MSGPackSerializer
 from zq.state import TaskiqState
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ compact, fast, and it keeps bytes, datetimes and UUIDs.
 """
 
 from zq.serializers.base import TaskiqSerializer
-from zq.serializers.json import JSONSerializer
-from zq.serializers.msgpack import MSGPackSerializer
+from zq.serializers.json_serializer import JSONSerializer
+from zq.serializers.msgpack_serializer import MSGPackSerializer
 from zq.serializers.pickle import PickleSerializer
 
 __all__ = ["JSONSerializer", "MSGPackSerializer", "PickleSerializer", "TaskiqSerializer"]
