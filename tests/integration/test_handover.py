@@ -116,17 +116,25 @@ async def test_with_no_worker_and_no_journal_the_stop_ends_in_time_and_names_the
     assert "no worker connected: waiting up to 1s for one" in caplog.text
 
 
-async def test_a_binder_that_exits_hands_over_to_a_joined_producer(
-    tmp_path: Path, workers: object
-) -> None:
+async def binder_and_joined(
+    tmp_path: Path, workers: object, a_count: int, a_options: dict[str, object], **b_options: object
+) -> tuple[Path, Producer, Producer]:
+    """Binder A (``a_count`` tasks, held open), a worker, and B joined with a kick stream."""
     address, log = free_address(), tmp_path / "runs.log"
-    a = await Producer.start(address, COUNT, log, "a", hold=True)
+    a = await Producer.start(address, a_count, log, "a", hold=True, **a_options)
     assert await a.expect("STARTED ") == "STARTED bound"
     worker = workers(address, "-w", "2", capture=True)  # type: ignore[operator]
     await worker.expect("dispatcher(s): ")
-    b = await Producer.start(address, 20_000, log, "b", trace=True, **STREAM)
+    b = await Producer.start(address, 20_000, log, "b", **b_options, **STREAM)
     assert await b.expect("STARTED ") == "STARTED joined"
     await a.expect("KICKED ")
+    return log, a, b
+
+
+async def test_a_binder_that_exits_hands_over_to_a_joined_producer(
+    tmp_path: Path, workers: object
+) -> None:
+    log, a, b = await binder_and_joined(tmp_path, workers, COUNT, {}, trace=True)
     a.release()  # A leaves gracefully while B keeps kicking
     assert await a.report() == {"unfinished": 0, "kept_by": None, "lost": 0}
     await b.expect("TOOK OVER")  # B binds the address; its kiq()s waited meanwhile
@@ -142,14 +150,8 @@ async def test_a_binder_that_exits_hands_over_to_a_joined_producer(
 async def test_a_killed_binder_is_replaced_by_a_joined_producer(
     tmp_path: Path, workers: object
 ) -> None:
-    address, log = free_address(), tmp_path / "runs.log"
-    a = await Producer.start(address, COUNT, log, "a", hold=True)
-    assert await a.expect("STARTED ") == "STARTED bound"
-    worker = workers(address, "-w", "2", capture=True)  # type: ignore[operator]
-    await worker.expect("dispatcher(s): ")
-    b = await Producer.start(address, 20_000, log, "b", stats=True, **STREAM)
-    assert await b.expect("STARTED ") == "STARTED joined"
-    await a.expect("KICKED ")  # every kiq() of A returned: B, the standby, has them all
+    log, a, b = await binder_and_joined(tmp_path, workers, COUNT, {}, stats=True)
+    # every kiq() of A returned (KICKED): B, the standby, has them all
     a.process.kill()  # no goodbye: B notices the silence (liveness 1 s) and binds
     await a.process.wait()
     await b.expect("TOOK OVER")  # B prints it once it is the dispatcher (then its kicks go on)
@@ -203,14 +205,7 @@ async def test_a_stalled_binder_keeps_its_address_and_serves_again_when_it_wakes
     """The split-brain rule: only the process holding the port serves it. SIGSTOP the binder
     past the liveness timeout: the joined producer cannot bind, keeps its tasks and tries
     again; after SIGCONT the old binder serves, and the producer joins it once more."""
-    address, log = free_address(), tmp_path / "runs.log"
-    a = await Producer.start(address, 500, log, "a", hold=True, stats=True)
-    assert await a.expect("STARTED ") == "STARTED bound"
-    worker = workers(address, "-w", "2", capture=True)  # type: ignore[operator]
-    await worker.expect("dispatcher(s): ")
-    b = await Producer.start(address, 20_000, log, "b", **STREAM)
-    assert await b.expect("STARTED ") == "STARTED joined"
-    await a.expect("KICKED ")
+    log, a, b = await binder_and_joined(tmp_path, workers, 500, {"stats": True})
     os.kill(a.process.pid, signal.SIGSTOP)
     try:
         await b.expect("ORPHANED")  # B saw the silence
