@@ -1,5 +1,6 @@
 """InMemoryBroker: the same API in one process, through the same pipeline as a worker."""
 
+import asyncio
 import threading
 
 import pytest
@@ -62,3 +63,19 @@ async def test_wait_result_times_out_with_taskiq_error() -> None:
         orphan = type(task)("no-such-task", broker.result_backend)
         with pytest.raises(TaskiqResultTimeoutError):
             await orphan.wait_result(timeout=0.05)
+
+
+def test_works_without_startup_and_in_one_asyncio_run_after_another() -> None:
+    """As taskiq's InMemoryBroker: most users' tests kick without startup(), loop after loop."""
+    fresh = InMemoryBroker()
+
+    @fresh.task
+    async def plus(a: int, b: int) -> int:
+        return a + b
+
+    async def once(a: int) -> int:
+        task = await plus.kiq(a, 1)
+        return (await task.wait_result(timeout=5)).return_value
+
+    assert asyncio.run(once(1)) == 2
+    assert asyncio.run(once(2)) == 3  # a new loop: the store of the old one is left behind

@@ -46,3 +46,27 @@ class AckableMessage:
 
     data: bytes
     ack: Callable[[], Awaitable[None] | None]
+
+
+class AckController:
+    """Acknowledges one received message at most once (taskiq's, for brokers written for it)."""
+
+    def __init__(self, ack: Callable[[], Awaitable[None] | None] | None) -> None:
+        self._ack = ack
+        self.is_acked = False
+
+    @property
+    def is_ackable(self) -> bool:
+        """Whether the message can be acknowledged at all."""
+        return self._ack is not None
+
+    async def ack(self) -> None:
+        """Acknowledge it (a second call does nothing); ``RuntimeError`` if it cannot be."""
+        if self._ack is None:
+            raise RuntimeError("this message cannot be acknowledged")
+        if self.is_acked:
+            return
+        outcome = self._ack()
+        if outcome is not None:
+            await outcome
+        self.is_acked = True

@@ -7,23 +7,13 @@ catching or constructing them is unchanged.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
+
+from zq.error import Error
 
 
-class TaskiqError(Exception):
+class TaskiqError(Error):
     """Base exception for all errors (taskiq's name)."""
-
-    __template__: ClassVar[str] = "Exception occurred"
-
-    def __init__(self, *args: Any, **fields: Any) -> None:
-        for key, value in fields.items():
-            setattr(self, key, value)
-        if not args:
-            try:
-                args = (self.__template__.format(**fields),)
-            except (KeyError, IndexError, AttributeError):
-                args = (self.__template__,)
-        super().__init__(*args)
 
 
 class TaskiqResultTimeoutError(TaskiqError):
@@ -109,6 +99,10 @@ class TaskRejectedError(TaskiqError):
     """The task was rejected."""
 
     __template__ = "Task was rejected"
+
+
+class ScheduledTaskCancelledError(TaskiqError):
+    """Raised by ``ScheduleSource.pre_send`` to skip this run of the schedule."""
 
 
 class TaskBrokerMismatchError(TaskiqError):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar
 
 from zq.abc.middleware import call_hooks, pipe_hooks
-from zq.abc.schedule_source import ScheduledTask, ScheduleSource
+from zq.abc.schedule_source import CronSpec, ScheduledTask, ScheduleSource
 from zq.core import labels as zq_labels
 from zq.core.codec import portable
 from zq.core.messages import TaskMsg
@@ -86,9 +86,23 @@ def encode_args(broker: AsyncBroker, args: tuple[Any, ...], kwargs: dict[str, An
     try:
         return broker.serializer.dumpb([args, kwargs])
     except (TypeError, ValueError, OverflowError) as exc:
+        serializer = type(broker.serializer).__name__
         raise SendTaskError(
-            f"cannot encode the arguments with {type(broker.serializer).__name__}: {exc}"
+            f"cannot encode {_culprit(broker, args, kwargs)} with {serializer}: {exc}"
         ) from exc
+
+
+def _culprit(broker: AsyncBroker, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """Which argument the serializer refuses (tried one by one, only once encoding failed)."""
+    named = [(f"argument {i}", v) for i, v in enumerate(args)] + [
+        (f"argument {k!r}", v) for k, v in kwargs.items()
+    ]
+    for what, value in named:
+        try:
+            broker.serializer.dumpb(value)
+        except Exception:
+            return f"{what} (of type {type(value).__qualname__})"
+    return "the arguments"
 
 
 async def send(
@@ -220,14 +234,18 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
     async def schedule_by_cron(
         self,
         source: ScheduleSource,
-        cron: str,
+        cron: str | CronSpec,
         *args: _Params.args,
         **kwargs: _Params.kwargs,
     ) -> CreatedSchedule[_ReturnType]:
         """Add a cron schedule to ``source`` (5 fields, or 6 with seconds last; UTC).
 
-        For a time zone, add a ``ScheduledTask`` with ``cron_offset`` to the source.
+        A ``CronSpec`` gives the fields one by one, and its ``offset`` the time zone.
         """
+        if isinstance(cron, CronSpec):
+            return await create_schedule(
+                self, source, args, kwargs, cron=cron.to_cron(), cron_offset=cron.offset
+            )
         return await create_schedule(self, source, args, kwargs, cron=cron)
 
     async def schedule_by_interval(

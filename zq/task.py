@@ -9,7 +9,7 @@ from zq.abc.result_backend import AsyncResultBackend
 from zq.core.casting import cast_result
 from zq.exceptions import ResultGetError, ResultIsReadyError, TaskiqResultTimeoutError
 from zq.result import TaskiqResult
-from zq.result_backends.embedded import EmbeddedResultBackend
+from zq.result_backends.embedded import EmbeddedResultBackend, failed_save
 
 if TYPE_CHECKING:
     from zq.core.progress import TaskProgress
@@ -99,13 +99,18 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
                 raise TaskiqResultTimeoutError(timeout=timeout) from None
         try:
             async with asyncio.timeout(limit):
-                while not await self.is_ready():  # noqa: ASYNC110 - third-party backend
+                while not await self.is_ready():
+                    failed = failed_save(backend, self.task_id)
+                    if failed is not None:  # it will never be ready there
+                        return failed
                     await asyncio.sleep(check_interval)
         except TimeoutError:
             raise TaskiqResultTimeoutError(timeout=timeout) from None
         return await self.get_result(with_logs=with_logs)
 
     def _cast(self, result: TaskiqResult[Any]) -> TaskiqResult[_ReturnType]:
+        if not isinstance(result, TaskiqResult):  # a backend written for taskiq returns its own
+            result = TaskiqResult.model_validate(result)
         if not result.is_err:
             result.return_value = cast_result(self.return_type, result.return_value, self.task_id)
         return result

@@ -55,3 +55,21 @@ async def test_pre_send_can_cancel_a_run(tmp_path: Path) -> None:
     plain = TaskiqScheduler(broker, [SQLiteScheduleSource(str(tmp_path / "t.db"))])
     assert await plain.on_ready(plain.sources[0], task, slot) == f"{task.schedule_id}@1"
     await scheduler.shutdown()
+
+
+async def test_a_fired_one_off_schedule_is_no_longer_listed(tmp_path: Path) -> None:
+    broker = InMemoryBroker()
+
+    @broker.task
+    async def job(x: int) -> None: ...
+
+    source = SQLiteScheduleSource(str(tmp_path / "s.db"))
+    once = await job.schedule_by_time(source, datetime(2030, 1, 1), 1)
+    every = await job.schedule_by_interval(source, 10, 2)
+    scheduler = TaskiqScheduler(broker, [source])
+    await scheduler.startup()
+    for created in (once, every):
+        await scheduler.on_ready(source, created.task, Slot("1", datetime(2030, 1, 1)))
+    assert [t.schedule_id for t, _ in source.list()] == [every.schedule_id]
+    await scheduler.shutdown()
+    await source.shutdown()

@@ -27,6 +27,7 @@ from zq.events import TaskiqEvents
 from zq.exceptions import SendTaskError, TaskBrokerMismatchError
 from zq.formatters.proxy_formatter import ProxyFormatter
 from zq.kicker import check_labels
+from zq.plugins import event_of, middleware_base
 from zq.serializers.base import TaskiqSerializer
 from zq.serializers.msgpack_serializer import MSGPackSerializer
 from zq.state import TaskiqState
@@ -191,15 +192,22 @@ class AsyncBroker(ABC):
         return self
 
     def add_middlewares(self, *middlewares: TaskiqMiddleware) -> None:
-        """Add middlewares, in order (anything not a ``TaskiqMiddleware`` is skipped)."""
+        """Add middlewares, in order: zq's ``TaskiqMiddleware`` subclasses, or taskiq's.
+
+        Anything else is a ``TypeError`` here, naming it (a middleware that silently does
+        nothing is worse than one that is refused).
+        """
         for middleware in middlewares:
-            if not isinstance(middleware, TaskiqMiddleware):
-                log.warning("%r is not a TaskiqMiddleware; skipped", middleware)
-                continue
+            base = middleware_base(middleware)
+            if base is None:
+                raise TypeError(
+                    f"{middleware!r} is not a TaskiqMiddleware (zq's or taskiq's): "
+                    "a middleware subclasses zq.TaskiqMiddleware"
+                )
             middleware.set_broker(self)
             self.middlewares.append(middleware)
             for hook in HOOKS:
-                if getattr(type(middleware), hook) is not getattr(TaskiqMiddleware, hook):
+                if getattr(type(middleware), hook) is not getattr(base, hook, None):
                     self.hooks[hook].append(middleware)
 
     def with_middlewares(self, *middlewares: TaskiqMiddleware) -> Self:
@@ -209,21 +217,25 @@ class AsyncBroker(ABC):
 
     def on_event(self, *events: TaskiqEvents) -> Callable[[EventHandler], EventHandler]:
         """Decorator: call the function (sync or async, given the state) on ``events``."""
+        members = [event_of(event) for event in events]
 
         def register(handler: EventHandler) -> EventHandler:
-            for event in events:
+            for event in members:
                 self.event_handlers[event].append(handler)
             return handler
 
         return register
 
     def add_event_handler(self, event: TaskiqEvents, handler: EventHandler) -> None:
-        """Call ``handler`` (sync or async, given the state) on ``event``."""
-        self.event_handlers[event].append(handler)
+        """Call ``handler`` (sync or async, given the state) on ``event``.
+
+        ``event`` may be taskiq's own ``TaskiqEvents`` member (taskiq-fastapi registers those).
+        """
+        self.event_handlers[event_of(event)].append(handler)
 
     def with_event_handlers(self, event: TaskiqEvents, *handlers: EventHandler) -> Self:
         """Add ``handlers`` for ``event``, returning the broker."""
-        self.event_handlers[event].extend(handlers)
+        self.event_handlers[event_of(event)].extend(handlers)
         return self
 
     def add_dependency_context(self, new_ctx: dict[Any, Any]) -> None:

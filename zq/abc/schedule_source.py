@@ -11,22 +11,59 @@ import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, Self
 
+import msgspec
+
+from zq.compat import ModelInterface, dataclass_fields
 from zq.core.timetable import MISSED_POLICIES, Timetable
-from zq.exceptions import TaskiqError
+from zq.exceptions import ScheduledTaskCancelledError
 
-
-class ScheduledTaskCancelledError(TaskiqError):
-    """Raised by ``ScheduleSource.pre_send`` to skip this run of the schedule."""
+__all__ = ["CronSpec", "ScheduleSource", "ScheduledTask", "ScheduledTaskCancelledError"]
 
 
 @dataclass
-class ScheduledTask:
+class CronSpec(ModelInterface):
+    """A cron expression by its fields (taskiq's), for ``schedule_by_cron``."""
+
+    minutes: str | int | None = "*"
+    hours: str | int | None = "*"
+    days: str | int | None = "*"
+    months: str | int | None = "*"
+    weekdays: str | int | None = "*"
+    offset: str | timedelta | None = None
+
+    def to_cron(self) -> str:
+        """The five-field cron string."""
+        return f"{self.minutes} {self.hours} {self.days} {self.months} {self.weekdays}"
+
+    @classmethod
+    def _shape(cls, args: tuple[Any, ...]) -> Any:
+        from typing_extensions import TypedDict  # pydantic's own dependency, on 3.11 too
+
+        field = NotRequired[str | int | None]
+        return TypedDict(  # type: ignore[operator]
+            "CronSpec",
+            {
+                "minutes": field,
+                "hours": field,
+                "days": field,
+                "months": field,
+                "weekdays": field,
+                "offset": NotRequired[str | timedelta | None],
+            },
+        )
+
+
+@dataclass
+class ScheduledTask(ModelInterface):
     """One schedule: what to kick (task, labels, arguments), and when.
 
     When: exactly one of ``cron`` (with an optional ``cron_offset``), ``interval`` in
-    seconds, or ``time``.
+    seconds, or ``time``. It has pydantic's model interface (``model_dump``,
+    ``model_validate``...) and dumps to what taskiq's ``ScheduledTask`` reads, so taskiq's schedule
+    sources (taskiq-redis) store and return zq's schedules; ``model_validate`` also takes
+    taskiq's own ``ScheduledTask``.
     """
 
     task_name: str
@@ -48,6 +85,36 @@ class ScheduledTask:
             cron=self.cron, cron_offset=self.cron_offset, interval=self.interval, time=self.time
         )
 
+    @classmethod
+    def _load(cls, data: dict[str, Any]) -> Self:
+        data = dict(data)
+        if isinstance(data.get("time"), str):
+            data["time"] = datetime.fromisoformat(data["time"])
+        if isinstance(data.get("interval"), str):  # pydantic's JSON form of a timedelta
+            data["interval"] = msgspec.convert(data["interval"], timedelta)
+        return cls(**data)
+
+    @classmethod
+    def _shape(cls, args: tuple[Any, ...]) -> Any:
+        from typing_extensions import TypedDict  # pydantic's own dependency, on 3.11 too
+
+        return TypedDict(  # type: ignore[operator]
+            "ScheduledTask",
+            {
+                "task_name": str,
+                "labels": NotRequired[dict[str, Any]],
+                "args": NotRequired[list[Any]],
+                "kwargs": NotRequired[dict[str, Any]],
+                "task_id": NotRequired[str | None],
+                "schedule_id": NotRequired[str],
+                "cron": NotRequired[str | None],
+                "cron_offset": NotRequired[str | timedelta | None],
+                "time": NotRequired[datetime | None],
+                "interval": NotRequired[int | timedelta | None],
+                "missed": NotRequired[str],
+            },
+        )
+
     @property
     def timetable(self) -> Timetable:
         """The slots of this schedule."""
@@ -62,6 +129,10 @@ class ScheduledTask:
             return f"every {self.timetable.interval_s:g}s"
         assert self.timetable.time is not None
         return f"at {self.timetable.time.isoformat()}"
+
+
+ScheduledTask._fields = dataclass_fields(ScheduledTask)
+CronSpec._fields = dataclass_fields(CronSpec)
 
 
 class ScheduleSource(ABC):

@@ -341,9 +341,12 @@ class Executor(Actor):
         if self._joined is not None:
             self._joined.set()
         if link.incarnation and link.incarnation != message.incarnation:
-            log.warning("dispatcher %s restarted; rejoined", link.address)
+            log.warning("the dispatcher at %s restarted; this worker rejoined it", link.address)
+        elif link.incarnation:  # the same dispatcher, a new session after a silence
+            log.info("reconnected to the dispatcher at %s", link.address)
+        else:  # the supervisor says it once for the host ("registered ... dispatcher(s)")
+            log.debug("joined the dispatcher at %s", link.address)
         link.incarnation = message.incarnation
-        log.info("joined dispatcher %s", link.address)
         for carried in link.carried:  # from the session before: after our Hello
             self._send(link, carried)
         link.carried = []
@@ -358,7 +361,7 @@ class Executor(Actor):
 
     def _renew(self, link: Link, why: str) -> None:
         """Start a new session on ``link``: the old one may have lost messages (see links)."""
-        log.warning("dispatcher %s %s: joining again as a new session", link.address, why)
+        log.warning("lost contact with the dispatcher at %s (%s); reconnecting", link.address, why)
         link.carried = link.restart_count([*link.carried, *link.close()])
         self._connect(link)
         self._hello(link)

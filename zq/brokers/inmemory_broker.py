@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import OrderedDict
+from typing import Any
 
 from zq.abc.broker import AsyncBroker, ShutdownReport
+from zq.abc.result_backend import AsyncResultBackend
 from zq.actors.results import ResultStore
 from zq.core import labels as zq_labels
 from zq.core.messages import ResultMsg, TaskMsg
+from zq.core.progress import TaskProgress
 from zq.core.remote_errors import is_zq_error
 from zq.core.worker_policy import jittered
 from zq.events import TaskiqEvents
-from zq.exceptions import NoResultError, SendTaskError, UnknownTaskError
+from zq.exceptions import NoResultError, ResultGetError, UnknownTaskError
 from zq.receiver import Receiver
+from zq.result import TaskiqResult
 from zq.result_backends.embedded import EmbeddedResultBackend, store_results
 
 
@@ -31,6 +36,48 @@ class _LocalPort:
 
     async def ack(self, task_id: str) -> None:
         return None
+
+
+class InmemoryResultBackend(AsyncResultBackend[Any]):
+    """Results in a dict of this process, the oldest dropped past ``max_stored_results``.
+
+    taskiq's; zq's brokers keep results in their own store and do not need it.
+    """
+
+    def __init__(self, max_stored_results: int = 100) -> None:
+        self.max_stored_results = max_stored_results
+        self.results: OrderedDict[str, TaskiqResult[Any]] = OrderedDict()
+        self.progress: OrderedDict[str, TaskProgress[Any]] = OrderedDict()
+
+    async def set_result(self, task_id: str, result: TaskiqResult[Any]) -> None:
+        """Keep it (dropping the oldest past the bound)."""
+        _bounded_put(self.results, task_id, result, self.max_stored_results)
+
+    async def is_result_ready(self, task_id: str) -> bool:
+        """Whether a result is kept for ``task_id``."""
+        return task_id in self.results
+
+    async def get_result(self, task_id: str, with_logs: bool = False) -> TaskiqResult[Any]:
+        """The kept result; ``ResultGetError`` if there is none."""
+        try:
+            return self.results[task_id]
+        except KeyError:
+            raise ResultGetError(f"no result for task {task_id}") from None
+
+    async def set_progress(self, task_id: str, progress: TaskProgress[Any]) -> None:
+        """Keep the task's latest progress."""
+        _bounded_put(self.progress, task_id, progress, self.max_stored_results)
+
+    async def get_progress(self, task_id: str) -> TaskProgress[Any] | None:
+        """The task's latest progress, or None."""
+        return self.progress.get(task_id)
+
+
+def _bounded_put(table: OrderedDict[str, Any], key: str, value: Any, bound: int) -> None:
+    table[key] = value
+    table.move_to_end(key)
+    while bound >= 0 and len(table) > bound:
+        table.popitem(last=False)
 
 
 class InMemoryBroker(AsyncBroker):
@@ -63,24 +110,40 @@ class InMemoryBroker(AsyncBroker):
         self._running: set[asyncio.Task[None]] = set()
         self._slots: asyncio.Semaphore | None = None
         self._port = _LocalPort(self)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def startup(self) -> None:
         """Start the result store and the execution pipeline, then the event handlers."""
-        if self._store is None:
-            listener = self._save_elsewhere if self.custom_result_backend else None
-            self._store = ResultStore(self.max_stored_results, listener=listener)
-            await self._store.start()
-            if not self.custom_result_backend:
-                self.result_backend = EmbeddedResultBackend(self._store, self.serializer)
-            self._receiver = Receiver(
-                self,
-                self.sync_tasks_pool_size,
-                validate_params=self.validate_params,
-                propagate_exceptions=self.propagate_exceptions,
-            )
-            self._receiver.startup()
-            self._slots = asyncio.Semaphore(self.max_async_tasks)
+        await self._ensure_running()
         await super().startup()
+
+    async def _ensure_running(self) -> None:
+        """The store and the pipeline, on the running event loop.
+
+        As taskiq's, the broker works without ``startup()`` (kicking starts what it needs, with
+        no event handlers), and in one ``asyncio.run()`` after another: what belonged to a
+        loop that has gone is left behind and made anew.
+        """
+        loop = asyncio.get_running_loop()
+        if self._store is not None and self._loop is loop:
+            return
+        if self._receiver is not None:  # a previous loop's, never shut down
+            self._receiver.shutdown()
+        self._loop = loop
+        self._running = set()
+        listener = self._save_elsewhere if self.custom_result_backend else None
+        self._store = ResultStore(self.max_stored_results, listener=listener)
+        await self._store.start()
+        if not self.custom_result_backend:
+            self.result_backend = EmbeddedResultBackend(self._store, self.serializer)
+        self._receiver = Receiver(
+            self,
+            self.sync_tasks_pool_size,
+            validate_params=self.validate_params,
+            propagate_exceptions=self.propagate_exceptions,
+        )
+        self._receiver.startup()
+        self._slots = asyncio.Semaphore(self.max_async_tasks)
 
     async def shutdown(self) -> ShutdownReport:
         """Wait for running tasks, run the shutdown handlers, then stop."""
@@ -91,14 +154,12 @@ class InMemoryBroker(AsyncBroker):
         if self._store is not None:
             await self._store.stop()
         self._store = self._receiver = None
+        self._loop = None
         return report
 
     async def kick(self, message: TaskMsg) -> None:
         """Start running the task in the background (after its ``delay`` label, if any)."""
-        if self._receiver is None or self._slots is None:
-            raise SendTaskError(
-                "the broker is not started: `await broker.startup()` or `async with broker:`"
-            )
+        await self._ensure_running()
         if self.find_task(message.task_name) is None:
             raise UnknownTaskError(task_name=message.task_name)
         if self.await_inplace:

@@ -7,6 +7,8 @@ to it by the dispatcher, and ``wait_result`` is woken by it, never polling.
 from __future__ import annotations
 
 import logging
+import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -16,7 +18,7 @@ from zq.actors.results import (
 )
 from zq.core.messages import ResultMsg
 from zq.core.progress import TaskProgress, TaskState
-from zq.exceptions import ResultGetError
+from zq.exceptions import ResultGetError, ResultSetError
 from zq.result import TaskiqResult
 from zq.serializers.base import TaskiqSerializer
 
@@ -27,12 +29,45 @@ log = logging.getLogger("zq.backends")
 async def store_results(
     backend: AsyncResultBackend[Any], serializer: TaskiqSerializer, results: list[ResultMsg]
 ) -> None:
-    """Store results that reached this process in a plugged-in backend; a failure is logged."""
+    """Store results that reached this process in a plugged-in backend.
+
+    A failure is logged at ERROR and remembered, so that a caller polling that backend for
+    the result gets an error result instead of waiting for ever (``failed_save``).
+    """
     for msg in results:
         try:
             await backend.set_result(msg.task_id, TaskiqResult.from_message(msg, serializer))
-        except Exception:
-            log.exception("the result backend could not store task %s", msg.task_id)
+        except Exception as exc:
+            name = type(backend).__name__
+            log.exception("the result backend %s could not store task %s", name, msg.task_id)
+            _remember(backend, msg.task_id, f"{name} could not store the result: {exc!r}")
+
+
+MAX_FAILED_SAVES = 10_000  # per backend: the most recent failures, for waiters still polling
+_failed_saves: weakref.WeakKeyDictionary[Any, OrderedDict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _remember(backend: AsyncResultBackend[Any], task_id: str, reason: str) -> None:
+    try:
+        failed = _failed_saves.setdefault(backend, OrderedDict())
+    except TypeError:  # a backend that cannot be weakly referenced: its waiters time out
+        return
+    failed[task_id] = reason
+    if len(failed) > MAX_FAILED_SAVES:
+        failed.popitem(last=False)
+
+
+def failed_save(backend: AsyncResultBackend[Any], task_id: str) -> TaskiqResult[Any] | None:
+    """The error result for ``task_id`` if ``backend`` failed to store its result, else None."""
+    try:
+        failed = _failed_saves.get(backend)
+        reason = None if failed is None else failed.get(task_id)
+    except TypeError:
+        return None
+    if reason is None:
+        return None
+    error = ResultSetError(f"task {task_id} finished, but {reason}")
+    return TaskiqResult(is_err=True, return_value=None, execution_time=0.0, error=error)
 
 
 def encode_progress(serializer: TaskiqSerializer, progress: TaskProgress[Any]) -> bytes:

@@ -70,11 +70,16 @@ class SchedulerLoop:
         self._woken.set()
 
     async def refresh(self) -> None:
-        """Read every source; a failing source is logged and keeps its last schedules."""
+        """Read every source; a failing source is logged and keeps its last schedules.
+
+        A source written for taskiq (taskiq-redis) returns taskiq's ``ScheduledTask``: it is read
+        into zq's by its fields.
+        """
         found: list[tuple[ScheduleSource, ScheduledTask]] = []
         for source in self.scheduler.sources:
             try:
-                found += [(source, task) for task in await source.get_schedules()]
+                schedules = await source.get_schedules()
+                found += [(source, ScheduledTask.model_validate(t)) for t in schedules]
             except Exception:
                 log.exception("cannot read schedules from %s", type(source).__name__)
                 found += [(s, t) for s, t in self._schedules if s is source]

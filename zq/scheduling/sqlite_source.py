@@ -113,6 +113,12 @@ class SQLiteScheduleSource(ScheduleSource):
             raise KeyError(f"no schedule {schedule_id!r} in {self.path}")
         self.state.forget(schedule_id)
 
+    async def post_send(self, task: ScheduledTask) -> None:
+        """A one-off schedule (``time``) that fired is done: it is removed, no longer listed."""
+        if task.time is not None:
+            self.db.execute("DELETE FROM schedules WHERE schedule_id = ?", (task.schedule_id,))
+            self.state.forget(task.schedule_id)
+
     async def pause(self, schedule_id: str) -> None:
         """Stop firing a schedule until it is resumed."""
         self._set_paused(schedule_id, True)

@@ -7,13 +7,14 @@ from typing import Any
 import msgspec
 
 from zq.serializers.base import TaskiqSerializer
+from zq.serializers.hooks import enc_hook
 
 
 class JSONSerializer(TaskiqSerializer):
     """JSON; bytes values are not representable (use msgpack for those)."""
 
     def __init__(self) -> None:
-        self._encoder = msgspec.json.Encoder()
+        self._encoder = msgspec.json.Encoder(enc_hook=enc_hook)
         self._decoder = msgspec.json.Decoder()
 
     def dumpb(self, value: Any) -> bytes:

@@ -7,13 +7,14 @@ from typing import Any
 import msgspec
 
 from zq.serializers.base import TaskiqSerializer
+from zq.serializers.hooks import enc_hook
 
 
 class MSGPackSerializer(TaskiqSerializer):
     """msgpack; one Encoder/Decoder per serializer, created once."""
 
     def __init__(self) -> None:
-        self._encoder = msgspec.msgpack.Encoder()
+        self._encoder = msgspec.msgpack.Encoder(enc_hook=enc_hook)
         self._decoder = msgspec.msgpack.Decoder()
 
     def dumpb(self, value: Any) -> bytes:

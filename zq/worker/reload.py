@@ -1,9 +1,11 @@
 """Watching the source for ``zq worker --reload``: which changes count, and the watchdog glue.
 
 A change counts unless it is under ``__pycache__`` or ``.git``, is a compiled or editor temp
-file, or (unless ``--do-not-use-gitignore``) matches the ``.gitignore`` of the watched
-directory. Directory events never count (a file's change is reported for itself), so the
-bytecode a restarted child writes cannot trigger another reload.
+file, is a SQLite database or one of its side files (zq's journal, schedule state and schedule
+source are SQLite files, named as the user likes and written while the worker runs), or (unless
+``--do-not-use-gitignore``) matches the ``.gitignore`` of the watched directory. Directory
+events never count (a file's change is reported for itself), so the bytecode a restarted child
+writes cannot trigger another reload.
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 ALWAYS_IGNORED_DIRS = {"__pycache__", ".git", ".hg", ".mypy_cache", ".ruff_cache", ".venv"}
-IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp")
+IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp", "-wal", "-shm", "-journal")
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite(path: Path) -> bool:
+    """Whether ``path`` is a SQLite database (by its first bytes, whatever its name)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:  # gone already, or not a regular file
+        return False
 
 
 class ChangeFilter:
@@ -38,6 +50,8 @@ class ChangeFilter:
         """True if a change to ``path`` should trigger a reload."""
         resolved = Path(os.path.abspath(path))
         if ALWAYS_IGNORED_DIRS & set(resolved.parts) or resolved.name.endswith(IGNORED_SUFFIXES):
+            return False
+        if is_sqlite(resolved):
             return False
         for root, spec in self._specs:
             try:

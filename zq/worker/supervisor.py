@@ -206,18 +206,29 @@ class WorkerSupervisor:
         finally:
             transport.close()
 
+    def _announce(self, report: Report) -> None:
+        """Say once what the host serves; no task at all is a WARNING (kicks would wait)."""
+        queues, addresses = ", ".join(report.queues) or "all", ", ".join(report.addresses)
+        if report.tasks:
+            tasks = ", ".join(report.tasks)
+            log.info("registered %d task(s): %s; queues: %s; dispatcher(s): %s",
+                     len(report.tasks), tasks, queues, addresses)  # fmt: skip
+            return
+        log.warning(
+            "registered 0 tasks: %s defines none once imported (with modules: %s); tasks "
+            "kicked to it will wait. Name the modules that define them after the app, or "
+            "use --fs-discover; dispatcher(s): %s",
+            self.config.app,
+            ", ".join(self.config.modules) or "none",
+            addresses,
+        )
+
     def _on_report(self, child: _Child, report: Report) -> None:
         if report.event == "ready":
             child.ready.set()
             if not self._announced:
                 self._announced = True
-                log.info(
-                    "registered %d task(s): %s; queues: %s; dispatcher(s): %s",
-                    len(report.tasks),
-                    ", ".join(report.tasks) or "none",
-                    ", ".join(report.queues) or "all",
-                    ", ".join(report.addresses),
-                )
+                self._announce(report)
         elif report.event == "spent":
             log.info("worker %d took its %s task(s): replacing it", child.index, report.count or "")
             if not self.stopping:

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, NotRequired, Self, TypeVar
 
+from zq.compat import ModelInterface
 from zq.core.casting import cast_result
-from zq.core.messages import ResultMsg
+from zq.core.messages import ErrorInfo, ResultMsg
 from zq.core.remote_errors import describe, rebuild
 from zq.serializers.base import TaskiqSerializer
 
 _ReturnType = TypeVar("_ReturnType")
 
 
-class TaskiqResult(Generic[_ReturnType]):
-    """Result of a remote task invocation (taskiq's fields and ``raise_for_error``)."""
+class TaskiqResult(ModelInterface, Generic[_ReturnType]):
+    """Result of a remote task invocation (taskiq's fields and ``raise_for_error``).
+
+    It has the pydantic model interface plugins use (``model_dump``, ``model_validate``,
+    a schema for FastAPI's ``response_model=TaskiqResult[int]``); the error is dumped in
+    taskiq's form, so taskiq's own ``TaskiqResult`` reads what zq's wrote and the other way round.
+    """
 
     __slots__ = ("error", "execution_time", "is_err", "labels", "log", "return_value")
+    _fields = ("is_err", "log", "return_value", "execution_time", "labels", "error")
 
     def __init__(
         self,
@@ -43,6 +50,47 @@ class TaskiqResult(Generic[_ReturnType]):
     def __repr__(self) -> str:
         what = f"error={self.error!r}" if self.is_err else f"return_value={self.return_value!r}"
         return f"TaskiqResult(is_err={self.is_err}, {what}, execution_time={self.execution_time})"
+
+    def _dump(self) -> dict[str, Any]:
+        data = super()._dump()
+        data["error"] = None if self.error is None else dump_error(self.error)
+        return data
+
+    @classmethod
+    def _load(cls, data: dict[str, Any]) -> Self:
+        error = data.get("error")
+        if isinstance(error, dict):
+            data = {**data, "error": load_error(error)}
+        data.setdefault("return_value", None)
+        return cls(**data)
+
+    @classmethod
+    def _shape(cls, args: tuple[Any, ...]) -> Any:
+        from typing_extensions import TypedDict  # pydantic's own dependency, on 3.11 too
+
+        returns = args[0] if args else Any
+
+        class TaskiqError(TypedDict):
+            """An error in taskiq's dumped form."""
+
+            exc_type: str
+            exc_message: list[Any]
+            exc_module: str
+            exc_cause: NotRequired[Any]
+            exc_context: NotRequired[Any]
+            exc_suppress_context: NotRequired[bool]
+
+        return TypedDict(  # type: ignore[operator]
+            "TaskiqResult",
+            {
+                "is_err": bool,
+                "log": NotRequired[str | None],
+                "return_value": returns,
+                "execution_time": float,
+                "labels": NotRequired[dict[str, Any]],
+                "error": NotRequired[TaskiqError | None],
+            },
+        )
 
     def to_message(
         self,
@@ -90,3 +138,25 @@ class TaskiqResult(Generic[_ReturnType]):
             labels=msg.labels,
             log=msg.log,
         )
+
+
+def dump_error(error: BaseException) -> dict[str, Any]:
+    """``error`` in taskiq's dumped form (type, module, args; cause and context by type)."""
+    info = describe(error)
+    return {
+        "exc_type": info.qualname,
+        "exc_message": info.args,
+        "exc_module": info.module,
+        "exc_cause": None,
+        "exc_context": None,
+        "exc_suppress_context": error.__suppress_context__,
+    }
+
+
+def load_error(data: dict[str, Any]) -> BaseException:
+    """The exception a dumped error describes (its class if imported here, else a stand-in)."""
+    args = data.get("exc_message") or []
+    args = list(args) if isinstance(args, list | tuple) else [args]
+    qualname = str(data.get("exc_type", "Exception"))
+    info = ErrorInfo(str(data.get("exc_module", "builtins")), qualname, str(args), args)
+    return rebuild(info)

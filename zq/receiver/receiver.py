@@ -33,6 +33,7 @@ from zq.core.messages import ResultMsg, TaskMsg
 from zq.core.remote_errors import describe
 from zq.exceptions import NoResultError, UnknownTaskError
 from zq.message import TaskiqMessage
+from zq.plugins import taskiq_object
 from zq.result import TaskiqResult
 from zq.state import TaskiqState
 
@@ -53,10 +54,27 @@ class SyncTaskPool(Protocol):
         """Stop the pool."""
 
 
+def dependency_aliases() -> tuple[list[type], list[type]]:
+    """The classes a dependency may be annotated with for the context, and for the state.
+
+    zq's always; taskiq's ``Context`` and ``TaskiqState`` too once taskiq is imported.
+    """
+    contexts: list[type] = [Context]
+    states: list[type] = [TaskiqState]
+    for found, module, name in (
+        (contexts, "taskiq.context", "Context"),
+        (states, "taskiq.state", "TaskiqState"),
+    ):
+        cls = taskiq_object(module, name)
+        if isinstance(cls, type):
+            found.append(cls)
+    return contexts, states
+
+
 class _Plan:
     """What running one task needs, worked out once per task name."""
 
-    __slots__ = ("caster", "func", "graph", "is_async", "plain", "task_name")
+    __slots__ = ("caster", "contexts", "func", "graph", "is_async", "plain", "states", "task_name")
 
     def __init__(self, func: Any, is_async: bool, validate: bool, task_name: str) -> None:
         self.func = func
@@ -67,6 +85,9 @@ class _Plan:
         graph = DependencyGraph(func)
         self.graph = None if graph.is_empty() else graph
         self.plain = self.caster is None and self.graph is None
+        # What a dependency may be annotated with: zq's Context and state, and taskiq's once
+        # imported (a plug-in written for taskiq, such as dishka's, asks for those).
+        self.contexts, self.states = dependency_aliases()
 
 
 class Receiver:
@@ -160,7 +181,7 @@ class Receiver:
         except BaseException as exc:
             if being_cancelled(exc):
                 raise
-            log.debug("task %s (%s) failed", task.task_id, task.task_name, exc_info=True)
+            log.error("task %s (id %s) failed: %r", task.task_name, task.task_id, exc, exc_info=exc)
             return ResultMsg(
                 task.task_id, True, b"", perf_counter() - start, task.labels, describe(exc)
             )
@@ -220,8 +241,8 @@ class Receiver:
             if plan.graph is not None:
                 context = {
                     **self.broker.custom_dependency_context,  # a fresh dict per task
-                    Context: Context(message, self.broker, port),
-                    TaskiqState: self.broker.state,
+                    **dict.fromkeys(plan.contexts, Context(message, self.broker, port)),
+                    **dict.fromkeys(plan.states, self.broker.state),
                 }
                 dep_ctx = plan.graph.async_ctx(context, self.broker.dependency_overrides or None)
                 kwargs = {**await dep_ctx.resolve_kwargs(), **message.kwargs}
@@ -236,7 +257,8 @@ class Receiver:
             if being_cancelled(exc):
                 raise
             error = exc
-            log.debug("task %s (%s) failed", message.task_id, message.task_name, exc_info=True)
+            failed = (message.task_name, message.task_id, exc)
+            log.error("task %s (id %s) failed: %r", *failed, exc_info=exc)
         if dep_ctx is not None:
             info: tuple[Any, Any, Any] = (None, None, None)
             if error is not None and self.propagate_exceptions:

@@ -1,0 +1,93 @@
+"""zq as a broker for taskiq itself: unchanged taskiq code, run by taskiq's own `taskiq worker`.
+
+Two `taskiq worker` processes share 1,000 tasks kicked from this process (which embeds the
+dispatcher); the tasks' execution log shows each ran exactly once, and both workers took some.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import ROOT, free_address, read_log, wait_for_file
+
+pytest.importorskip("taskiq", reason="the test extra installs taskiq")
+
+TASKS = 1_000
+APP = "tests.integration.taskiq_app"
+
+
+def taskiq_worker(env: dict[str, str], output: Path) -> subprocess.Popen[str]:
+    """taskiq's own `taskiq worker`; its log goes to ``output`` (a pipe nobody reads fills up)."""
+    command = [sys.executable, "-m", "taskiq", "worker", f"{APP}:broker", "--workers", "1"]
+    with output.open("w") as log:
+        return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stderr=log)
+
+
+async def wait_for_lines(log: Path, count: int, timeout: float = 60.0) -> None:
+    """Until the log has ``count`` lines: woken by the file's growth, bounded in time."""
+    await wait_for_file(log, timeout)
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(timeout):
+        while sum(read_log(log)[0].values()) < count:
+            await loop.run_in_executor(None, _grown, log)
+
+
+def _grown(path: Path) -> None:
+    import threading
+
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    size, changed = path.stat().st_size, threading.Event()
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            changed.set()
+
+    observer = Observer()
+    observer.schedule(Handler(), str(path.parent))
+    observer.start()
+    try:
+        if path.stat().st_size == size:
+            changed.wait(5)
+    finally:
+        observer.stop()
+        observer.join()
+
+
+async def test_two_taskiq_workers_run_each_task_exactly_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "exec.log"
+    env = {"ZQ_ADDRESS": free_address(), "EXEC_LOG": str(log)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    app = importlib.reload(importlib.import_module(APP))
+    await app.broker.startup()  # binds the dispatcher: no broker server anywhere
+    outputs = [tmp_path / f"worker-{i}.log" for i in range(2)]
+    workers = [taskiq_worker(env, output) for output in outputs]
+    try:
+        for i in range(TASKS):
+            await app.record.kiq(f"t{i}")
+        await app.fan_out.kiq(10)  # kicks from inside a task, in a worker
+        await wait_for_lines(log, TASKS + 10)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGINT)
+        codes = [worker.wait(timeout=60) for worker in workers]
+        await app.broker.shutdown()
+    logs = [output.read_text() for output in outputs]
+    counts, pids = read_log(log)
+    assert {f"t{i}" for i in range(TASKS)} | {f"inner-{i}" for i in range(10)} == set(counts)
+    assert [token for token, n in counts.items() if n != 1] == []
+    assert len(pids) == 2, logs  # both workers took tasks
+    assert codes == [0, 0], logs
+    assert not any("Traceback" in text for text in logs), logs
