@@ -171,3 +171,30 @@ async def wait_for_file(path: Path, timeout: float = 20.0) -> None:
     finally:
         observer.stop()
         observer.join()
+
+
+async def wait_for_log(
+    log: Path, done: Callable[[Counter[str]], bool], timeout: float = 60.0
+) -> Counter[str]:
+    """Until ``done(counts)`` holds for the execution log, woken by its changes (bounded)."""
+    loop = asyncio.get_running_loop()
+    changed = asyncio.Event()
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            loop.call_soon_threadsafe(changed.set)
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    observer = Observer()
+    observer.schedule(Handler(), str(log.parent))
+    observer.start()
+    try:
+        async with asyncio.timeout(timeout):
+            while not done(counts := read_log(log)[0]):
+                changed.clear()
+                if read_log(log)[0] == counts:  # nothing new since the read: wait for a change
+                    await changed.wait()
+        return counts
+    finally:
+        observer.stop()
+        observer.join()

@@ -16,15 +16,12 @@ import pathlib
 import shutil
 import socket
 import subprocess
-import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
 
-from tests.integration.conftest import Worker, free_address, read_log, wait_for_file
+from tests.integration.conftest import Worker, free_address, read_log, wait_for_log
 
 pytest.importorskip("taskiq_fastapi", reason="the test extra installs taskiq-fastapi")
 pytest.importorskip("taskiq_redis", reason="the test extra installs taskiq-redis")
@@ -59,34 +56,6 @@ async def redis_url(tmp_path: Path) -> AsyncIterator[str]:
     yield f"redis://127.0.0.1:{port}"
     process.terminate()
     process.wait(10)
-
-
-async def wait_for_token(log: Path, token: str, timeout: float = 30.0) -> None:
-    """Until ``token`` is in the execution log (woken by file events, bounded)."""
-    await wait_for_file(log, timeout)
-    async with asyncio.timeout(timeout):
-        while read_log(log)[0][token] == 0:
-            await asyncio.to_thread(_wait_for_change, log)
-
-
-def _wait_for_change(path: Path) -> None:
-    """Block until something in the log's directory changes (at most 5 s: then look again)."""
-    size = path.stat().st_size
-    changed = threading.Event()
-
-    class Handler(FileSystemEventHandler):
-        def on_any_event(self, event: FileSystemEvent) -> None:
-            changed.set()
-
-    observer = Observer()
-    observer.schedule(Handler(), str(path.parent))
-    observer.start()
-    try:
-        if path.stat().st_size == size:
-            changed.wait(5)
-    finally:
-        observer.stop()
-        observer.join()
 
 
 async def test_a_ported_taskiq_app_runs_with_its_plugins(
@@ -160,6 +129,6 @@ async def check_redis_schedule_source(app: object, start: Callable[..., Worker],
     assert created.schedule_id in listed
     state = log.parent / "schedule-state.db"
     scheduler = start("scheduler", f"{APP}:scheduler", "--state-file", str(state))
-    await wait_for_token(log, "scheduled-5")
+    await wait_for_log(log, lambda counts: counts["scheduled-5"] > 0, timeout=30)
     await source.shutdown()
     assert scheduler.process.poll() is None

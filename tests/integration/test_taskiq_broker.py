@@ -6,7 +6,6 @@ dispatcher); the tasks' execution log shows each ran exactly once, and both work
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import signal
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT, free_address, read_log, wait_for_file
+from tests.integration.conftest import ROOT, free_address, read_log, wait_for_log
 
 pytest.importorskip("taskiq", reason="the test extra installs taskiq")
 
@@ -29,38 +28,6 @@ def taskiq_worker(env: dict[str, str], output: Path) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "taskiq", "worker", f"{APP}:broker", "--workers", "1"]
     with output.open("w") as log:
         return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stderr=log)
-
-
-async def wait_for_lines(log: Path, count: int, timeout: float = 60.0) -> None:
-    """Until the log has ``count`` lines: woken by the file's growth, bounded in time."""
-    await wait_for_file(log, timeout)
-    loop = asyncio.get_running_loop()
-    async with asyncio.timeout(timeout):
-        while sum(read_log(log)[0].values()) < count:
-            await loop.run_in_executor(None, _grown, log)
-
-
-def _grown(path: Path) -> None:
-    import threading
-
-    from watchdog.events import FileSystemEvent, FileSystemEventHandler
-    from watchdog.observers import Observer
-
-    size, changed = path.stat().st_size, threading.Event()
-
-    class Handler(FileSystemEventHandler):
-        def on_any_event(self, event: FileSystemEvent) -> None:
-            changed.set()
-
-    observer = Observer()
-    observer.schedule(Handler(), str(path.parent))
-    observer.start()
-    try:
-        if path.stat().st_size == size:
-            changed.wait(5)
-    finally:
-        observer.stop()
-        observer.join()
 
 
 async def test_two_taskiq_workers_run_each_task_exactly_once(
@@ -78,7 +45,7 @@ async def test_two_taskiq_workers_run_each_task_exactly_once(
         for i in range(TASKS):
             await app.record.kiq(f"t{i}")
         await app.fan_out.kiq(10)  # kicks from inside a task, in a worker
-        await wait_for_lines(log, TASKS + 10)
+        await wait_for_log(log, lambda counts: counts.total() >= TASKS + 10)
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGINT)

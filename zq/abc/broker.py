@@ -2,10 +2,15 @@
 
 Subclasses implement ``kick``. Everything here is taskiq's API; the differences are listed in
 docs/coming-from-taskiq.md.
+
+A broker of your own, written as taskiq documents it, implements ``kick(BrokerMessage)`` and
+``listen()``: zq turns its kicks into ``BrokerMessage``s (the formatter's) and ``zq worker`` (or
+``zq.api.run_receiver_task``) runs what ``listen()`` yields (``zq.worker.listener``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -13,7 +18,7 @@ import typing
 import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, overload
 
@@ -27,7 +32,9 @@ from zq.events import TaskiqEvents
 from zq.exceptions import SendTaskError, TaskBrokerMismatchError
 from zq.formatters.proxy_formatter import ProxyFormatter
 from zq.kicker import check_labels
+from zq.message import BrokerMessage, TaskiqMessage
 from zq.plugins import event_of, middleware_base
+from zq.result_backends.dummy import DummyResultBackend
 from zq.serializers.base import TaskiqSerializer
 from zq.serializers.msgpack_serializer import MSGPackSerializer
 from zq.state import TaskiqState
@@ -90,14 +97,53 @@ class AsyncBroker(ABC):
     global_task_registry: ClassVar[dict[str, AsyncTaskiqDecoratedTask[Any, Any]]] = {}
     """Tasks declared with ``shared_task``: every broker can run them."""
 
-    def __init__(self) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass with taskiq's contract (its own ``listen``) gets ``BrokerMessage`` kicks."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("kick")
+        if own is not None and cls.listens() and not hasattr(own, "__zq_taskiq_kick__"):
+            cls.kick = _taskiq_kick(own)  # type: ignore[method-assign, assignment]
+
+    @classmethod
+    def listens(cls) -> bool:
+        """Whether this broker follows taskiq's contract (``listen()``) instead of zq's."""
+        return cls.listen is not AsyncBroker.listen
+
+    def listen(self) -> AsyncGenerator[bytes | AckableMessage, None]:
+        """Taskiq's contract for a broker of your own: yield each message a worker should run.
+
+        zq's own brokers do not listen: their workers join the dispatcher.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not listen: run `zq worker`")
+
+    def broker_message(self, task: TaskMsg) -> BrokerMessage:
+        """A kick as taskiq's ``kick`` takes it: the formatter's ``BrokerMessage``."""
+        args, kwargs = self.serializer.loadb(task.payload)
+        labels = dict(task.labels)
+        message = TaskiqMessage(
+            task_id=task.task_id,
+            task_name=task.task_name,
+            labels=labels,
+            args=list(args),
+            kwargs=dict(kwargs),
+        )
+        return self.formatter.dumps(message)
+
+    def __init__(
+        self,
+        result_backend: AsyncResultBackend[Any] | None = None,
+        task_id_generator: Callable[[], str] | None = None,
+    ) -> None:
         self.available_tasks: dict[str, AsyncTaskiqDecoratedTask[Any, Any]] = {}
         self.decorator_class: type[AsyncTaskiqDecoratedTask[Any, Any]] = AsyncTaskiqDecoratedTask
         self.serializer: TaskiqSerializer = MSGPackSerializer()
         self.formatter: TaskiqFormatter = ProxyFormatter(self)
-        self.result_backend: AsyncResultBackend[Any] = _NoBackend()
-        self.custom_result_backend = False
-        self.id_generator: Callable[[], str] = default_id_generator
+        # taskiq's default for a broker of one's own keeps no results; zq's brokers set theirs
+        # at startup (until then, using the backend says to start the broker).
+        default = DummyResultBackend() if self.listens() else _NoBackend()
+        self.result_backend: AsyncResultBackend[Any] = result_backend or default
+        self.custom_result_backend = result_backend is not None
+        self.id_generator: Callable[[], str] = task_id_generator or default_id_generator
         self.middlewares: list[TaskiqMiddleware] = []
         self.hooks: dict[str, list[TaskiqMiddleware]] = {hook: [] for hook in HOOKS}
         self.event_handlers: defaultdict[TaskiqEvents, list[EventHandler]] = defaultdict(list)
@@ -302,6 +348,21 @@ class AsyncBroker(ABC):
     async def kick_admitted(self, message: TaskMsg) -> None:
         """``kick``, for a task that already took its place in ``admission()``."""
         await self.kick(message)
+
+
+def _taskiq_kick(
+    kick: Callable[[Any, BrokerMessage], Awaitable[None]],
+) -> Callable[[Any, TaskMsg | BrokerMessage], Awaitable[None]]:
+    """A broker's own ``kick(BrokerMessage)``, fed by zq's kicker (which hands a ``TaskMsg``)."""
+
+    @functools.wraps(kick)
+    async def wrapper(self: AsyncBroker, message: TaskMsg | BrokerMessage) -> None:
+        if isinstance(message, TaskMsg):
+            message = self.broker_message(message)
+        await kick(self, message)
+
+    wrapper.__zq_taskiq_kick__ = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def default_task_name(func: Callable[..., Any]) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from zq.abc.broker import AsyncBroker
 from zq.acks import AcknowledgeType
 from zq.receiver import Receiver
+from zq.worker.listener import serve_listener
 
 __all__ = ["run_receiver_task"]
 
@@ -29,7 +30,8 @@ async def run_receiver_task(
     """Run tasks of ``broker`` in this event loop until cancelled (taskiq's signature).
 
     zq runs an in-process executor joined to the broker's dispatcher (``broker.arun_worker``);
-    cancelling this coroutine asks it to stop and waits while it drains. What an in-process
+    cancelling this coroutine asks it to stop and waits while it drains. A broker of the app's
+    own (``kick`` and ``listen``, as taskiq documents) is listened to instead. What an in-process
     executor cannot do is refused here, by name: another receiver class or a process pool
     (``zq worker --receiver`` / ``--use-process-pool`` do those).
     """
@@ -40,11 +42,21 @@ async def run_receiver_task(
         )
     if use_process_pool:
         raise TypeError("run_receiver_task has no process pool: run `zq worker --use-process-pool`")
+    if run_startup:
+        await broker.startup()
+    if broker.listens():  # a broker of the app's own (taskiq's contract)
+        receiver = Receiver(
+            broker,
+            sync_workers,
+            validate_params=validate_params,
+            propagate_exceptions=propagate_exceptions,
+            ack_type=ack_time or AcknowledgeType.WHEN_SAVED,
+        )
+        await _listen_until_cancelled(broker, receiver, max_async_tasks)
+        return
     run = getattr(broker, "arun_worker", None)
     if run is None:
         raise TypeError(f"{type(broker).__name__} runs its tasks itself; it has no worker to run")
-    if run_startup:
-        await broker.startup()
     options: dict[str, Any] = {
         "max_async_tasks": max_async_tasks,
         "max_prefetch": max_prefetch,
@@ -59,4 +71,15 @@ async def run_receiver_task(
         broker.request_shutdown()  # type: ignore[attr-defined]
         with contextlib.suppress(Exception):
             await worker  # drained as `zq worker` drains on SIGTERM
+        raise
+
+
+async def _listen_until_cancelled(broker: AsyncBroker, receiver: Receiver, limit: int) -> None:
+    stop = asyncio.Event()
+    serving = asyncio.ensure_future(serve_listener(broker, receiver, limit, stop, None))
+    try:
+        await asyncio.shield(serving)
+    except asyncio.CancelledError:
+        stop.set()  # running tasks finish (and are acknowledged) first
+        await serving
         raise

@@ -31,6 +31,7 @@ from zq.exceptions import PeerRefusedError, SecurityConfigError
 from zq.receiver import Receiver
 from zq.worker.child_state import BEAT_S, ChildState
 from zq.worker.config import EXIT_CONFIG, Report, WorkerConfig, configure_logging
+from zq.worker.listener import serve_listener
 from zq.worker.loader import (
     AppLoadError,
     discover,
@@ -95,15 +96,9 @@ async def serve(config: WorkerConfig) -> int:
     """Run one executor until SIGTERM or until the parent process goes away."""
     report = _reporter(config.control_fd)
     broker, modules = _load_app(config)
-    if config.curve:
-        if not isinstance(broker, ZeroMQBroker):
-            raise AppLoadError(
-                f"--curve-* options need a ZeroMQBroker, not {type(broker).__name__}"
-            )
-        broker.use_curve(**config.curve)
-    addresses = config.connect or [getattr(broker, "endpoint", "")]
-    if not addresses[0]:
-        raise SystemExit(f"{config.app} has no address: pass --connect")
+    if broker.listens():  # a broker of the app's own, with taskiq's contract
+        return await _serve_listening(config, broker, modules, report)
+    addresses = _addresses(config, broker)
     receiver = build_receiver(broker, config, modules)
     executor = _executor(config, broker, receiver, addresses)
     executor.on_spent = lambda: report(Report(event="spent"))
@@ -154,6 +149,45 @@ async def serve(config: WorkerConfig) -> int:
         logging.shutdown()
         os._exit(code)
     return code
+
+
+def _addresses(config: WorkerConfig, broker: AsyncBroker) -> list[str]:
+    """The dispatchers to join (``--connect``, else the broker's), CURVE set up for them."""
+    if config.curve:
+        if not isinstance(broker, ZeroMQBroker):
+            raise AppLoadError(
+                f"--curve-* options need a ZeroMQBroker, not {type(broker).__name__}"
+            )
+        broker.use_curve(**config.curve)
+    addresses = config.connect or [getattr(broker, "endpoint", "")]
+    if not addresses[0]:
+        raise SystemExit(f"{config.app} has no address: pass --connect")
+    return addresses
+
+
+async def _serve_listening(
+    config: WorkerConfig, broker: AsyncBroker, modules: list[str], report: Callable[[Report], None]
+) -> int:
+    """Run what the broker's ``listen()`` yields until SIGTERM (``zq.worker.listener``)."""
+    receiver = build_receiver(broker, config, modules)
+    limit = jittered(config.max_async_tasks, config.max_async_tasks_jitter, random.random())
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    await broker.startup()
+    _watch_parent(loop, stop, config.index)
+    source = f"{type(broker).__name__}.listen()"
+    ready = Report(event="ready", tasks=sorted(broker.get_all_tasks()), addresses=[source])
+    ready.limit = limit
+    report(ready)
+    listener = await serve_listener(broker, receiver, limit, stop, config.wait_tasks_timeout_s)
+    report(Report(event="draining", count=len(listener.running)))
+    try:
+        await asyncio.wait_for(broker.shutdown(), config.shutdown_timeout_s)
+    except TimeoutError:
+        log.warning("worker %d: broker shutdown timed out", config.index)
+    report(Report(event="stopped", count=listener.tasks_run))
+    return 0
 
 
 def _load_app(config: WorkerConfig) -> tuple[AsyncBroker, list[str]]:
