@@ -60,13 +60,30 @@ async def test_a_sync_task_runs_in_a_worker_thread(
 async def test_an_exception_round_trips_with_its_type_and_message(
     producer: ZeroMQBroker, workers: Callable[..., Worker]
 ) -> None:
-    workers(producer.endpoint, "--workers", "1")
-    result = await (await kick(producer, "fail", 7)).wait_result(timeout=30)
+    worker = workers(producer.endpoint, "--workers", "1", capture=True)
+    task = await kick(producer, "fail", 7)
+    result = await task.wait_result(timeout=30)
     assert result.is_err
     assert type(result.error) is ValueError
     assert str(result.error) == "failed with 7"
     with pytest.raises(ValueError, match="failed with 7"):
         result.raise_for_error()
+    # the worker's log says so as a server's would: ERROR, the task, its id, the traceback
+    await worker.expect("ValueError: failed with 7")
+    lines = worker.output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "[ERROR]" in line and task.task_id in line)
+    assert "tests.integration.app_tasks:fail" in lines[start]
+    assert "Traceback (most recent call last)" in lines[start + 1]
+
+
+async def test_a_worker_with_no_tasks_says_so_as_a_warning(
+    producer: ZeroMQBroker, workers: Callable[..., Worker]
+) -> None:
+    app = "tests.integration.empty_app:broker"
+    worker = workers(producer.endpoint, "-w", "1", app=app, capture=True)
+    await worker.expect("registered 0 tasks")
+    line = next(line for line in worker.output.splitlines() if "registered 0 tasks" in line)
+    assert "[WARNING]" in line and app in line
 
 
 async def test_a_killed_child_is_restarted_and_its_task_runs_again(
