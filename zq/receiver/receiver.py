@@ -181,7 +181,8 @@ class Receiver:
         except BaseException as exc:
             if being_cancelled(exc):
                 raise
-            log.error("task %s (id %s) failed: %r", task.task_name, task.task_id, exc, exc_info=exc)
+            # the traceback names the exception (its repr may itself raise: not in the message)
+            log.error("task %s (id %s) failed", task.task_name, task.task_id, exc_info=exc)
             return ResultMsg(
                 task.task_id, True, b"", perf_counter() - start, task.labels, describe(exc)
             )
@@ -257,8 +258,7 @@ class Receiver:
             if being_cancelled(exc):
                 raise
             error = exc
-            failed = (message.task_name, message.task_id, exc)
-            log.error("task %s (id %s) failed: %r", *failed, exc_info=exc)
+            log.error("task %s (id %s) failed", message.task_name, message.task_id, exc_info=exc)
         if dep_ctx is not None:
             info: tuple[Any, Any, Any] = (None, None, None)
             if error is not None and self.propagate_exceptions:

@@ -108,7 +108,7 @@ class BrokerListener:
             message = self.broker.formatter.loads(data)
             payload = self.broker.serializer.dumpb([message.args, message.kwargs])
         except Exception as exc:
-            log.error("cannot decode a message from %s: %r", type(self.broker).__name__, exc)
+            log.error("cannot decode a message from %s", type(self.broker).__name__, exc_info=exc)
             return None
         queue = str(message.labels.get("queue", DEFAULT_QUEUE))
         return TaskMsg(message.task_id, message.task_name, payload, message.labels, queue)
@@ -141,7 +141,7 @@ async def serve_listener(
         listening.cancel()
         outcome = (await asyncio.gather(listening, return_exceptions=True))[0]
         if isinstance(outcome, Exception):
-            log.error("%s.listen() failed: %r", type(broker).__name__, outcome, exc_info=outcome)
+            log.error("%s.listen() failed", type(broker).__name__, exc_info=outcome)
         unfinished = await listener.finish(wait_tasks_timeout_s)
         if unfinished:
             log.warning("cancelled %d task(s) still running; not acknowledged", unfinished)
