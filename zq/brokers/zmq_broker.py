@@ -312,8 +312,6 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
         See "When this process stops" above: the ``ShutdownReport`` lists the tasks not run.
         """
         report = await super().shutdown()
-        if self._saving:
-            await asyncio.gather(*self._saving, return_exceptions=True)
         if self._store is not None:
             await self._store.stop()
             self._store = None
@@ -321,6 +319,13 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
         return report
 
     async def _drain(self) -> ShutdownReport:
+        report = await self._drain_sink()
+        # Results that arrived meanwhile are stored in a plugged backend before it shuts down.
+        if self._saving:
+            await asyncio.gather(*self._saving, return_exceptions=True)
+        return report
+
+    async def _drain_sink(self) -> ShutdownReport:
         loop = asyncio.get_running_loop()
         self._stop_by = stop_by = loop.time() + self.shutdown_timeout_s
         while True:  # a joined producer follows a takeover, then waits for its results

@@ -16,12 +16,11 @@ import contextvars
 import functools
 import logging
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
-
-from taskiq_dependencies import DependencyGraph
 
 from zq.abc.middleware import call_hooks, pipe_hooks
 from zq.acks import AcknowledgeType, parse_acknowledge_type
@@ -54,6 +53,20 @@ class SyncTaskPool(Protocol):
         """Stop the pool."""
 
 
+def _dependency_graph(func: Any) -> Any:
+    """The task's dependency graph, or None if it takes no dependency.
+
+    A dependency is marked with ``taskiq_dependencies``' ``Depends``: a function can have one
+    only if that package is imported already, so a process whose tasks take none never imports
+    it (it imports FastAPI when FastAPI is installed: 0.3 s per process).
+    """
+    dependencies = sys.modules.get("taskiq_dependencies")
+    if dependencies is None:
+        return None
+    graph = dependencies.DependencyGraph(func)
+    return None if graph.is_empty() else graph
+
+
 def dependency_aliases() -> tuple[list[type], list[type]]:
     """The classes a dependency may be annotated with for the context, and for the state.
 
@@ -82,8 +95,7 @@ class _Plan:
         self.is_async = is_async
         caster = ParamCaster(func, task_name) if validate else None
         self.caster = caster if caster is not None and caster.needed else None
-        graph = DependencyGraph(func)
-        self.graph = None if graph.is_empty() else graph
+        self.graph = _dependency_graph(func)
         self.plain = self.caster is None and self.graph is None
         # What a dependency may be annotated with: zq's Context and state, and taskiq's once
         # imported (a plug-in written for taskiq, such as dishka's, asks for those).
