@@ -12,7 +12,7 @@ import pydantic
 import pytest
 import taskiq
 
-from zq import InMemoryBroker, ScheduledTask, SendTaskError, TaskiqResult
+from zq import InMemoryBroker, ScheduledTask, SendTaskError, TaskiqResult, ZeroMQBroker
 from zq.abc.result_backend import AsyncResultBackend
 from zq.exceptions import ResultSetError
 from zq.scheduler.scheduled_task import CronSpec
@@ -101,22 +101,29 @@ class FailingBackend(AsyncResultBackend[Any]):
         raise KeyError(task_id)
 
 
+@pytest.mark.parametrize("kind", ["in-memory", "zeromq"])
 async def test_a_failing_result_backend_gives_the_waiter_an_error(
-    caplog: pytest.LogCaptureFixture,
+    kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    broker = InMemoryBroker().with_result_backend(FailingBackend())
+    base = InMemoryBroker() if kind == "in-memory" else ZeroMQBroker("tcp://127.0.0.1:*")
+    broker = base.with_result_backend(FailingBackend())
 
     @broker.task
     async def one() -> int:
         return 1
 
     await broker.startup()
+    worker = None
+    if isinstance(broker, ZeroMQBroker):  # a worker in this process, joined to the dispatcher
+        worker = asyncio.ensure_future(broker.arun_worker())
     handle = await one.kiq()
     result = await asyncio.wait_for(handle.wait_result(check_interval=0.01, timeout=10), 10)
     assert isinstance(result.error, ResultSetError) and "redis went away" in str(result.error)
-    assert any(
-        r.levelname == "ERROR" and "FailingBackend" in r.getMessage() for r in caplog.records
-    )
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("FailingBackend" in message for message in errors)
+    if worker is not None:
+        broker.request_shutdown()
+        await worker
     await broker.shutdown()
 
 
