@@ -3,6 +3,7 @@
 import asyncio
 import os
 import threading
+from pathlib import Path
 
 from zq import ZeroMQBroker
 
@@ -46,3 +47,10 @@ async def hang_first_time(token: str, log_path: str, marker: str) -> str:
         os.rename(marker + ".tmp", marker)  # atomic: the test never sees it half-written
         await asyncio.Event().wait()
     return token
+
+
+@broker.task
+async def wait_for_fifo(fifo: str, log_path: str) -> None:
+    """Hold this worker's slot until the test writes to ``fifo`` (a named pipe)."""
+    _log(log_path, "blocker")
+    await asyncio.to_thread(Path(fifo).read_text)  # blocks until a writer opens it

@@ -25,6 +25,9 @@ from zq.core.labels import LabelError
         ("ack_type", 3),
         ("queue", ""),
         ("queue", 5),
+        ("priority", "high"),
+        ("priority", 1.5),
+        ("priority", True),
     ],
 )
 def test_a_bad_value_is_refused_with_the_label_named(name: str, value: object) -> None:
@@ -45,6 +48,9 @@ def test_a_bad_value_is_refused_with_the_label_named(name: str, value: object) -
         {"ack_type": "WHEN_RECEIVED"},
         {"ack_type": "manual"},
         {"queue": "emails"},
+        {"priority": 10},
+        {"priority": -3},
+        {"priority": "2"},
         {"anything": object()},  # not zq's: any value travels
     ],
 )
@@ -63,6 +69,9 @@ def test_the_readers_take_a_bad_value_as_not_set() -> None:
     assert labels.max_deliveries({}, 10) == 10
     assert labels.ack_type({"ack_type": "When_Saved"}, "when_executed") == "when_saved"
     assert labels.ack_type({"ack_type": "nope"}, "when_executed") == "when_executed"
+    assert labels.priority({"priority": "7"}) == 7
+    assert labels.priority({"priority": "high"}) == 0
+    assert labels.priority({}) == 0
 
 
 def test_a_bad_label_fails_at_the_decorator_naming_this_file() -> None:

@@ -175,3 +175,33 @@ def test_a_task_lost_twice_is_quarantined_so_a_poison_task_dies_alone() -> None:
     assert [d.task.task_id for d in lost.dead] == ["id0"]  # the poison, at its limit, alone
     rest = ids(ledger.dispatch())[other]
     assert len(rest) == 1 and ledger.pending_count == 1  # still one suspect at a time
+
+
+def prioritized(i: int, level: int | str | None, name: str = "t") -> TaskMsg:
+    labels = {} if level is None else {"priority": level}
+    return TaskMsg(task_id=f"id{i}", task_name=name, payload=b"", labels=labels)
+
+
+def test_higher_priority_is_leased_first_and_one_priority_keeps_its_order() -> None:
+    ledger = Ledger()
+    levels = [None, 5, 0, -1, 5, 10, "5", None, -1, 10]
+    for i, level in enumerate(levels):
+        ledger.submit(prioritized(i, level, name="t" if i % 2 else "u"))
+    ledger.join(A, ["t", "u"], [], credit=1)
+    order = []
+    while ledger.pending_count:
+        (_peer, [sent]), *_ = ledger.dispatch()
+        order.append(sent.task_id)
+        ledger.complete(A, sent.task_id)
+        ledger.grant(A, 1)
+    assert order[:2] == ["id5", "id9"]  # 10
+    assert order[2:5] == ["id1", "id4", "id6"]  # 5 (the string "5" too), in kick order
+    assert set(order[5:8]) == {"id0", "id2", "id7"} and order[8:] == ["id3", "id8"]
+
+
+def test_a_bad_priority_reads_as_none() -> None:
+    ledger = Ledger()
+    ledger.submit(prioritized(0, "high"))
+    ledger.submit(prioritized(1, 1))
+    ledger.join(A, ["t"], [], credit=2)
+    assert ids(ledger.dispatch()) == {A: ["id1", "id0"]}

@@ -9,6 +9,8 @@ Labels are taskiq's: any key and value travel with a task. These few mean someth
   (a whole number >= 1).
 - ``ack_type``: when its lease ends: ``when_received``, ``when_executed``, ``when_saved`` or
   ``manual`` (any case; ``zq.AcknowledgeType`` is a str).
+- ``priority``: a whole number, higher runs first within a queue (default 0; negative runs
+  after the default).
 
 ``check`` is called where the user writes them (``@broker.task(...)``, ``with_labels(...)``),
 so a mistake fails at that line. The readers (``delay_s``, ``timeout_s``, ``max_deliveries``,
@@ -72,12 +74,19 @@ def _check_ack_type(value: Any) -> str | None:
     return "one of " + ", ".join(ACK_TYPES)
 
 
+def _check_priority(value: Any) -> str | None:
+    number = _number(value)
+    whole = number is not None and number == int(number)
+    return None if whole else "a whole number (higher runs first)"
+
+
 _CHECKS = {
     "queue": _check_queue,
     "delay": _check_delay,
     "timeout": _check_timeout,
     "max_deliveries": _check_max_deliveries,
     "ack_type": _check_ack_type,
+    "priority": _check_priority,
 }
 
 
@@ -120,3 +129,12 @@ def ack_type(labels: Mapping[str, Any], default: str) -> str:
     if isinstance(value, str) and value.lower() in ACK_TYPES:
         return value.lower()
     return default
+
+
+def priority(labels: Mapping[str, Any]) -> int:
+    """The task's priority: its label if usable, else 0."""
+    value = labels.get("priority")
+    if value is None:
+        return 0
+    number = _number(value)
+    return int(number) if number is not None and number == int(number) else 0

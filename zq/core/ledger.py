@@ -25,6 +25,10 @@ Rules:
    be what kills them): it is quarantined, and an executor holds at most one suspect at a
    time. So a poison task reaches its delivery limit alone, and the tasks that died beside it
    go on to complete, instead of sharing its fate batch after batch.
+10. Within what an executor serves, pending tasks of a higher ``priority`` label are leased
+   before those of a lower one; tasks of one priority and name keep their order. A task with
+   no priority (0) is queued under ``(queue, name)`` as before, so unused priorities cost
+   nothing; others under ``(queue, name, priority)``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from zq.core.messages import TaskMsg
 from zq.exceptions import RemoteProtocolError
 
 QueueKey = tuple[str, str]  # (queue name, task name)
+PendingKey = tuple[str, str] | tuple[str, str, int]  # with the priority when it is not 0
 SUSPECT_AFTER = 2  # deliveries lost with their executor before a task is quarantined
 
 
@@ -67,7 +72,7 @@ class _Executor:
     leaving: bool = False
     suspect: str | None = None  # the one suspect task it holds (rule 9)
 
-    def serves(self, key: QueueKey) -> bool:
+    def serves(self, key: QueueKey | PendingKey) -> bool:
         return (not self.queues or key[0] in self.queues) and key[1] in self.tasks
 
 
@@ -110,7 +115,7 @@ class Ledger:
             raise ValueError("delivery_limit must be at least 1")
         self.delivery_limit = delivery_limit
         self._tasks: dict[str, _Entry] = {}
-        self._pending: dict[QueueKey, deque[_Entry]] = {}
+        self._pending: dict[PendingKey, deque[_Entry]] = {}
         self._pending_count = 0
         self._executors: dict[bytes, _Executor] = {}
         self._turn = 0  # rotates which executor is served first
@@ -334,7 +339,21 @@ class Ledger:
         executor.leases[entry.task.task_id] = entry
 
     def _fill(self, executor: _Executor) -> list[TaskMsg]:
-        keys = [k for k, q in self._pending.items() if executor.serves(k)]
+        keys = [k for k in self._pending if executor.serves(k)]
+        if any(len(k) == 3 for k in keys):  # some have a priority: highest first (rule 10)
+            batch = []
+            for level in sorted({_priority(k) for k in keys}, reverse=True):
+                batch += self._fill_from(executor, [k for k in keys if _priority(k) == level])
+                if not executor.credit:
+                    break
+        else:
+            batch = self._fill_from(executor, keys)
+        for key in [k for k, q in self._pending.items() if not q]:
+            del self._pending[key]
+        return batch
+
+    def _fill_from(self, executor: _Executor, keys: list[PendingKey]) -> list[TaskMsg]:
+        """Lease from ``keys``, the credit spread over them, each queue in its order."""
         batch: list[TaskMsg] = []
         lease = self._lease
         while keys and executor.credit > 0:
@@ -351,8 +370,6 @@ class Ledger:
                 if not executor.credit:
                     break
             keys = [k for k in keys if self._pending[k]]
-        for key in [k for k, q in self._pending.items() if not q]:
-            del self._pending[key]
         return batch
 
     # --- helpers --------------------------------------------------------------------------
@@ -374,7 +391,9 @@ class Ledger:
             else:
                 self._quarantine.append(entry)
             return
-        key = (entry.task.queue, entry.task.task_name)
+        task = entry.task  # the common case inline: no labels, or no priority among them
+        labels = task.labels
+        key = _key(task) if labels and "priority" in labels else (task.queue, task.task_name)
         queue = self._pending.get(key)
         if queue is None:
             queue = self._pending[key] = deque()
@@ -389,7 +408,7 @@ class Ledger:
             self._quarantine.remove(entry)
             self._pending_count -= 1
             return
-        key = (entry.task.queue, entry.task.task_name)
+        key = _key(entry.task)
         queue = self._pending[key]
         queue.remove(entry)
         self._pending_count -= 1
@@ -452,3 +471,13 @@ class Ledger:
     def knows(self, peer: bytes) -> bool:
         """Whether ``peer`` is a registered executor session."""
         return peer in self._executors
+
+
+def _key(task: TaskMsg) -> PendingKey:
+    """Where a pending task waits: its queue and name, and its priority unless it is 0."""
+    level = zq_labels.priority(task.labels) if task.labels else 0
+    return (task.queue, task.task_name) if not level else (task.queue, task.task_name, level)
+
+
+def _priority(key: PendingKey) -> int:
+    return key[2] if len(key) == 3 else 0
