@@ -131,7 +131,11 @@ async def send(
             await admission.enter()
     pre, post = broker.hooks["pre_send"], broker.hooks["post_send"]
     try:
-        task_id = task_id or broker.id_generator()
+        if task_id is None:
+            unique = zq_labels.unique_id(task_name, labels) if "unique_key" in labels else None
+            if unique is not None:  # the same id: the dispatcher keeps one while it is held
+                broker.forget_result(unique)  # a result of an earlier, finished run
+            task_id = unique or broker.id_generator()
         if not pre and not post:  # the hot path: no TaskiqMessage at all
             wire = to_wire(broker, task_id, task_name, labels, args, kwargs, wire_labels)
         else:

@@ -54,3 +54,11 @@ async def wait_for_fifo(fifo: str, log_path: str) -> None:
     """Hold this worker's slot until the test writes to ``fifo`` (a named pipe)."""
     _log(log_path, "blocker")
     await asyncio.to_thread(Path(fifo).read_text)  # blocks until a writer opens it
+
+
+@broker.task
+async def record_slowly(token: str, log_path: str, seconds: float) -> str:
+    """Log, then take ``seconds`` (a task that is still running when more kicks come)."""
+    _log(log_path, token)
+    await asyncio.sleep(seconds)
+    return f"{token} done"

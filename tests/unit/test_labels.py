@@ -95,3 +95,12 @@ def test_a_bad_label_fails_at_with_labels_naming_this_file() -> None:
 
     with pytest.raises(LabelError, match=r"with_labels\(\.\.\.\) at .*test_labels.py:\d+: label"):
         fine.kicker().with_labels(max_deliveries=0)
+
+
+def test_unique_key_is_a_non_empty_string_and_names_the_shared_id() -> None:
+    labels.check({"unique_key": "k"})
+    for bad in ("", 3, None):
+        with pytest.raises(LabelError, match="label 'unique_key' must be a non-empty string"):
+            labels.check({"unique_key": bad})
+    assert labels.unique_id("app:t", {"unique_key": "k"}) == "unique:app:t:k"
+    assert labels.unique_id("app:t", {}) is None

@@ -333,6 +333,12 @@ class AsyncBroker(ABC):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.shutdown()
 
+    def forget_result(self, task_id: str) -> None:  # noqa: B027 (optional hook)
+        """Drop a stored result of ``task_id`` here: a new run under that id is coming.
+
+        Brokers that keep results in this process do it (``unique_key`` reuses ids).
+        """
+
     @abstractmethod
     async def kick(self, message: TaskMsg) -> None:
         """Hand one task to the queue."""

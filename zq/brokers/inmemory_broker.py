@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import random
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any
 
 from zq.abc.broker import AsyncBroker, ShutdownReport
@@ -20,6 +21,10 @@ from zq.exceptions import NoResultError, ResultGetError, UnknownTaskError
 from zq.receiver import Receiver
 from zq.result import TaskiqResult
 from zq.result_backends.embedded import EmbeddedResultBackend, store_results
+
+_running_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "zq_inmemory_running", default=None
+)
 
 
 class _LocalPort:
@@ -111,6 +116,7 @@ class InMemoryBroker(AsyncBroker):
         self._slots: asyncio.Semaphore | None = None
         self._port = _LocalPort(self)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._held: Counter[str] = Counter()  # runs delayed or running, by task id
 
     async def startup(self) -> None:
         """Start the result store and the execution pipeline, then the event handlers."""
@@ -157,11 +163,24 @@ class InMemoryBroker(AsyncBroker):
         self._loop = None
         return report
 
+    def forget_result(self, task_id: str) -> None:
+        """Drop the stored result of ``task_id`` (a new run of that id follows)."""
+        if self._store is not None and self._store.peek(task_id) is not None:
+            self._store.forget([task_id])
+
     async def kick(self, message: TaskMsg) -> None:
-        """Start running the task in the background (after its ``delay`` label, if any)."""
+        """Start running the task in the background (after its ``delay`` label, if any).
+
+        A task with the id of one still delayed or running is that task: dropped, as the
+        dispatcher drops it (``unique_key`` kicks share an id), unless that task kicks itself
+        again (a retry or a requeue under its own id).
+        """
         await self._ensure_running()
         if self.find_task(message.task_name) is None:
             raise UnknownTaskError(task_name=message.task_name)
+        if self._held[message.task_id] and _running_id.get() != message.task_id:
+            return
+        self._held[message.task_id] += 1
         if self.await_inplace:
             await self._run(message)
             return
@@ -174,8 +193,15 @@ class InMemoryBroker(AsyncBroker):
         delay = zq_labels.delay_s(message.labels) if message.labels else None
         if delay:
             await asyncio.sleep(delay)
-        async with self._slots:
-            result = await self._receiver.run(message, self._port)
+        running = _running_id.set(message.task_id)
+        try:
+            async with self._slots:
+                result = await self._receiver.run(message, self._port)
+        finally:
+            self._held[message.task_id] -= 1
+            if not self._held[message.task_id]:
+                del self._held[message.task_id]
+            _running_id.reset(running)
         if is_zq_error(result.error, NoResultError):
             return  # retried or requeued under the same id, or no result wanted
         self._store.put([result])

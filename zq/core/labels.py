@@ -11,6 +11,8 @@ Labels are taskiq's: any key and value travel with a task. These few mean someth
   ``manual`` (any case; ``zq.AcknowledgeType`` is a str).
 - ``priority``: a whole number, higher runs first within a queue (default 0; negative runs
   after the default).
+- ``unique_key``: a non-empty string; while a task of that name and key is pending, delayed or
+  running, another kick of it is the same task (same id, same result).
 
 ``check`` is called where the user writes them (``@broker.task(...)``, ``with_labels(...)``),
 so a mistake fails at that line. The readers (``delay_s``, ``timeout_s``, ``max_deliveries``,
@@ -80,6 +82,10 @@ def _check_priority(value: Any) -> str | None:
     return None if whole else "a whole number (higher runs first)"
 
 
+def _check_unique_key(value: Any) -> str | None:
+    return None if isinstance(value, str) and value else "a non-empty string"
+
+
 _CHECKS = {
     "queue": _check_queue,
     "delay": _check_delay,
@@ -87,6 +93,7 @@ _CHECKS = {
     "max_deliveries": _check_max_deliveries,
     "ack_type": _check_ack_type,
     "priority": _check_priority,
+    "unique_key": _check_unique_key,
 }
 
 
@@ -138,3 +145,9 @@ def priority(labels: Mapping[str, Any]) -> int:
         return 0
     number = _number(value)
     return int(number) if number is not None and number == int(number) else 0
+
+
+def unique_id(task_name: str, labels: Mapping[str, Any]) -> str | None:
+    """The task id every kick of ``task_name`` with this ``unique_key`` shares, or None."""
+    key = labels.get("unique_key")
+    return f"unique:{task_name}:{key}" if isinstance(key, str) and key else None
