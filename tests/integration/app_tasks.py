@@ -3,6 +3,7 @@
 import asyncio
 import os
 import threading
+import time
 from pathlib import Path
 
 from zq import ZeroMQBroker
@@ -62,3 +63,11 @@ async def record_slowly(token: str, log_path: str, seconds: float) -> str:
     _log(log_path, token)
     await asyncio.sleep(seconds)
     return f"{token} done"
+
+
+@broker.task
+async def span(i: int, log_path: str, seconds: float) -> None:
+    """Log this run's start and end (monotonic ns, one clock for the host's processes)."""
+    _log(log_path, f"start/{i}/{time.monotonic_ns()}")
+    await asyncio.sleep(seconds)
+    _log(log_path, f"end/{i}/{time.monotonic_ns()}")

@@ -104,3 +104,13 @@ def test_unique_key_is_a_non_empty_string_and_names_the_shared_id() -> None:
             labels.check({"unique_key": bad})
     assert labels.unique_id("app:t", {"unique_key": "k"}) == "unique:app:t:k"
     assert labels.unique_id("app:t", {}) is None
+
+
+def test_concurrency_labels_are_checked_and_read() -> None:
+    labels.check({"concurrency_key": "acct-1", "max_concurrency": 4})
+    with pytest.raises(LabelError, match="label 'max_concurrency' must be a whole number >= 1"):
+        labels.check({"max_concurrency": 0})
+    with pytest.raises(LabelError, match="label 'concurrency_key' must be a non-empty string"):
+        labels.check({"concurrency_key": 7})
+    assert labels.concurrency_key({"concurrency_key": "a"}) == "a"
+    assert labels.max_concurrency({}) == 1 and labels.max_concurrency({"max_concurrency": "3"}) == 3

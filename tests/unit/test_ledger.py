@@ -205,3 +205,42 @@ def test_a_bad_priority_reads_as_none() -> None:
     ledger.submit(prioritized(1, 1))
     ledger.join(A, ["t"], [], credit=2)
     assert ids(ledger.dispatch()) == {A: ["id1", "id0"]}
+
+
+def limited(i: int, group: str, most: int = 2) -> TaskMsg:
+    labels = {"concurrency_key": group, "max_concurrency": most}
+    return TaskMsg(task_id=f"id{i}", task_name="t", payload=b"", labels=labels)
+
+
+def test_a_concurrency_key_has_at_most_its_limit_leased_across_executors() -> None:
+    ledger = Ledger()
+    for i in range(6):
+        ledger.submit(limited(i, "acct-1"))
+    ledger.submit(limited(6, "acct-2", most=1))
+    ledger.submit(task(7))  # no key: not limited
+    ledger.join(A, ["t"], [], credit=10)
+    ledger.join(B, ["t"], [], credit=10)
+    sent = [t for _peer, batch in ledger.dispatch() for t in batch]
+    assert sorted(t.task_id for t in sent) == ["id0", "id1", "id6", "id7"]
+    assert ledger.dispatch() == []  # acct-1 and acct-2 are full
+    holder = next(p for p in (A, B) if "id0" in ledger.leases_of(p))
+    ledger.complete(holder, "id0")  # a slot of acct-1 frees
+    assert [t.task_id for _p, b in ledger.dispatch() for t in b] == ["id2"]
+    gone = next(p for p in (A, B) if "id1" in ledger.leases_of(p))
+    lost = ledger.lose(gone)
+    assert "id1" in lost.requeued  # the slots of its leases freed with them
+    ledger.dispatch()
+    leased = ledger.leases_of(A if gone == B else B)
+    assert "id1" in leased  # back in front of its queue, and leased again
+    assert len({"id1", "id2", "id3", "id4", "id5"} & leased) == 2 and "id0" not in leased
+
+
+def test_a_handed_back_lease_frees_its_slot() -> None:
+    ledger = Ledger()
+    for i in range(3):
+        ledger.submit(limited(i, "k", most=1))
+    ledger.join(A, ["t"], [], credit=5)
+    assert ids(ledger.dispatch()) == {A: ["id0"]}
+    assert ledger.leave(A, ["id0"]) == ["id0"]
+    ledger.join(B, ["t"], [], credit=5)
+    assert ids(ledger.dispatch()) == {B: ["id0"]}

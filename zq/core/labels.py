@@ -11,6 +11,8 @@ Labels are taskiq's: any key and value travel with a task. These few mean someth
   ``manual`` (any case; ``zq.AcknowledgeType`` is a str).
 - ``priority``: a whole number, higher runs first within a queue (default 0; negative runs
   after the default).
+- ``concurrency_key`` (a non-empty string) and ``max_concurrency`` (a whole number >= 1,
+  default 1): at most that many tasks with the key are leased at once, across the cluster.
 - ``unique_key``: a non-empty string; while a task of that name and key is pending, delayed or
   running, another kick of it is the same task (same id, same result).
 
@@ -86,6 +88,12 @@ def _check_unique_key(value: Any) -> str | None:
     return None if isinstance(value, str) and value else "a non-empty string"
 
 
+def _check_max_concurrency(value: Any) -> str | None:
+    number = _number(value)
+    whole = number is not None and number == int(number) and number >= 1
+    return None if whole else "a whole number >= 1"
+
+
 _CHECKS = {
     "queue": _check_queue,
     "delay": _check_delay,
@@ -94,6 +102,8 @@ _CHECKS = {
     "ack_type": _check_ack_type,
     "priority": _check_priority,
     "unique_key": _check_unique_key,
+    "concurrency_key": _check_unique_key,  # the same rule: a non-empty string
+    "max_concurrency": _check_max_concurrency,
 }
 
 
@@ -151,3 +161,15 @@ def unique_id(task_name: str, labels: Mapping[str, Any]) -> str | None:
     """The task id every kick of ``task_name`` with this ``unique_key`` shares, or None."""
     key = labels.get("unique_key")
     return f"unique:{task_name}:{key}" if isinstance(key, str) and key else None
+
+
+def concurrency_key(labels: Mapping[str, Any]) -> str | None:
+    """The task's concurrency key, or None (absent or bad)."""
+    key = labels.get("concurrency_key")
+    return key if isinstance(key, str) and key else None
+
+
+def max_concurrency(labels: Mapping[str, Any]) -> int:
+    """How many tasks of the task's concurrency key may run at once (default 1)."""
+    number = _number(labels.get("max_concurrency", 1))
+    return int(number) if number is not None and number >= 1 else 1

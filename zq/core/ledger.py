@@ -26,54 +26,27 @@ Rules:
    time. So a poison task reaches its delivery limit alone, and the tasks that died beside it
    go on to complete, instead of sharing its fate batch after batch.
 10. Within what an executor serves, pending tasks of a higher ``priority`` label are leased
-   before those of a lower one; tasks of one priority and name keep their order. A task with
-   no priority (0) is queued under ``(queue, name)`` as before, so unused priorities cost
-   nothing; others under ``(queue, name, priority)``.
+   before those of a lower one; tasks of one priority and name keep their order; a
+   ``concurrency_key`` has at most ``max_concurrency`` tasks leased at once. Which pending task
+   goes next is ``zq.core.pending``'s; a lease's end frees its concurrency slot there.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from zq.core import labels as zq_labels
 from zq.core.messages import TaskMsg
+from zq.core.pending import Entry as _Entry
+from zq.core.pending import ExecutorState as _Executor
+from zq.core.pending import Pending
 from zq.exceptions import RemoteProtocolError
 
-QueueKey = tuple[str, str]  # (queue name, task name)
-PendingKey = tuple[str, str] | tuple[str, str, int]  # with the priority when it is not 0
 SUSPECT_AFTER = 2  # deliveries lost with their executor before a task is quarantined
-
-
-@dataclass(slots=True)
-class _Entry:
-    task: TaskMsg
-    origin: bytes | None  # the submitting peer, or None for this process's own producer
-    holder: bytes | None = None  # the executor holding the lease, None while pending
-    deliveries: int = 0
-    due: float | None = None  # set while delayed
-    successor: TaskMsg | None = None  # the next run, resubmitted by the holder
-    successor_due: float | None = None
-    acked: bool = False
-    quarantined: bool = False  # pending in the quarantine queue (rule 9)
-
-
-@dataclass(slots=True)
-class _Executor:
-    peer: bytes
-    tasks: frozenset[str]
-    queues: frozenset[str]  # empty: every queue
-    credit: int
-    leases: dict[str, _Entry] = field(default_factory=dict)
-    leaving: bool = False
-    suspect: str | None = None  # the one suspect task it holds (rule 9)
-
-    def serves(self, key: QueueKey | PendingKey) -> bool:
-        return (not self.queues or key[0] in self.queues) and key[1] in self.tasks
 
 
 @dataclass(slots=True, frozen=True)
@@ -115,14 +88,12 @@ class Ledger:
             raise ValueError("delivery_limit must be at least 1")
         self.delivery_limit = delivery_limit
         self._tasks: dict[str, _Entry] = {}
-        self._pending: dict[PendingKey, deque[_Entry]] = {}
-        self._pending_count = 0
+        self._waiting = Pending()
         self._executors: dict[bytes, _Executor] = {}
         self._turn = 0  # rotates which executor is served first
         self._delayed: list[tuple[float, int, _Entry]] = []  # a heap; stale rows are skipped
         self._delayed_count = 0
         self._seq = itertools.count()
-        self._quarantine: deque[_Entry] = deque()
 
     # --- events -------------------------------------------------------------------------
 
@@ -207,6 +178,7 @@ class Ledger:
         elif entry.holder is None:  # requeued after a loss, and the old executor answered first
             self._unqueue(entry)
         else:
+            self._waiting.released(entry)
             holder = self._executors.get(entry.holder)
             if holder is not None:
                 holder.leases.pop(task_id, None)
@@ -244,6 +216,7 @@ class Ledger:
                         executor.suspect = None
                     entry.holder = None
                     entry.acked = False
+                    self._waiting.released(entry)
                     if entry.successor is not None:  # it had resubmitted itself: run that
                         entry.task, entry.successor, entry.deliveries = entry.successor, None, 0
                     elif not started:  # handed back unstarted: not a delivery that failed
@@ -263,6 +236,7 @@ class Ledger:
         dead: list[DeadLetter] = []
         for entry in reversed(executor.leases.values()):
             entry.holder = None
+            self._waiting.released(entry)
             if entry.successor is not None:  # the run failed and was resubmitted: run that
                 entry.task = entry.successor
                 entry.successor = None
@@ -300,7 +274,8 @@ class Ledger:
 
     def dispatch(self) -> list[tuple[bytes, list[TaskMsg]]]:
         """Lease pending tasks to executors within their credit; one batch per executor."""
-        if not self._pending_count:
+        waiting = self._waiting
+        if not waiting.count:
             return []
         executors = [e for e in self._executors.values() if e.credit > 0]
         if not executors:
@@ -308,69 +283,28 @@ class Ledger:
         self._turn = (self._turn + 1) % len(executors)
         executors = executors[self._turn :] + executors[: self._turn]
         out: list[tuple[bytes, list[TaskMsg]]] = []
+        lease = self._lease
         for executor in executors:
-            batch = self._fill_suspect(executor) if self._quarantine else []
-            batch += self._fill(executor)
+            batch: list[TaskMsg] = []
+            if waiting.quarantine and (suspect := waiting.take_suspect(executor)) is not None:
+                executor.suspect = suspect.task.task_id  # at most one at a time (rule 9)
+                executor.credit -= 1
+                lease(executor, suspect)
+                batch.append(suspect.task)
+            for entry in waiting.take(executor):
+                lease(executor, entry)
+                batch.append(entry.task)
             if batch:
                 out.append((executor.peer, batch))
-            if not self._pending_count:
+            if not waiting.count:
                 break
         return out
-
-    def _fill_suspect(self, executor: _Executor) -> list[TaskMsg]:
-        """At most one quarantined task for an executor that holds none (rule 9)."""
-        if executor.suspect is not None or executor.credit <= 0:
-            return []
-        for entry in self._quarantine:
-            if executor.serves((entry.task.queue, entry.task.task_name)):
-                self._quarantine.remove(entry)
-                entry.quarantined = False
-                self._pending_count -= 1
-                executor.suspect = entry.task.task_id
-                executor.credit -= 1
-                self._lease(executor, entry)
-                return [entry.task]
-        return []
 
     def _lease(self, executor: _Executor, entry: _Entry) -> None:
         entry.holder = executor.peer
         entry.deliveries += 1
         entry.task.attempt = entry.deliveries
         executor.leases[entry.task.task_id] = entry
-
-    def _fill(self, executor: _Executor) -> list[TaskMsg]:
-        keys = [k for k in self._pending if executor.serves(k)]
-        if any(len(k) == 3 for k in keys):  # some have a priority: highest first (rule 10)
-            batch = []
-            for level in sorted({_priority(k) for k in keys}, reverse=True):
-                batch += self._fill_from(executor, [k for k in keys if _priority(k) == level])
-                if not executor.credit:
-                    break
-        else:
-            batch = self._fill_from(executor, keys)
-        for key in [k for k, q in self._pending.items() if not q]:
-            del self._pending[key]
-        return batch
-
-    def _fill_from(self, executor: _Executor, keys: list[PendingKey]) -> list[TaskMsg]:
-        """Lease from ``keys``, the credit spread over them, each queue in its order."""
-        batch: list[TaskMsg] = []
-        lease = self._lease
-        while keys and executor.credit > 0:
-            share = max(1, executor.credit // len(keys))  # spread the credit over task names
-            for key in keys:
-                queue = self._pending[key]
-                take = min(share, len(queue), executor.credit)
-                for _ in range(take):
-                    entry = queue.popleft()
-                    lease(executor, entry)
-                    batch.append(entry.task)
-                executor.credit -= take
-                self._pending_count -= take
-                if not executor.credit:
-                    break
-            keys = [k for k in keys if self._pending[k]]
-        return batch
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -383,37 +317,10 @@ class Ledger:
             heapq.heappush(self._delayed, (due, next(self._seq), entry))
 
     def _enqueue(self, entry: _Entry, *, front: bool, suspect: bool = False) -> None:
-        self._pending_count += 1
-        if suspect:
-            entry.quarantined = True
-            if front:
-                self._quarantine.appendleft(entry)
-            else:
-                self._quarantine.append(entry)
-            return
-        task = entry.task  # the common case inline: no labels, or no priority among them
-        labels = task.labels
-        key = _key(task) if labels and "priority" in labels else (task.queue, task.task_name)
-        queue = self._pending.get(key)
-        if queue is None:
-            queue = self._pending[key] = deque()
-        if front:
-            queue.appendleft(entry)
-        else:
-            queue.append(entry)
+        self._waiting.add(entry, front=front, suspect=suspect)
 
     def _unqueue(self, entry: _Entry) -> None:
-        if entry.quarantined:
-            entry.quarantined = False
-            self._quarantine.remove(entry)
-            self._pending_count -= 1
-            return
-        key = _key(entry.task)
-        queue = self._pending[key]
-        queue.remove(entry)
-        self._pending_count -= 1
-        if not queue:
-            del self._pending[key]
+        self._waiting.remove(entry)
 
     def _forget_if_done(self, executor: _Executor) -> None:
         if executor.leaving and not executor.leases:
@@ -424,7 +331,7 @@ class Ledger:
     @property
     def pending_count(self) -> int:
         """Tasks waiting in the dispatcher."""
-        return self._pending_count
+        return self._waiting.count
 
     @property
     def delayed_count(self) -> int:
@@ -434,7 +341,7 @@ class Ledger:
     @property
     def leased_count(self) -> int:
         """Tasks in flight on executors."""
-        return len(self._tasks) - self._pending_count - self._delayed_count
+        return len(self._tasks) - self._waiting.count - self._delayed_count
 
     def origin_of(self, task_id: str) -> tuple[bool, bytes | None]:
         """``(known, origin)``: whether the task is here, and who submitted it."""
@@ -451,8 +358,7 @@ class Ledger:
 
     def pending_ids(self) -> set[str]:
         """Ids of the pending tasks (for tests and introspection)."""
-        ids = {e.task.task_id for q in self._pending.values() for e in q}
-        return ids | {e.task.task_id for e in self._quarantine}
+        return self._waiting.ids()
 
     def leases_of(self, peer: bytes) -> set[str]:
         """Ids of the tasks leased to ``peer``."""
@@ -471,13 +377,3 @@ class Ledger:
     def knows(self, peer: bytes) -> bool:
         """Whether ``peer`` is a registered executor session."""
         return peer in self._executors
-
-
-def _key(task: TaskMsg) -> PendingKey:
-    """Where a pending task waits: its queue and name, and its priority unless it is 0."""
-    level = zq_labels.priority(task.labels) if task.labels else 0
-    return (task.queue, task.task_name) if not level else (task.queue, task.task_name, level)
-
-
-def _priority(key: PendingKey) -> int:
-    return key[2] if len(key) == 3 else 0

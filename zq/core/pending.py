@@ -1,0 +1,203 @@
+"""The ledger's waiting room: pending tasks by queue, name, priority and concurrency key.
+
+Pure: no sockets, no asyncio, no clock. The ledger (``zq.core.ledger``) owns the rules of
+leases; this module owns which pending task goes next:
+
+- A task waits in a FIFO per key. The key is ``(queue, name)``; a task with a ``priority``
+  other than 0 or a ``concurrency_key`` gets ``(queue, name, priority, concurrency key)``, so
+  tasks without those labels cost what they cost before the labels existed.
+- ``fill`` hands an executor what it serves, within its credit: the highest priority first,
+  the credit spread over the names of one priority, each queue in its order.
+- A ``concurrency_key`` admits at most ``max_concurrency`` leased tasks at once, across every
+  executor: its keys are skipped while it is full, and a slot frees when a lease ends
+  (``released``). The limit is the one of the key's first task (a later one may change it).
+- Suspect tasks wait apart, in the quarantine, one per executor at a time (the ledger's rule 9).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from zq.core import labels as zq_labels
+from zq.core.messages import TaskMsg
+
+QueueKey = tuple[str, str]  # (queue name, task name)
+# (queue, name), or (queue, name, priority, concurrency key or "") when one of those is set
+PendingKey = tuple[str, str] | tuple[str, str, int, str]
+
+
+@dataclass(slots=True)
+class Entry:
+    """One task in the ledger, pending, delayed or leased."""
+
+    task: TaskMsg
+    origin: bytes | None  # the submitting peer, or None for this process's own producer
+    holder: bytes | None = None  # the executor holding the lease, None while pending
+    deliveries: int = 0
+    due: float | None = None  # set while delayed
+    successor: TaskMsg | None = None  # the next run, resubmitted by the holder
+    successor_due: float | None = None
+    acked: bool = False
+    quarantined: bool = False  # pending in the quarantine queue (rule 9)
+    slot: str = ""  # the concurrency key whose slot its lease takes, while leased
+
+
+@dataclass(slots=True)
+class ExecutorState:
+    """One executor session as the ledger sees it."""
+
+    peer: bytes
+    tasks: frozenset[str]
+    queues: frozenset[str]  # empty: every queue
+    credit: int
+    leases: dict[str, Entry] = field(default_factory=dict)
+    leaving: bool = False
+    suspect: str | None = None  # the one suspect task it holds (rule 9)
+
+    def serves(self, key: QueueKey | PendingKey) -> bool:
+        """Whether it runs tasks of this queue and name."""
+        return (not self.queues or key[0] in self.queues) and key[1] in self.tasks
+
+
+def key_of(task: TaskMsg) -> PendingKey:
+    """Where a pending task waits (the common case, no labels, without a call)."""
+    labels = task.labels
+    if not labels or ("priority" not in labels and "concurrency_key" not in labels):
+        return (task.queue, task.task_name)
+    level = zq_labels.priority(labels)
+    group = zq_labels.concurrency_key(labels) or ""
+    if not level and not group:
+        return (task.queue, task.task_name)
+    return (task.queue, task.task_name, level, group)
+
+
+def _priority(key: PendingKey) -> int:
+    return key[2] if len(key) == 4 else 0
+
+
+def _group(key: PendingKey) -> str:
+    return key[3] if len(key) == 4 else ""
+
+
+class Pending:
+    """Pending tasks, ready to be leased in order; the quarantine; concurrency slots."""
+
+    def __init__(self) -> None:
+        self.queues: dict[PendingKey, deque[Entry]] = {}
+        self.quarantine: deque[Entry] = deque()
+        self.count = 0
+        self.running: Counter[str] = Counter()  # leases per concurrency key
+        self.limits: dict[str, int] = {}  # max_concurrency per concurrency key
+
+    def add(self, entry: Entry, *, front: bool, suspect: bool = False) -> None:
+        """Queue ``entry`` at the back (or the front: a lease given back keeps its turn)."""
+        self.count += 1
+        if suspect:
+            entry.quarantined = True
+            if front:
+                self.quarantine.appendleft(entry)
+            else:
+                self.quarantine.append(entry)
+            return
+        key = key_of(entry.task)
+        if len(key) == 4 and key[3] and key[3] not in self.limits:
+            self.limits[key[3]] = zq_labels.max_concurrency(entry.task.labels)
+        queue = self.queues.get(key)
+        if queue is None:
+            queue = self.queues[key] = deque()
+        if front:
+            queue.appendleft(entry)
+        else:
+            queue.append(entry)
+
+    def remove(self, entry: Entry) -> None:
+        """Take ``entry`` out of its queue (it ended while pending)."""
+        self.count -= 1
+        if entry.quarantined:
+            entry.quarantined = False
+            self.quarantine.remove(entry)
+            return
+        key = key_of(entry.task)
+        queue = self.queues[key]
+        queue.remove(entry)
+        if not queue:
+            del self.queues[key]
+
+    def released(self, entry: Entry) -> None:
+        """``entry``'s lease ended: its concurrency slot, if it took one, is free again."""
+        if entry.slot:
+            self.running[entry.slot] -= 1
+            if not self.running[entry.slot]:
+                del self.running[entry.slot]
+            entry.slot = ""
+
+    def take_suspect(self, executor: ExecutorState) -> Entry | None:
+        """The first quarantined task ``executor`` serves, if it holds no suspect (rule 9)."""
+        if executor.suspect is not None or executor.credit <= 0:
+            return None
+        for entry in self.quarantine:
+            if executor.serves((entry.task.queue, entry.task.task_name)):
+                self.quarantine.remove(entry)
+                entry.quarantined = False
+                self.count -= 1
+                self._take_slot(entry)
+                return entry
+        return None
+
+    def take(self, executor: ExecutorState) -> list[Entry]:
+        """What ``executor`` gets now: within its credit, highest priority first."""
+        keys = [k for k in self.queues if executor.serves(k)]
+        if any(len(k) == 4 for k in keys):
+            keys = [k for k in keys if self._room(k)]
+            taken: list[Entry] = []
+            for level in sorted({_priority(k) for k in keys}, reverse=True):
+                taken += self._take_from(executor, [k for k in keys if _priority(k) == level])
+                if not executor.credit:
+                    break
+        else:
+            taken = self._take_from(executor, keys)
+        for key in [k for k, q in self.queues.items() if not q]:
+            del self.queues[key]
+        return taken
+
+    def _take_from(self, executor: ExecutorState, keys: list[PendingKey]) -> list[Entry]:
+        """Take from ``keys``, the credit spread over them, each queue in its order."""
+        taken: list[Entry] = []
+        while keys and executor.credit > 0:
+            share = max(1, executor.credit // len(keys))  # spread the credit over task names
+            for key in keys:
+                queue = self.queues[key]
+                count = min(share, len(queue), executor.credit, self._room(key))
+                group = _group(key)
+                for _ in range(count):
+                    entry = queue.popleft()
+                    if group:  # its lease takes one of the concurrency key's slots
+                        entry.slot = group
+                    taken.append(entry)
+                if group:
+                    self.running[group] += count
+                executor.credit -= count
+                self.count -= count
+                if not executor.credit:
+                    break
+            keys = [k for k in keys if self.queues[k] and self._room(k)]
+        return taken
+
+    def _room(self, key: PendingKey) -> int:
+        """How many more of ``key`` may be leased now (its concurrency key's free slots)."""
+        group = _group(key)
+        if not group:
+            return len(self.queues[key])
+        return max(0, self.limits.get(group, 1) - self.running[group])
+
+    def _take_slot(self, entry: Entry) -> None:
+        group = _group(key_of(entry.task))
+        if group:
+            entry.slot = group
+            self.running[group] += 1
+
+    def ids(self) -> set[str]:
+        """Ids of every pending task."""
+        found = {e.task.task_id for q in self.queues.values() for e in q}
+        return found | {e.task.task_id for e in self.quarantine}
