@@ -124,7 +124,7 @@ class Ledger:
                 continue  # stale: completed or replaced meanwhile
             entry.due = None
             self._delayed_count -= 1
-            self._enqueue(entry, front=False)
+            self._waiting.add(entry, front=False)
             released += 1
         return released
 
@@ -176,7 +176,7 @@ class Ledger:
             entry.due = None
             self._delayed_count -= 1
         elif entry.holder is None:  # requeued after a loss, and the old executor answered first
-            self._unqueue(entry)
+            self._waiting.remove(entry)
         else:
             self._waiting.released(entry)
             holder = self._executors.get(entry.holder)
@@ -221,7 +221,7 @@ class Ledger:
                         entry.task, entry.successor, entry.deliveries = entry.successor, None, 0
                     elif not started:  # handed back unstarted: not a delivery that failed
                         entry.deliveries -= 1
-                    self._enqueue(entry, front=True)
+                    self._waiting.add(entry, front=True)
                     requeued.append(task_id)
         self._forget_if_done(executor)
         requeued.reverse()
@@ -253,7 +253,7 @@ class Ledger:
                 )
                 dead.append(DeadLetter(entry.task, entry.origin, reason))
             else:
-                self._enqueue(entry, front=True, suspect=entry.deliveries >= SUSPECT_AFTER)
+                self._waiting.add(entry, front=True, suspect=entry.deliveries >= SUSPECT_AFTER)
                 requeued.append(entry.task.task_id)
         requeued.reverse()
         dead.reverse()
@@ -310,17 +310,11 @@ class Ledger:
 
     def _place(self, entry: _Entry, due: float | None) -> None:
         if due is None:
-            self._enqueue(entry, front=False)
+            self._waiting.add(entry, front=False)
         else:
             entry.due = due
             self._delayed_count += 1
             heapq.heappush(self._delayed, (due, next(self._seq), entry))
-
-    def _enqueue(self, entry: _Entry, *, front: bool, suspect: bool = False) -> None:
-        self._waiting.add(entry, front=front, suspect=suspect)
-
-    def _unqueue(self, entry: _Entry) -> None:
-        self._waiting.remove(entry)
 
     def _forget_if_done(self, executor: _Executor) -> None:
         if executor.leaving and not executor.leases:

@@ -100,9 +100,13 @@ class Pending:
             else:
                 self.quarantine.append(entry)
             return
-        key = key_of(entry.task)
-        if len(key) == 4 and key[3] and key[3] not in self.limits:
-            self.limits[key[3]] = zq_labels.max_concurrency(entry.task.labels)
+        task = entry.task  # the common case inline: no labels, so no call
+        if task.labels:
+            key = key_of(task)
+            if len(key) == 4 and key[3] and key[3] not in self.limits:
+                self.limits[key[3]] = zq_labels.max_concurrency(task.labels)
+        else:
+            key = (task.queue, task.task_name)
         queue = self.queues.get(key)
         if queue is None:
             queue = self.queues[key] = deque()
