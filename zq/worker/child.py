@@ -169,6 +169,13 @@ async def _serve_listening(
     config: WorkerConfig, broker: AsyncBroker, modules: list[str], report: Callable[[Report], None]
 ) -> int:
     """Run what the broker's ``listen()`` yields until SIGTERM (``zq.worker.listener``)."""
+    if config.connect or config.curve:
+        log.warning(
+            "worker %d: %s gets its tasks from its own listen(): --connect and --curve-* "
+            "are ignored",
+            config.index,
+            type(broker).__name__,
+        )
     receiver = build_receiver(broker, config, modules)
     limit = jittered(config.max_async_tasks, config.max_async_tasks_jitter, random.random())
     loop = asyncio.get_running_loop()
