@@ -114,3 +114,9 @@ def test_concurrency_labels_are_checked_and_read() -> None:
         labels.check({"concurrency_key": 7})
     assert labels.concurrency_key({"concurrency_key": "a"}) == "a"
     assert labels.max_concurrency({}) == 1 and labels.max_concurrency({"max_concurrency": "3"}) == 3
+
+
+def test_rate_limit_key_is_a_non_empty_string() -> None:
+    labels.check({"rate_limit": "10/m", "rate_limit_key": "customer-7"})
+    with pytest.raises(LabelError, match="label 'rate_limit_key' must be a non-empty string"):
+        labels.check({"rate_limit_key": ""})

@@ -1,4 +1,4 @@
-"""Delayed tasks: when each is due, and the one timer that wakes the dispatcher for them.
+"""Held tasks: when each is due (``delay``, ``rate_limit``), and the one timer for them.
 
 Part of the dispatcher (it owns one and is the only caller); the ledger keeps the delayed
 tasks themselves (``Ledger.release``, ``Ledger.next_due``).
@@ -14,8 +14,11 @@ from typing import Any
 from zq.core import labels as zq_labels
 from zq.core.ledger import Ledger
 from zq.core.messages import TaskMsg
+from zq.core.rates import RateLimits
 
 log = logging.getLogger("zq.dispatcher")
+
+TIMED = frozenset({"delay", "rate_limit"})  # the labels that may hold a task here
 
 
 @dataclass(slots=True, frozen=True)
@@ -36,15 +39,25 @@ class Delays:
         self._send_after = send_after
         self._now = now
         self._release_at: float | None = None
+        self._rates = RateLimits()
 
     def due(self, task: TaskMsg) -> float | None:
-        """The time a task with a ``delay`` label (seconds) is due, or None to run it now."""
-        delay = zq_labels.delay_s(task.labels)
-        if delay is None:
-            if zq_labels.problem("delay", task.labels["delay"]) is not None:
-                log.warning("task %s: ignoring bad delay %r", task.task_id, task.labels["delay"])
-            return None
-        return self._now() + delay
+        """When a task with a ``delay`` or ``rate_limit`` label may run; None for now."""
+        labels = task.labels
+        due = None
+        if "delay" in labels:
+            delay = zq_labels.delay_s(labels)
+            if delay is not None:
+                due = self._now() + delay
+            elif zq_labels.problem("delay", labels["delay"]) is not None:
+                log.warning("task %s: ignoring bad delay %r", task.task_id, labels["delay"])
+        limit = zq_labels.rate(labels["rate_limit"]) if "rate_limit" in labels else None
+        if limit is not None:
+            now = self._now()
+            bucket = (task.task_name, str(labels.get("rate_limit_key") or ""))
+            at = self._rates.release_at(bucket, *limit, due if due is not None else now)
+            due = at if at > now else None
+        return due
 
     def arm(self) -> None:
         """Make sure the timer fires by the earliest due time."""
@@ -56,6 +69,8 @@ class Delays:
     def fired(self) -> bool:
         """The timer fired: queue what is due (whether any was), and arm it again."""
         self._release_at = None
-        released = self._ledger.release(self._now()) > 0
+        now = self._now()
+        self._rates.forget_before(now, max(zq_labels.PERIODS.values()))  # idle buckets: afresh
+        released = self._ledger.release(now) > 0
         self.arm()
         return released

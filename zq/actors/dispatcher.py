@@ -19,7 +19,7 @@ import zmq
 
 from zq.actors.admission import Admission
 from zq.actors.base import Actor
-from zq.actors.delays import Delays, Release
+from zq.actors.delays import TIMED, Delays, Release
 from zq.actors.dispatcher_api import (
     Conditions,
     Depart,
@@ -398,7 +398,7 @@ class Dispatcher(Actor):
 
     def _submit(self, task: TaskMsg, origin: bytes | None, journaled: bool = False) -> None:
         labels = task.labels
-        due = self._delays.due(task) if labels and "delay" in labels else None
+        due = self._delays.due(task) if labels and not TIMED.isdisjoint(labels) else None
         ledger = self._ledger
         if "schedule_id" in labels and self.records.repeated_run(task, ledger, self._now()):
             self.stats.repeated_kicks += 1  # the same slot, from a second scheduler: dropped

@@ -13,6 +13,8 @@ Labels are taskiq's: any key and value travel with a task. These few mean someth
   after the default).
 - ``concurrency_key`` (a non-empty string) and ``max_concurrency`` (a whole number >= 1,
   default 1): at most that many tasks with the key are leased at once, across the cluster.
+- ``rate_limit``: ``"N/s"``, ``"N/m"`` or ``"N/h"`` (N >= 1): at most N starts per period,
+  per task name, or per value of ``rate_limit_key`` (a non-empty string) when given.
 - ``unique_key``: a non-empty string; while a task of that name and key is pending, delayed or
   running, another kick of it is the same task (same id, same result).
 
@@ -94,6 +96,23 @@ def _check_max_concurrency(value: Any) -> str | None:
     return None if whole else "a whole number >= 1"
 
 
+PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def rate(value: Any) -> tuple[int, float] | None:
+    """``(N, period in seconds)`` from ``"N/s"``, ``"N/m"`` or ``"N/h"``; None if malformed."""
+    if not isinstance(value, str):
+        return None
+    count, sep, unit = value.replace(" ", "").partition("/")
+    if not sep or unit not in PERIODS or not count.isdigit() or int(count) < 1:
+        return None
+    return int(count), PERIODS[unit]
+
+
+def _check_rate_limit(value: Any) -> str | None:
+    return None if rate(value) is not None else 'a rate like "100/s", "30/m" or "1000/h"'
+
+
 _CHECKS = {
     "queue": _check_queue,
     "delay": _check_delay,
@@ -104,6 +123,8 @@ _CHECKS = {
     "unique_key": _check_unique_key,
     "concurrency_key": _check_unique_key,  # the same rule: a non-empty string
     "max_concurrency": _check_max_concurrency,
+    "rate_limit": _check_rate_limit,
+    "rate_limit_key": _check_unique_key,  # a non-empty string
 }
 
 
