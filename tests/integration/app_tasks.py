@@ -58,10 +58,11 @@ async def wait_for_fifo(fifo: str, log_path: str) -> None:
 
 
 @broker.task
-async def record_slowly(token: str, log_path: str, seconds: float) -> str:
-    """Log, then take ``seconds`` (a task that is still running when more kicks come)."""
+async def record_held(token: str, log_path: str, fifo: str | None) -> str:
+    """Log, then run until the test writes to ``fifo`` (a named pipe), if one is given."""
     _log(log_path, token)
-    await asyncio.sleep(seconds)
+    if fifo is not None:
+        await asyncio.to_thread(Path(fifo).read_text)  # blocks until a writer opens it
     return f"{token} done"
 
 
@@ -69,5 +70,5 @@ async def record_slowly(token: str, log_path: str, seconds: float) -> str:
 async def span(i: int, log_path: str, seconds: float) -> None:
     """Log this run's start and end (monotonic ns, one clock for the host's processes)."""
     _log(log_path, f"start/{i}/{time.monotonic_ns()}")
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(seconds)  # the work a task does (its span is what is measured)
     _log(log_path, f"end/{i}/{time.monotonic_ns()}")

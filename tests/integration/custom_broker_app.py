@@ -1,7 +1,8 @@
 """A broker of the app's own, written as taskiq's docs describe, with zq's imports.
 
 It keeps its queue in a directory: ``kick`` writes one file per message, ``listen`` claims
-files by renaming them (so two workers never take the same one) and acks by deleting them.
+files by renaming them (so two workers never take the same one), is woken by the directory's
+changes (watchdog), and acks by deleting them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import asyncio
 import os
 from collections.abc import AsyncGenerator
 from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
 
 from zq import AckableMessage, AsyncBroker, BrokerMessage
 
@@ -31,15 +35,28 @@ class DirectoryBroker(AsyncBroker):
 
     async def listen(self) -> AsyncGenerator[bytes | AckableMessage, None]:
         QUEUE.mkdir(exist_ok=True)
-        while True:
-            for path in sorted(QUEUE.glob("*.task")):
-                claimed = path.with_suffix(f".{os.getpid()}")
-                try:
-                    path.rename(claimed)
-                except FileNotFoundError:  # another worker took it first
-                    continue
-                yield AckableMessage(data=claimed.read_bytes(), ack=claimed.unlink)
-            await asyncio.sleep(0.02)  # a directory has no wake-up: this broker polls
+        loop, changed = asyncio.get_running_loop(), asyncio.Event()
+
+        class Wake(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                loop.call_soon_threadsafe(changed.set)
+
+        observer = Observer()
+        observer.schedule(Wake(), str(QUEUE))
+        observer.start()
+        try:
+            while True:
+                changed.clear()  # before the scan: a file that lands during it wakes the wait
+                for path in sorted(QUEUE.glob("*.task")):
+                    claimed = path.with_suffix(f".{os.getpid()}")
+                    try:
+                        path.rename(claimed)
+                    except FileNotFoundError:  # another worker took it first
+                        continue
+                    yield AckableMessage(data=claimed.read_bytes(), ack=claimed.unlink)
+                await changed.wait()
+        finally:
+            observer.stop()
 
 
 broker = DirectoryBroker()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,19 +17,21 @@ APP = "tests.integration.app_tasks"
 async def test_a_hundred_concurrent_kicks_with_one_key_run_once(
     producer: ZeroMQBroker, workers: Callable[..., Worker], tmp_path: Path
 ) -> None:
-    log = tmp_path / "exec.log"
+    log, fifo = tmp_path / "exec.log", tmp_path / "release"
+    os.mkfifo(fifo)
     workers(producer.endpoint, "-w", "2")
     await asyncio.wait_for(producer.wait_workers(2), 30)
-    kicker = AsyncKicker(f"{APP}:record_slowly", producer, {"unique_key": "report-42"})
-    handles = await asyncio.gather(*(kicker.kiq("once", str(log), 0.5) for _ in range(100)))
+    kicker = AsyncKicker(f"{APP}:record_held", producer, {"unique_key": "report-42"})
+    handles = await asyncio.gather(*(kicker.kiq("once", str(log), str(fifo)) for _ in range(100)))
     assert {h.task_id for h in handles} == {
-        "unique:tests.integration.app_tasks:record_slowly:report-42"
+        "unique:tests.integration.app_tasks:record_held:report-42"
     }
+    await asyncio.to_thread(fifo.write_text, "go")  # the one run ends: every kick came while it ran
     results = await gather(*handles, timeout=30)
     assert [r.return_value for r in results] == ["once done"] * 100
     assert read_log(log)[0] == {"once": 1}
     # finished: the key is free, the next kick is a new run
-    again = await (await kicker.kiq("twice", str(log), 0.0)).wait_result(timeout=30)
+    again = await (await kicker.kiq("twice", str(log), None)).wait_result(timeout=30)
     assert again.return_value == "twice done" and read_log(log)[0] == {"once": 1, "twice": 1}
 
 

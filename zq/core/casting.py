@@ -99,12 +99,24 @@ class ParamCaster:
     __slots__ = ("_by_name", "_positional", "_star", "task_name")
 
     def __init__(self, func: Callable[..., Any], task_name: str) -> None:
-        self.task_name = task_name
         try:
             hints = typing.get_type_hints(func, include_extras=False)
         except Exception:
             hints = {}
-        params = inspect.signature(func).parameters.values()
+        self._build(inspect.signature(func), hints, task_name)
+
+    @classmethod
+    def from_signature(
+        cls, signature: inspect.Signature, hints: dict[str, Any], task_name: str
+    ) -> ParamCaster:
+        """The caster for a signature and its type hints already worked out (taskiq's way)."""
+        caster = cls.__new__(cls)
+        caster._build(signature, hints, task_name)
+        return caster
+
+    def _build(self, signature: inspect.Signature, hints: dict[str, Any], task_name: str) -> None:
+        self.task_name = task_name
+        params = signature.parameters.values()
         kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         self._positional: list[Caster | None] = []
         self._by_name: dict[str, Caster] = {}
