@@ -68,9 +68,11 @@ async def test_a_frozen_host_is_declared_lost_and_its_late_results_are_deduplica
     try:
         stats = await producer.wait_until(lambda s: s["stats"].executors_lost >= 1)
         # Keep it frozen until the other host ran what was requeued (the queue's front), so
-        # that the thawed host's results come late, for tasks already done.
+        # that the thawed host's results come late, for tasks already done. The other host has
+        # 50 slots: its next 50 completions are what it was running, the 50 after them are the
+        # requeued tasks it took next (equal durations finish in the order they started).
         done = stats["stats"].completed
-        await producer.wait_until(lambda s: s["stats"].completed >= done + 50)
+        await producer.wait_until(lambda s: s["stats"].completed >= done + 100)
     finally:
         frozen.signal_host(signal.SIGCONT)
     results = await gather(*tasks, timeout=60)
