@@ -23,12 +23,17 @@ dispatcher): every task is copied to it before its ``kiq()`` returns, so, as wit
 every row then kicks in concurrent groups. ``--via-dispatcher`` adds
 a row where the producer joins a standalone `zq dispatcher` (no journal) that the workers
 connect to: one more process, and a network hop each way, between producer and workers.
+``--labels`` adds a row where every task carries every task-control label (``priority``,
+``unique_key`` (one per task) with ``unique_for``, ``concurrency_key`` / ``max_concurrency``,
+``rate_limit`` / ``rate_limit_key``), with limits high enough never to hold a task: what the
+bookkeeping costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import platform
 import resource
@@ -39,7 +44,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
@@ -61,14 +68,35 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-async def kick_all(tasks: int, concurrency: int) -> list[object]:
+# Every task-control label, with limits that never hold a task (the ``--labels`` row).
+LABELS = {
+    "priority": 1,
+    "unique_for": 60,
+    "concurrency_key": "bench",
+    "max_concurrency": 1_000_000,
+    "rate_limit": "1000000/s",
+    "rate_limit_key": "bench",
+}
+_keys = itertools.count()
+
+Kick = Callable[[], Awaitable[Any]]
+
+
+def kicker(labelled: bool) -> Kick:
+    """One ``kiq()`` of the no-op task, with every label set (a new ``unique_key`` each)."""
+    if not labelled:
+        return noop.kiq
+    return lambda: noop.kicker().with_labels(**LABELS, unique_key=f"k{next(_keys)}").kiq()
+
+
+async def kick_all(tasks: int, concurrency: int, kick: Kick) -> list[object]:
     """``tasks`` kiq() calls: one after another, or in concurrent groups."""
     if concurrency <= 1:
-        return [await noop.kiq() for _ in range(tasks)]
+        return [await kick() for _ in range(tasks)]
     kicked: list[object] = []
     for start in range(0, tasks, concurrency):
         group = min(concurrency, tasks - start)
-        kicked.extend(await asyncio.gather(*(noop.kiq() for _ in range(group))))
+        kicked.extend(await asyncio.gather(*(kick() for _ in range(group))))
     return kicked
 
 
@@ -111,6 +139,7 @@ async def one_config(
     variant: str = "",
 ) -> dict[str, object]:
     helper = None
+    kick = kicker(variant == "labels")
     address = "tcp://127.0.0.1:*"
     if variant == "via zq dispatcher":
         address = free_address()
@@ -142,18 +171,18 @@ async def one_config(
     try:
         if producer.dispatcher is not None:
             await asyncio.wait_for(producer.wait_workers(workers), 30)
-        await gather(*[await noop.kiq() for _ in range(2000)])  # warm-up (workers joined)
+        await gather(*[await kick() for _ in range(2000)])  # warm-up (workers joined)
         rates = []
         cpu = []  # the producer's CPU time per task: less noisy than rates on a shared machine
         for _ in range(runs):
             start, start_cpu = time.perf_counter(), time.process_time()
-            await gather(*await kick_all(tasks, concurrency), timeout=120)  # type: ignore[arg-type]
+            await gather(*await kick_all(tasks, concurrency, kick), timeout=120)
             rates.append(tasks / (time.perf_counter() - start))
             cpu.append((time.process_time() - start_cpu) / tasks * 1e6)
         lat = []
         for _ in range(latency_n):
             start = time.perf_counter()
-            await (await noop.kiq()).wait_result(timeout=10)
+            await (await kick()).wait_result(timeout=10)
             lat.append((time.perf_counter() - start) * 1000)
         lat.sort()
         stats = await producer.stats()
@@ -195,6 +224,7 @@ async def main(args: argparse.Namespace) -> None:
     variants += (["standby"] if args.standby else []) + (
         ["via zq dispatcher"] if args.via_dispatcher else []
     )
+    variants += ["labels"] if args.labels else []
     for workers in args.workers:
         for variant in variants:
             with tempfile.TemporaryDirectory() as tmp:
@@ -232,5 +262,8 @@ if __name__ == "__main__":
     parser.add_argument("--standby", action="store_true", help="also run with a standby")
     parser.add_argument(
         "--via-dispatcher", action="store_true", help="also run through a `zq dispatcher`"
+    )
+    parser.add_argument(
+        "--labels", action="store_true", help="also run with every task-control label set"
     )
     uvloop.run(main(parser.parse_args()))

@@ -2,10 +2,12 @@
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 
 import pytest
 
-from zq import InMemoryBroker, TaskiqResultTimeoutError, gather
+from zq import InMemoryBroker, TaskiqDepends, TaskiqResultTimeoutError, gather
+from zq.exceptions import TaskCancelledError
 
 broker = InMemoryBroker()
 
@@ -79,3 +81,33 @@ def test_works_without_startup_and_in_one_asyncio_run_after_another() -> None:
 
     assert asyncio.run(once(1)) == 2
     assert asyncio.run(once(2)) == 3  # a new loop: the store of the old one is left behind
+
+
+async def test_a_cancelled_task_stops_and_its_generator_dependency_sees_the_cancel() -> None:
+    broker = InMemoryBroker()
+    seen: list[str] = []
+    started = asyncio.Event()
+
+    async def resource() -> AsyncIterator[str]:
+        try:
+            yield "connection"
+        except asyncio.CancelledError:
+            seen.append("rolled back")
+            raise
+        finally:
+            seen.append("closed")
+
+    @broker.task
+    async def slow(conn: str = TaskiqDepends(resource)) -> str:
+        started.set()
+        await asyncio.Event().wait()  # runs until cancelled
+        return conn
+
+    handle = await slow.kiq()
+    await started.wait()
+    assert await handle.cancel() == "cancelling"
+    result = await handle.wait_result(timeout=5)
+    assert isinstance(result.error, TaskCancelledError)
+    assert seen == ["rolled back", "closed"]
+    assert await handle.cancel() == "cancelled"  # asked again: says so, raises nothing
+    assert await broker.cancel("no-such-id") == "unknown"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from zq.abc.broker import AsyncBroker
-from zq.actors.ports import TaskPort
+from zq.actors.ports import TaskPort, cancel_requested
 from zq.exceptions import NoResultError, TaskRejectedError
 from zq.kicker import AsyncKicker
 from zq.message import TaskiqMessage
@@ -31,6 +31,16 @@ class Context:
     def is_ackable(self) -> bool:
         """Whether ``ack()`` reaches a dispatcher (it does for every zq broker)."""
         return self._port is not None
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether this task was cancelled while it runs (``broker.cancel``, ``zq cancel``).
+
+        For sync tasks run in threads, which cannot be stopped from outside: check it between
+        steps and return (or raise) when it turns True. An async task has ``CancelledError``
+        thrown into it instead; a sync task in the process pool has its process ended.
+        """
+        return self.message.task_id in cancel_requested
 
     async def ack(self) -> None:
         """End the task's lease now (for ``ack_type="manual"``; harmless otherwise).

@@ -69,7 +69,9 @@ class AsyncTaskiqDecoratedTask(Generic[_Params, _ReturnType]):
             wire_labels=self._wire_labels,
             admitted=admission,
         )
-        return AsyncTaskiqTask(task_id, broker.result_backend, self.return_type, kicked=True)
+        return AsyncTaskiqTask(
+            task_id, broker.result_backend, self.return_type, kicked=True, broker=broker
+        )
 
     def kicker(self) -> AsyncKicker[_Params, _ReturnType]:
         """A kicker, to set labels, a task id or another broker for one kick."""

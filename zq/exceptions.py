@@ -179,6 +179,15 @@ class TaskLostError(ZQError):
     """
 
 
+class TaskCancelledError(ZQError):
+    """The task was cancelled (``handle.cancel()``, ``broker.cancel()``, ``zq cancel``).
+
+    Its waiters get this as the task's error: it was removed before it started, or stopped
+    while it ran (an async task had ``CancelledError`` thrown into it; a sync task in a process
+    pool had its process ended; one in a thread could only be asked, see ``Context.cancelled``).
+    """
+
+
 class ResultExpiredError(ResultGetError):
     """No result is kept for the task any more, and it is not running: waiting would hang.
 

@@ -134,7 +134,8 @@ async def send(
         if task_id is None:
             unique = zq_labels.unique_id(task_name, labels) if "unique_key" in labels else None
             if unique is not None:  # the same id: the dispatcher keeps one while it is held
-                broker.forget_result(unique)  # a result of an earlier, finished run
+                # a result of an earlier, finished run (kept within its unique_for)
+                broker.forget_result(unique, zq_labels.unique_for_s(labels))
             task_id = unique or broker.id_generator()
         if not pre and not post:  # the hot path: no TaskiqMessage at all
             wire = to_wire(broker, task_id, task_name, labels, args, kwargs, wire_labels)
@@ -233,7 +234,9 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
             kwargs,
             admitted=admission,
         )
-        return AsyncTaskiqTask(task_id, broker.result_backend, self.return_type, kicked=True)
+        return AsyncTaskiqTask(
+            task_id, broker.result_backend, self.return_type, kicked=True, broker=broker
+        )
 
     async def schedule_by_cron(
         self,

@@ -12,6 +12,8 @@ from zq.result import TaskiqResult
 from zq.result_backends.embedded import EmbeddedResultBackend, failed_save
 
 if TYPE_CHECKING:
+    from zq.abc.broker import AsyncBroker
+    from zq.core.messages import CancelOutcome
     from zq.core.progress import TaskProgress
 
 _ReturnType = TypeVar("_ReturnType")
@@ -25,7 +27,7 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
     result.
     """
 
-    __slots__ = ("kicked_here", "result_backend", "return_type", "task_id")
+    __slots__ = ("broker", "kicked_here", "result_backend", "return_type", "task_id")
 
     def __init__(
         self,
@@ -34,8 +36,10 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
         return_type: Any = None,
         *,
         kicked: bool = False,
+        broker: AsyncBroker | None = None,
     ) -> None:
         self.task_id = task_id
+        self.broker = broker  # what ``cancel`` asks; set by ``kiq()``
         self.result_backend = result_backend
         self.return_type = return_type
         # Kicked by this process: its result comes here by itself (else it is fetched).
@@ -47,6 +51,19 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
             return await self.result_backend.is_result_ready(self.task_id)
         except Exception as exc:
             raise ResultIsReadyError() from exc
+
+    async def cancel(self) -> CancelOutcome:
+        """Cancel the task (a zq extension); ``wait_result`` then gives ``TaskCancelledError``.
+
+        Returns ``"cancelled"`` (it had not started), ``"cancelling"`` (it runs and is being
+        stopped), ``"finished"`` or ``"unknown"``; see ``AsyncBroker.cancel``.
+        """
+        if self.broker is None:
+            raise TypeError(
+                "this handle was not returned by kiq() and does not know its broker: "
+                "call `await broker.cancel(task_id)`"
+            )
+        return await self.broker.cancel(self.task_id)
 
     async def get_result(self, with_logs: bool = False) -> TaskiqResult[_ReturnType]:
         """The result, which must have arrived (see ``wait_result``)."""

@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from zq import ZeroMQBroker
+from zq import Context, TaskiqDepends, ZeroMQBroker
 
 # Short liveness settings so that a killed worker is noticed quickly in tests.
 broker = ZeroMQBroker("tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_s=1.0)
@@ -72,3 +72,48 @@ async def span(i: int, log_path: str, seconds: float) -> None:
     _log(log_path, f"start/{i}/{time.monotonic_ns()}")
     await asyncio.sleep(seconds)  # the work a task does (its span is what is measured)
     _log(log_path, f"end/{i}/{time.monotonic_ns()}")
+
+
+@broker.task
+async def stoppable(i: int, log_path: str, seconds: float) -> int:
+    """Log start, end and ``finally`` lines (monotonic ns): a cancel leaves no end line."""
+    _log(log_path, f"start/{i}/{time.monotonic_ns()}")
+    try:
+        await asyncio.sleep(seconds)  # the work a task does; a cancel interrupts it here
+        _log(log_path, f"end/{i}/{time.monotonic_ns()}")
+    finally:
+        _log(log_path, f"finally/{i}/{time.monotonic_ns()}")
+    return i
+
+
+@broker.task
+def sync_stoppable(log_path: str, seconds: float) -> int:
+    """A sync task: log its pid, work ``seconds``, log its end."""
+    _log(log_path, f"start/{os.getpid()}")
+    time.sleep(seconds)  # the work a sync task does; only ending its process stops it
+    _log(log_path, "end")
+    return os.getpid()
+
+
+@broker.task
+def polite(log_path: str, context: Context = TaskiqDepends()) -> str:
+    """A sync task in a thread that checks ``context.cancelled`` between steps of its work."""
+    _log(log_path, "start")
+    for _ in range(3000):
+        if context.cancelled:
+            _log(log_path, "saw-cancel")
+            return "stopped"
+        time.sleep(0.01)  # one step of the work
+    return "ran to the end"
+
+
+@broker.task
+async def refuse(context: Context = TaskiqDepends()) -> None:
+    """Rejects itself: it is dead-lettered."""
+    context.reject("not today")
+
+
+@broker.task
+async def canceller(task_id: str) -> str:
+    """Cancels another task of the app, from inside a worker."""
+    return await broker.cancel(task_id)

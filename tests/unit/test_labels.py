@@ -120,3 +120,12 @@ def test_rate_limit_key_is_a_non_empty_string() -> None:
     labels.check({"rate_limit": "10/m", "rate_limit_key": "customer-7"})
     with pytest.raises(LabelError, match="label 'rate_limit_key' must be a non-empty string"):
         labels.check({"rate_limit_key": ""})
+
+
+def test_unique_for_is_a_positive_number_of_seconds() -> None:
+    labels.check({"unique_key": "k", "unique_for": 30})
+    for bad in (0, -1, "soon", True):
+        with pytest.raises(LabelError, match="label 'unique_for' must be a number of seconds > 0"):
+            labels.check({"unique_for": bad})
+    assert labels.unique_for_s({"unique_for": "2.5"}) == 2.5
+    assert labels.unique_for_s({}) is None

@@ -103,7 +103,7 @@ def test_bye_returns_unstarted_tasks_at_once_and_keeps_running_ones_leased() -> 
         ledger.submit(task(i))
     ledger.join(A, ["t"], [], 3)
     ledger.dispatch()
-    assert ledger.leave(A, ["id1", "id2"]) == ["id1", "id2"]
+    assert ledger.leave(A, ["id1", "id2"]).requeued == ["id1", "id2"]
     assert ledger.leases_of(A) == {"id0"}
     ledger.grant(A, 5)  # credit from a leaving executor is ignored
     assert ledger.dispatch() == []
@@ -241,6 +241,6 @@ def test_a_handed_back_lease_frees_its_slot() -> None:
         ledger.submit(limited(i, "k", most=1))
     ledger.join(A, ["t"], [], credit=5)
     assert ids(ledger.dispatch()) == {A: ["id0"]}
-    assert ledger.leave(A, ["id0"]) == ["id0"]
+    assert ledger.leave(A, ["id0"]).requeued == ["id0"]
     ledger.join(B, ["t"], [], credit=5)
     assert ids(ledger.dispatch()) == {B: ["id0"]}

@@ -80,7 +80,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def leave(self, peer: bytes, data: st.DataObject) -> None:
         held = sorted(self.ledger.leases_of(peer))
         returned = data.draw(st.lists(st.sampled_from(held), unique=True)) if held else []
-        assert sorted(self.ledger.leave(peer, returned)) == sorted(returned)
+        assert sorted(self.ledger.leave(peer, returned).requeued) == sorted(returned)
         if self.ledger.knows(peer):
             self.leaving.add(peer)
 

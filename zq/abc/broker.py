@@ -26,7 +26,7 @@ from zq.abc.formatter import TaskiqFormatter
 from zq.abc.middleware import HOOKS, TaskiqMiddleware, call_hooks, maybe_await
 from zq.abc.result_backend import AsyncResultBackend
 from zq.acks import AckableMessage
-from zq.core.messages import TaskMsg
+from zq.core.messages import CancelOutcome, TaskMsg
 from zq.decor import AsyncTaskiqDecoratedTask
 from zq.events import TaskiqEvents
 from zq.exceptions import SendTaskError, TaskBrokerMismatchError
@@ -333,11 +333,29 @@ class AsyncBroker(ABC):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.shutdown()
 
-    def forget_result(self, task_id: str) -> None:  # noqa: B027 (optional hook)
-        """Drop a stored result of ``task_id`` here: a new run under that id is coming.
+    def forget_result(self, task_id: str, keep_for: float | None = None) -> None:  # noqa: B027
+        """Drop a stored result of ``task_id`` here: a new run under that id may be coming.
 
-        Brokers that keep results in this process do it (``unique_key`` reuses ids).
+        Brokers that keep results in this process do it (``unique_key`` reuses ids); one
+        stored less than ``keep_for`` seconds ago is kept (``unique_for``: no new run then).
         """
+
+    async def cancel(self, task_id: str) -> CancelOutcome:
+        """Cancel a task: its waiters get ``TaskCancelledError``; returns what it did.
+
+        ``"cancelled"``: it had not started and never will. ``"cancelling"``: it is running and
+        is being stopped. ``"finished"``: it had ended already. ``"unknown"``: no such task.
+        Cancelling again is harmless.
+        """
+        return (await self.cancel_many([task_id]))[0]
+
+    async def cancel_many(self, task_ids: list[str]) -> list[CancelOutcome]:
+        """Cancel several tasks at once; one outcome per id, in order (see ``cancel``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot cancel tasks")
+
+    async def explain(self, task_id: str) -> str:
+        """Where a task is and why it has not finished, in one line."""
+        raise NotImplementedError(f"{type(self).__name__} cannot explain tasks")
 
     @abstractmethod
     async def kick(self, message: TaskMsg) -> None:

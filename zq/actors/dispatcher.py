@@ -19,17 +19,15 @@ import zmq
 
 from zq.actors.admission import Admission
 from zq.actors.base import Actor
+from zq.actors.control import QUERIES, Control
 from zq.actors.delays import TIMED, Delays, Release
 from zq.actors.dispatcher_api import (
     Conditions,
     Depart,
     DispatcherStats,
     Drain,
-    GetDeadLetters,
     GetStats,
     PeerInfo,
-    PurgeDeadLetters,
-    ReplayDeadLetters,
     WaitUntil,
     departed,
     snapshot,
@@ -50,6 +48,7 @@ from zq.core.messages import (
     Ack,
     Assign,
     Bye,
+    Cancel,
     Copied,
     Credit,
     Farewell,
@@ -137,6 +136,7 @@ class Dispatcher(Actor):
             Copied: lambda peer, message: self.standby.acknowledged(peer, message.seq),
             Handoff: lambda _peer, message: self.receive(message),
             Bye: self._left,
+            Cancel: self._cancel,
         }
 
         def only_here(origin: bytes | None) -> bool:  # a joined producer keeps its own tasks
@@ -157,6 +157,7 @@ class Dispatcher(Actor):
         self._outcomes = Outcomes(
             self._ledger, self.stats, self.records, self._routing, results, self.standby
         )
+        self._control = Control(self, self._outcomes, results, self._submit)
         self._acks = ResultAcks(durable=journal is not None)
         self._dirty = False
         self._until = Conditions()
@@ -263,14 +264,11 @@ class Dispatcher(Actor):
         if type(message) is Depart:  # and ends: answered once the producers said bye
             self._producers.farewell(self.peers, self.records.handoff())
             return self._until.ask(departed, self._snapshot(), loop)
-        if type(message) is GetDeadLetters:
-            return list(self.dead_letters.values())
         if type(message) is GetStats:
             return self._snapshot()
-        if type(message) is ReplayDeadLetters:
-            return self.records.replay(message.task_ids, self._results.forget, self._submit)
-        if type(message) is PurgeDeadLetters:
-            return len(self.records.take_dead(message.task_ids))
+        if type(message) in QUERIES:  # dead letters, cancels, explain
+            self._dirty = True  # a cancel frees places, a replay queues tasks: dispatch after
+            return self._control.answer(message)
         return super().answer(message)
 
     def _snapshot(self) -> dict[str, Any]:
@@ -320,9 +318,7 @@ class Dispatcher(Actor):
         handler(peer, message)
 
     def _acked(self, peer: bytes, message: Ack) -> None:
-        ack = self._ledger.ack
-        for task_id in message.task_ids:
-            self.stats.acked += ack(peer, task_id)
+        self.stats.acked += sum(self._ledger.ack(peer, task_id) for task_id in message.task_ids)
 
     def _progressed(self, _peer: bytes, message: Progress) -> None:
         origin_of = self._ledger.origin_of
@@ -339,8 +335,9 @@ class Dispatcher(Actor):
         self._send(peer, Farewell())
         if peer not in self.peers or self.peers[peer].role != ROLE_EXECUTOR:
             self._producers.gone(peer)
-        requeued = self._ledger.leave(peer, message.returned, message.cancelled)
-        self.stats.requeued += len(requeued)
+        left = self._ledger.leave(peer, message.returned, message.cancelled)
+        self.stats.requeued += len(left.requeued)
+        self._control.ended(left)
         self.peers.pop(peer, None)
         self._acks.gone(peer)
         self._dirty = True
@@ -386,13 +383,8 @@ class Dispatcher(Actor):
         self._send(peer, Welcome(self.incarnation, self.heartbeat_s))
         self._producers.welcomed(peer, hello.role, first=not again)
         if not again:
-            log.info(
-                "%s %s joined (pid %d on %s)",
-                hello.role,
-                peer.hex()[:12],
-                hello.pid,
-                hello.hostname,
-            )
+            who = (hello.role, peer.hex()[:12], hello.pid, hello.hostname)
+            log.info("%s %s joined (pid %d on %s)", *who)
 
     # --- ledger events and their effects --------------------------------------------------
 
@@ -402,6 +394,8 @@ class Dispatcher(Actor):
         ledger = self._ledger
         if "schedule_id" in labels and self.records.repeated_run(task, ledger, self._now()):
             self.stats.repeated_kicks += 1  # the same slot, from a second scheduler: dropped
+        elif "unique_for" in labels and self._control.kept(task):
+            pass  # finished within its unique_for: the kick gets that result (as below)
         elif ledger.submit(task, origin, due):
             self.stats.submitted += 1
             if self.standby.peer is not None and (origin is None or ledger.knows(origin)):
@@ -416,6 +410,10 @@ class Dispatcher(Actor):
         if origin is not None and not ledger.knows(origin):  # a producer's second kick of it:
             self._fetch(origin, [task.task_id])  # it gets the one result too (it waits for it)
 
+    def _cancel(self, peer: bytes, message: Cancel) -> None:
+        self._control.cancel_for(peer, message)
+        self._dirty = True  # a held place freed: kiq()s waiting for room may go on
+
     def _held(self) -> int:
         """Tasks waiting here (pending or delayed): what ``max_pending`` bounds."""
         return self._ledger.pending_count + self._ledger.delayed_count
@@ -427,6 +425,7 @@ class Dispatcher(Actor):
         self.stats.requeued += len(lost.requeued)
         for letter in lost.dead:
             self._outcomes.dead_letter(letter)
+        self._control.ended(lost)
         self._dirty = True
 
     def _lose(self, peer: bytes, why: str) -> None:
@@ -437,13 +436,11 @@ class Dispatcher(Actor):
             return
         lost = self._ledger.lose(peer)
         self.stats.executors_lost += 1
+        pid = f" (pid {info.pid})" if info else ""
+        counts = (len(lost.requeued), len(lost.dead), len(lost.cancelled))
         log.warning(
-            "executor %s%s lost (%s); %d task(s) requeued, %d dead-lettered",
-            peer.hex()[:12],
-            f" (pid {info.pid})" if info else "",
-            why,
-            len(lost.requeued),
-            len(lost.dead),
+            "executor %s%s lost (%s); %d task(s) requeued, %d dead-lettered, %d cancelled",
+            *(peer.hex()[:12], pid, why, *counts),
         )
         self._account_loss(lost)
 
@@ -465,7 +462,7 @@ class Dispatcher(Actor):
             self._until.check(self._snapshot())
         if self._dirty:
             self._dirty = False
-            for peer, batch in self._ledger.dispatch():
+            for peer, batch in self._ledger.dispatch(self._now()):
                 self._send(peer, Assign(batch, self._acks.acked(peer)))
             if self.admission.queued:
                 self.admission.room()

@@ -66,6 +66,7 @@ class DispatcherStats:
     acked: int = 0  # leases ended early by an ack
     recovered: int = 0  # unfinished tasks queued again from the journal at start-up
     busy: int = 0  # submitted tasks handed back for later: max_pending was reached
+    cancelled: int = 0  # tasks ended by a cancel before they started, or when their worker left
 
 
 @dataclass(slots=True, frozen=True)

@@ -39,6 +39,8 @@ from zq.core.messages import (
     Assign,
     Busy,
     Bye,
+    Cancel,
+    Cancelled,
     Farewell,
     Forward,
     Heartbeat,
@@ -134,9 +136,12 @@ class Executor(Actor):
         self._cancelled = False
         self._handlers: dict[type, Callable[[Link, Any], None]] = {
             Assign: self._assigned,
-            Heartbeat: self._beat,
-            Busy: self._busy,
-            Farewell: self._farewell,
+            Heartbeat: lambda link, message: link.ack(message.acked),
+            # the dispatcher is full: submit them again on the tick
+            Busy: lambda link, message: link.deferred.extend(message.tasks),
+            Cancel: lambda _link, message: self.pool.stop(message.task_ids),
+            Cancelled: lambda link, message: link.cancel_answered(message),
+            Farewell: lambda link, _message: self.credit.farewell(link.account),
             Forward: self._forwarded,
             Welcome: self._welcomed,
             Rejoin: self._rejoin,
@@ -250,6 +255,8 @@ class Executor(Actor):
                 link.submits.append(message.value)
             elif message.kind == "progress":
                 link.progress.append(message.value)
+            elif message.kind == "cancel":  # a task's broker.cancel: answered by Cancelled
+                self._send(link, link.cancel(*message.value))
             else:
                 link.acks.append(message.value)
         elif type(message) is _Tick:
@@ -317,15 +324,6 @@ class Executor(Actor):
             return
         for task in tasks:
             self.pool.offer(link, task)
-
-    def _beat(self, link: Link, message: Heartbeat) -> None:
-        link.ack(message.acked)
-
-    def _busy(self, link: Link, message: Busy) -> None:
-        link.deferred.extend(message.tasks)  # the dispatcher is full: submit them on the tick
-
-    def _farewell(self, link: Link, _message: Farewell) -> None:
-        self.credit.farewell(link.account)
 
     def _forwarded(self, _link: Link, message: Forward) -> None:
         if self.results is not None and self.results.alive:

@@ -23,7 +23,18 @@ from zmq.utils.monitor import parse_monitor_message
 
 from zq.core import codec
 from zq.core.credit import Account
-from zq.core.messages import Ack, Message, Progress, ResultMsg, Results, Submit, TaskMsg
+from zq.core.messages import (
+    Ack,
+    Cancel,
+    Cancelled,
+    CancelOutcome,
+    Message,
+    Progress,
+    ResultMsg,
+    Results,
+    Submit,
+    TaskMsg,
+)
 from zq.exceptions import RemoteProtocolError
 from zq.transport import sockets
 from zq.transport.channel import Channel
@@ -68,6 +79,20 @@ class Link:
         self.unacked: deque[ResultMsg] = deque()
         self.acked = 0  # results of this session the dispatcher acknowledged
         self.warn_after_s = UNANSWERED_WARN_S  # unanswered hellos are logged after this
+        self._ref = 0  # of the last Cancel a task sent through this link
+        self.cancels: dict[int, asyncio.Future[list[CancelOutcome]]] = {}  # awaiting Cancelled
+
+    def cancel(self, task_ids: list[str], answer: asyncio.Future[list[CancelOutcome]]) -> Cancel:
+        """The ``Cancel`` to send for a task's ``broker.cancel``; ``answer`` gets the outcomes."""
+        self._ref += 1
+        self.cancels[self._ref] = answer
+        return Cancel(task_ids, self._ref)
+
+    def cancel_answered(self, message: Cancelled) -> None:
+        """The dispatcher's ``Cancelled``: its outcomes go to the task that asked."""
+        answer = self.cancels.pop(message.ref, None)
+        if answer is not None and not answer.done():
+            answer.set_result(message.outcomes)
 
     @property
     def backlog(self) -> int:
@@ -196,6 +221,11 @@ class LinkPort:
     async def ack(self, task_id: str) -> None:
         await self.executor.side(self.link, "ack", task_id)
 
+    async def cancel(self, task_ids: list[str]) -> list[CancelOutcome]:
+        answer: asyncio.Future[list[CancelOutcome]] = asyncio.get_running_loop().create_future()
+        await self.executor.side(self.link, "cancel", (task_ids, answer))
+        return await answer
+
 
 class FirstLinkPort:
     """The executor's ``TaskPort`` for kicks made outside any task: its first dispatcher.
@@ -217,3 +247,6 @@ class FirstLinkPort:
 
     async def ack(self, task_id: str) -> None:
         await self.executor.default_port.ack(task_id)
+
+    async def cancel(self, task_ids: list[str]) -> list[CancelOutcome]:
+        return await self.executor.default_port.cancel(task_ids)

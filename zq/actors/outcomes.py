@@ -3,7 +3,8 @@
 Part of the dispatcher (it owns one and is the only caller), beside ``Routing`` (who gets a
 result) and ``Records`` (dead letters, the journal). The ledger decides whether a result ends
 its task; this decides what follows, and keeps ``stats`` true: ``completed``, ``duplicates``
-(``zq.core.executions``), ``unknown_results``, ``no_result``, ``dead_lettered``.
+(``zq.core.executions``), ``unknown_results``, ``no_result``, ``dead_lettered``,
+``cancelled``.
 """
 
 from __future__ import annotations
@@ -91,6 +92,16 @@ class Outcomes:
             self._standby.finished(task.task_id)
         self._executions.dropped(task.task_id)
         self._records.dead(task, reason, origin)
+
+    def cancelled(self, task: TaskMsg, result: ResultMsg, origin: bytes | None) -> None:
+        """A task the ledger let go because it was cancelled: its caller gets ``result``."""
+        self._stats.cancelled += 1
+        if self._standby.peer is not None:
+            self._standby.finished(task.task_id)
+        self._executions.dropped(task.task_id)
+        if self._journal:
+            self._records.finished(task.task_id)
+        self._deliver(result, origin)
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """A task the ledger gave up on: dead-lettered, and its caller gets the error."""

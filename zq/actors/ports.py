@@ -13,7 +13,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Protocol
 
-from zq.core.messages import ResultMsg, TaskMsg
+from zq.core.messages import CancelOutcome, ResultMsg, TaskMsg
 
 
 class TaskPort(Protocol):
@@ -27,6 +27,10 @@ class TaskPort(Protocol):
 
     async def ack(self, task_id: str) -> None:
         """End the lease of ``task_id`` now: it will not be redelivered."""
+
+    async def cancel(self, task_ids: list[str]) -> list[CancelOutcome]:
+        """Cancel these tasks (any of the app's); the dispatcher's outcome for each."""
+        ...
 
 
 class TaskRunner(Protocol):
@@ -51,3 +55,24 @@ class TaskRunner(Protocol):
 
 
 current_port: ContextVar[TaskPort | None] = ContextVar("zq_current_port", default=None)
+
+
+class _Recent:
+    """A set that keeps only the ``size`` most recently added items."""
+
+    def __init__(self, size: int) -> None:
+        self._items: dict[str, None] = {}
+        self._size = size
+
+    def add(self, item: str) -> None:
+        self._items[item] = None
+        if len(self._items) > self._size:
+            del self._items[next(iter(self._items))]
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+
+# Ids of running tasks this process was asked to cancel: a sync task in a thread cannot be
+# stopped, it can only look (``Context.cancelled``), so an id stays here after its slot moved on.
+cancel_requested = _Recent(10_000)

@@ -217,6 +217,11 @@ class ResultStore(Actor):
         """These tasks are not running and have no result here: fail their waiters."""
         self._now_or_queued(Expire(task_ids))
 
+    def stored_for(self, task_id: str) -> float | None:
+        """Seconds since the result of ``task_id`` was stored here, or None (none is)."""
+        at = self._table.stored_at(task_id)
+        return None if at is None or self._clock is None else self._clock() - at
+
     def forget(self, task_ids: list[str]) -> None:
         """Drop the stored results of these tasks (a dead letter replayed under its id)."""
         self._now_or_queued(Forget(task_ids))

@@ -3,7 +3,9 @@
 Part of the executor (it owns one, on its loop). At most that many tasks run at once; the rest
 wait here, prefetched. Every run ends in a result handed to ``done``, however the task ended
 (a ``BaseException`` it let out included); only the slot's own cancellation (a forced stop)
-ends a run without one.
+ends a run without one. ``stop`` cancels one task (a user's cancel): taken out of the ready
+queue, or its run cancelled in its slot, which then goes on with the next task; either way its
+result is a ``TaskCancelledError``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from zq.actors.ports import cancel_requested
 from zq.core.messages import ResultMsg, TaskMsg
-from zq.core.remote_errors import describe
+from zq.core.remote_errors import describe, error_result
 
 log = logging.getLogger("zq.executor")
 
@@ -52,6 +55,7 @@ class SlotPool(Generic[L]):
         self._idle: deque[asyncio.Future[tuple[L, TaskMsg]]] = deque()
         self._slots: list[asyncio.Task[None]] = []
         self._current: list[tuple[L, TaskMsg] | None] = []  # per slot: what it runs
+        self._stopping: set[int] = set()  # slots whose run ``stop`` cancelled
 
     def start(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
         """Start ``size`` slots."""
@@ -67,6 +71,25 @@ class SlotPool(Generic[L]):
                 waiter.set_result((origin, task))
                 return
         self.ready.append((origin, task))
+
+    def stop(self, task_ids: list[str]) -> None:
+        """Cancel these tasks, waiting or running; one not here has ended (its result is sent)."""
+        for task_id in task_ids:
+            self._stop(task_id)
+
+    def _stop(self, task_id: str) -> bool:
+        for item in self.ready:
+            if item[1].task_id == task_id:
+                self.ready.remove(item)
+                self._done((item[0], cancelled(item[1], "cancelled before it started")))
+                return True
+        for index, current in enumerate(self._current):
+            if current is not None and current[1].task_id == task_id:
+                cancel_requested.add(task_id)  # what a sync task in a thread can check
+                self._stopping.add(index)
+                self._slots[index].cancel()
+                return True
+        return False
 
     def cancel(self) -> list[tuple[L, TaskMsg]]:
         """Cancel every slot (a forced stop); returns what they were running, unfinished."""
@@ -99,9 +122,15 @@ class SlotPool(Generic[L]):
             try:
                 result = await run(task, origin)
             except BaseException as exc:  # every run ends in a result, however it ended
-                if being_cancelled(exc):
+                if not being_cancelled(exc):
+                    result = failed(task, exc)
+                elif self._stopped(index):  # stop(): this task, not the slot
+                    result = cancelled(task, "cancelled while it ran")
+                else:
                     raise
-                result = failed(task, exc)
+            else:
+                if self._stopping:  # the task swallowed its cancel: its result stands
+                    self._stopped(index)
             finally:
                 if self.forked:  # a task forked and its copy came back here: it ends now
                     os._exit(0)
@@ -110,6 +139,22 @@ class SlotPool(Generic[L]):
                 if not self.running and self.on_busy is not None:
                     self.on_busy(False)
             done((origin, result))
+
+    def _stopped(self, index: int) -> bool:
+        """Whether ``stop`` cancelled this slot's run; if so the slot takes its next task."""
+        if index not in self._stopping:
+            return False
+        self._stopping.discard(index)
+        slot = asyncio.current_task()
+        if slot is not None:
+            slot.uncancel()
+        return True
+
+
+def cancelled(task: TaskMsg, reason: str) -> ResultMsg:
+    """The result of a task that ``stop`` cancelled."""
+    log.info("task %s (%s) %s", task.task_id, task.task_name, reason)
+    return error_result(task.task_id, task.labels, "TaskCancelledError", reason)
 
 
 def failed(task: TaskMsg, exc: BaseException) -> ResultMsg:

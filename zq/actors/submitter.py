@@ -35,6 +35,9 @@ from zq.core.messages import (
     ROLE_PRODUCER,
     Busy,
     Bye,
+    Cancel,
+    Cancelled,
+    CancelOutcome,
     Copied,
     Copy,
     Drop,
@@ -77,6 +80,13 @@ class _Adopt:
 @dataclass(slots=True, frozen=True)
 class _Held:
     """Ask: how many unfinished tasks (answered after the kicks before it were taken)."""
+
+
+@dataclass(slots=True, frozen=True)
+class _Cancel:
+    """Ask: cancel these tasks; a future resolved with the dispatcher's outcomes."""
+
+    task_ids: list[str]
 
 
 @dataclass(slots=True, frozen=True)
@@ -128,6 +138,8 @@ class Submitter(Actor):
         self.copies: dict[str, TaskMsg] = {}
         self.handoff: Handoff | None = None  # the stopped dispatcher's records, for the next
         self._copied: int | None = None  # the Copy to acknowledge
+        self._ref = 0  # of the last Cancel sent
+        self._cancels: dict[int, asyncio.Future[list[CancelOutcome]]] = {}  # waiting for Cancelled
 
     async def on_start(self) -> None:
         assert self._loop is not None
@@ -199,7 +211,18 @@ class Submitter(Actor):
             return self._drained
         if type(message) is _Held:
             return len(self._unfinished)
+        if type(message) is _Cancel:  # answered by the dispatcher's Cancelled
+            assert self._loop is not None
+            self._ref += 1
+            self._cancels[self._ref] = answer = self._loop.create_future()
+            self._send(Cancel(message.task_ids, self._ref))
+            return answer
         return super().answer(message)
+
+    async def cancel(self, task_ids: list[str]) -> list[CancelOutcome]:
+        """Ask the dispatcher to cancel these tasks; its outcome for each (``Cancelled``)."""
+        outcomes: list[CancelOutcome] = await self.ask(_Cancel(task_ids))
+        return outcomes
 
     async def held(self) -> int:
         """How many tasks kicked here have no result yet (kicks on their way included)."""
@@ -332,10 +355,8 @@ class Submitter(Actor):
                 self._handed_back.extend(tasks)
             case Rejoin():
                 self._hello()
-            case Copy() | Drop():
+            case Copy() | Drop() | Handoff():
                 self._standby(message)
-            case Handoff():
-                self.handoff = message
             case Taken(task_ids=task_ids):
                 self.on_disk.update(t for t in task_ids if t in self._unfinished)
             case Leaving():
@@ -344,13 +365,26 @@ class Submitter(Actor):
                 self._orphan("left (its process stopped)")
             case Refuse(reason=reason):
                 raise RemoteProtocolError(f"dispatcher {self.address} refused us: {reason}")
+            case Cancelled():
+                self._cancel_answered(message)
             case Heartbeat():
                 pass
             case _:
                 log.warning("unexpected %s from %s", type(message).__name__, self.address)
 
-    def _standby(self, message: Copy | Drop) -> None:
-        """As the dispatcher's standby: hold (``Copy``, acknowledged) or forget (``Drop``)."""
+    def _cancel_answered(self, message: Cancelled) -> None:
+        waiter = self._cancels.pop(message.ref, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(message.outcomes)
+
+    def _standby(self, message: Copy | Drop | Handoff) -> None:
+        """As the dispatcher's standby: hold (``Copy``, acknowledged) or forget (``Drop``).
+
+        A ``Handoff`` is kept for the next dispatcher.
+        """
+        if type(message) is Handoff:
+            self.handoff = message
+            return
         if type(message) is Drop:
             for task_id in message.task_ids:
                 self.copies.pop(task_id, None)

@@ -12,12 +12,12 @@ from zq.abc.broker import AsyncBroker, ShutdownReport
 from zq.abc.result_backend import AsyncResultBackend
 from zq.actors.results import ResultStore
 from zq.core import labels as zq_labels
-from zq.core.messages import ResultMsg, TaskMsg
+from zq.core.messages import CancelOutcome, ResultMsg, TaskMsg
 from zq.core.progress import TaskProgress
-from zq.core.remote_errors import is_zq_error
+from zq.core.remote_errors import error_result, is_zq_error
 from zq.core.worker_policy import jittered
 from zq.events import TaskiqEvents
-from zq.exceptions import NoResultError, ResultGetError, UnknownTaskError
+from zq.exceptions import NoResultError, ResultGetError, TaskCancelledError, UnknownTaskError
 from zq.receiver import Receiver
 from zq.result import TaskiqResult
 from zq.result_backends.embedded import EmbeddedResultBackend, store_results
@@ -41,6 +41,9 @@ class _LocalPort:
 
     async def ack(self, task_id: str) -> None:
         return None
+
+    async def cancel(self, task_ids: list[str]) -> list[CancelOutcome]:
+        return await self.broker.cancel_many(task_ids)
 
 
 class InmemoryResultBackend(AsyncResultBackend[Any]):
@@ -117,6 +120,8 @@ class InMemoryBroker(AsyncBroker):
         self._port = _LocalPort(self)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._held: Counter[str] = Counter()  # runs delayed or running, by task id
+        self._by_id: dict[str, asyncio.Task[None]] = {}  # the run of each id, for cancel
+        self._cancelling: set[str] = set()
 
     async def startup(self) -> None:
         """Start the result store and the execution pipeline, then the event handlers."""
@@ -163,9 +168,11 @@ class InMemoryBroker(AsyncBroker):
         self._loop = None
         return report
 
-    def forget_result(self, task_id: str) -> None:
+    def forget_result(self, task_id: str, keep_for: float | None = None) -> None:
         """Drop the stored result of ``task_id`` (a new run of that id follows)."""
-        if self._store is not None and self._store.peek(task_id) is not None:
+        age = self._store.stored_for(task_id) if self._store is not None else None
+        if age is not None and (keep_for is None or age >= keep_for):
+            assert self._store is not None
             self._store.forget([task_id])
 
     async def kick(self, message: TaskMsg) -> None:
@@ -180,6 +187,11 @@ class InMemoryBroker(AsyncBroker):
             raise UnknownTaskError(task_name=message.task_name)
         if self._held[message.task_id] and _running_id.get() != message.task_id:
             return
+        if "unique_for" in message.labels and self._store is not None:  # finished, still kept?
+            age = self._store.stored_for(message.task_id)
+            keep = zq_labels.unique_for_s(message.labels)
+            if age is not None and keep is not None and age < keep:
+                return
         self._held[message.task_id] += 1
         if self.await_inplace:
             await self._run(message)
@@ -187,6 +199,23 @@ class InMemoryBroker(AsyncBroker):
         task = asyncio.get_running_loop().create_task(self._run(message))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+        self._by_id[message.task_id] = task
+
+    async def cancel_many(self, task_ids: list[str]) -> list[CancelOutcome]:
+        """Cancel tasks started with ``kiq()``: delayed or running, they stop now."""
+        outcomes: list[CancelOutcome] = []
+        for task_id in task_ids:
+            task = self._by_id.get(task_id)
+            if task is not None and not task.done():
+                self._cancelling.add(task_id)
+                task.cancel()
+                outcomes.append("cancelling")
+            elif self._store is not None and (result := self._store.peek(task_id)) is not None:
+                cancelled = is_zq_error(result.error, TaskCancelledError)
+                outcomes.append("cancelled" if cancelled else "finished")
+            else:
+                outcomes.append("unknown")
+        return outcomes
 
     async def _run(self, message: TaskMsg) -> None:
         assert self._receiver is not None and self._slots is not None and self._store is not None
@@ -197,7 +226,17 @@ class InMemoryBroker(AsyncBroker):
         try:
             async with self._slots:
                 result = await self._receiver.run(message, self._port)
+        except asyncio.CancelledError:
+            if message.task_id not in self._cancelling:
+                raise
+            self._cancelling.discard(message.task_id)
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            result = error_result(
+                message.task_id, message.labels, "TaskCancelledError", "cancelled"
+            )
         finally:
+            if self._by_id.get(message.task_id) is asyncio.current_task():
+                del self._by_id[message.task_id]
             self._held[message.task_id] -= 1
             if not self._held[message.task_id]:
                 del self._held[message.task_id]

@@ -1,8 +1,9 @@
-"""What a process may ask its own dispatcher: dead letters, stats, waiting for workers.
+"""What a process may ask its dispatcher: cancels, explanations, dead letters, stats.
 
 zq extensions of ``ZeroMQBroker`` (a mixin, so that the broker's module stays about binding,
 joining and kicking). Only the process that bound the address has a dispatcher to ask; any
-process of the app may wait to become that one (``wait_bound``).
+process of the app may wait to become that one (``wait_bound``). Cancels go from any process
+that bound or joined the address.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from zq.actors.control import CancelTasks, Explain
 from zq.actors.dispatcher import Dispatcher
 from zq.actors.dispatcher_api import (
     DeadLetterInfo,
@@ -21,13 +23,22 @@ from zq.actors.dispatcher_api import (
     ReplayDeadLetters,
     WaitUntil,
 )
+from zq.actors.ports import TaskPort
+from zq.actors.submitter import Submitter
+from zq.core.messages import CancelOutcome
 from zq.exceptions import SendTaskError
+
+CANCEL_TIMEOUT_S = 10.0  # how long a joined process waits for the dispatcher to answer
 
 
 class DispatcherQueries:
     """Asks to ``self.dispatcher`` (None in a process that joined, or before start-up)."""
 
     dispatcher: Dispatcher | None
+    address: str
+    is_worker_process: bool
+    _sink: Dispatcher | Submitter | None
+    _port: Callable[[], TaskPort | None]
     _bound: asyncio.Event | None = None  # set while this process has the dispatcher
 
     def _bound_event(self) -> asyncio.Event:
@@ -43,6 +54,44 @@ class DispatcherQueries:
         await self._bound_event().wait()
         assert self.dispatcher is not None
         return self.dispatcher
+
+    async def cancel_many(self, task_ids: list[str]) -> list[CancelOutcome]:
+        """Cancel tasks, from the process that bound the address or one that joined it.
+
+        One outcome per id (see ``AsyncBroker.cancel``). In a worker process (a task cancelling
+        another) it goes through the worker's link to its dispatcher.
+        """
+        sink = self._sink
+        if isinstance(sink, Dispatcher):
+            outcomes: list[CancelOutcome] = await sink.ask(CancelTasks(list(task_ids)))
+            if sink.journal is not None:
+                await sink.committed()  # on disk before the caller is told
+            return outcomes
+        port = self._port() if self.is_worker_process else None
+        if port is not None:
+            asking = port.cancel(list(task_ids))
+        elif sink is not None:
+            asking = sink.cancel(list(task_ids))
+        else:
+            raise SendTaskError("cancel needs a started broker (it bound or joined the address)")
+        try:
+            return await asyncio.wait_for(asking, CANCEL_TIMEOUT_S)
+        except TimeoutError:
+            raise SendTaskError(
+                f"the dispatcher at {self.address} did not answer the cancel within "
+                f"{CANCEL_TIMEOUT_S:g}s; the tasks may or may not be cancelled"
+            ) from None
+
+    async def explain(self, task_id: str) -> str:
+        """Where a task is and why it has not finished, in one line (this process's dispatcher).
+
+        For example ``queued behind 12 task(s) in queue 'default'``, ``rate-limited until
+        12:00:03``, ``concurrency key 'acct-1' at its limit (1 running, max 1)``, ``no connected
+        worker has task 'app:send' registered``, ``running on worker pid 812 on host-a since
+        12:00:01``, ``dead-lettered: ...``, ``finished``.
+        """
+        answer: str = await self._own_dispatcher().ask(Explain(task_id))
+        return answer
 
     async def dead_letters(self) -> list[DeadLetterInfo]:
         """Tasks this dispatcher took out of circulation, with the reason (oldest first)."""

@@ -343,9 +343,11 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
             return ShutdownReport()
         return await handover.drain(sink, max(0.0, stop_by - loop.time()))
 
-    def forget_result(self, task_id: str) -> None:
+    def forget_result(self, task_id: str, keep_for: float | None = None) -> None:
         """Drop this process's stored result of ``task_id`` (a new run of that id follows)."""
-        if self._store is not None and self._store.peek(task_id) is not None:
+        age = self._store.stored_for(task_id) if self._store is not None else None
+        if age is not None and (keep_for is None or age >= keep_for):
+            assert self._store is not None
             self._store.forget([task_id])
 
     async def kick(self, message: TaskMsg) -> None:

@@ -1,4 +1,4 @@
-"""The ``zq`` command: ``zq worker``, ``zq scheduler``, ``zq schedules``, ``zq keys``.
+"""The ``zq`` command: worker, scheduler, schedules, cancel, keys, dispatcher.
 
 uvloop is chosen here.
 """
@@ -15,6 +15,7 @@ import click
 
 from zq import __version__
 from zq.acks import AcknowledgeType
+from zq.cli.cancel import cancel
 from zq.cli.dispatcher import dispatcher
 from zq.cli.keys import keys
 from zq.cli.options import app_options, curve_options, curve_overrides, logging_options
@@ -280,6 +281,7 @@ def worker_config(options: dict[str, Any]) -> WorkerConfig:
     )
 
 
+main.add_command(cancel)
 main.add_command(dispatcher)
 main.add_command(keys)
 main.add_command(scheduler)

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from zq.core.messages import (
     ROLE_PRODUCER,
     Bye,
+    Cancel,
     Copied,
     Credit,
     Fetch,
@@ -39,7 +40,7 @@ KEY_PRODUCER = "producer"  # the ZAP User-Id of a key allowed only to submit
 ZAP_DOMAIN = b"zq"  # set on every CURVE server socket and enforced (fail closed)
 ZAP_VERSION = b"1.0"
 
-_SUBMITTER_MESSAGES = frozenset({Submit, Resubmit, Fetch, Heartbeat, Bye, Copied, Handoff})
+_SUBMITTER_MESSAGES = frozenset({Submit, Resubmit, Fetch, Heartbeat, Bye, Copied, Handoff, Cancel})
 
 
 def is_loopback(endpoint: str) -> bool:

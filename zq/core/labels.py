@@ -16,7 +16,8 @@ Labels are taskiq's: any key and value travel with a task. These few mean someth
 - ``rate_limit``: ``"N/s"``, ``"N/m"`` or ``"N/h"`` (N >= 1): at most N starts per period,
   per task name, or per value of ``rate_limit_key`` (a non-empty string) when given.
 - ``unique_key``: a non-empty string; while a task of that name and key is pending, delayed or
-  running, another kick of it is the same task (same id, same result).
+  running, another kick of it is the same task (same id, same result). ``unique_for`` (seconds,
+  a number > 0): also for that long after it finished.
 
 ``check`` is called where the user writes them (``@broker.task(...)``, ``with_labels(...)``),
 so a mistake fails at that line. The readers (``delay_s``, ``timeout_s``, ``max_deliveries``,
@@ -109,6 +110,11 @@ def rate(value: Any) -> tuple[int, float] | None:
     return int(count), PERIODS[unit]
 
 
+def _check_unique_for(value: Any) -> str | None:
+    number = _number(value)
+    return None if number is not None and number > 0 else "a number of seconds > 0"
+
+
 def _check_rate_limit(value: Any) -> str | None:
     return None if rate(value) is not None else 'a rate like "100/s", "30/m" or "1000/h"'
 
@@ -125,6 +131,7 @@ _CHECKS = {
     "max_concurrency": _check_max_concurrency,
     "rate_limit": _check_rate_limit,
     "rate_limit_key": _check_unique_key,  # a non-empty string
+    "unique_for": _check_unique_for,
 }
 
 
@@ -182,6 +189,12 @@ def unique_id(task_name: str, labels: Mapping[str, Any]) -> str | None:
     """The task id every kick of ``task_name`` with this ``unique_key`` shares, or None."""
     key = labels.get("unique_key")
     return f"unique:{task_name}:{key}" if isinstance(key, str) and key else None
+
+
+def unique_for_s(labels: Mapping[str, Any]) -> float | None:
+    """How long a finished unique task still answers kicks of its key, or None (not kept)."""
+    number = _number(labels.get("unique_for"))
+    return number if number is not None and number > 0 else None
 
 
 def concurrency_key(labels: Mapping[str, Any]) -> str | None:

@@ -29,6 +29,9 @@ Rules:
    before those of a lower one; tasks of one priority and name keep their order; a
    ``concurrency_key`` has at most ``max_concurrency`` tasks leased at once. Which pending task
    goes next is ``zq.core.pending``'s; a lease's end frees its concurrency slot there.
+11. A cancelled task that is pending or delayed leaves at once. A leased one is marked: its
+   executor is told to stop it and its result ends it as any result does; it never goes back
+   to a queue (its executor lost or handing it back ends it) and takes no successor.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from zq.core import labels as zq_labels
@@ -74,10 +77,27 @@ class DeadLetter:
 
 @dataclass(slots=True, frozen=True)
 class Lost:
-    """What losing an executor did: tasks requeued, and tasks dead-lettered."""
+    """What losing an executor (or its ``Bye``) did: tasks requeued, dead-lettered, cancelled.
+
+    ``cancelled``: tasks cancelled while leased to it, which end now (rule 11).
+    """
 
     requeued: list[str]
     dead: list[DeadLetter]
+    cancelled: list[tuple[TaskMsg, bytes | None]] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
+class Cancelling:
+    """What ``cancel`` decided: ``outcome`` is ``cancelled``, ``cancelling`` or ``unknown``.
+
+    ``holder``: the executor to tell, for a task that is leased.
+    """
+
+    outcome: Literal["cancelled", "cancelling", "unknown"]
+    task: TaskMsg | None = None
+    origin: bytes | None = None
+    holder: bytes | None = None
 
 
 class Ledger:
@@ -105,7 +125,7 @@ class Ledger:
         """
         entry = self._tasks.get(task.task_id)
         if entry is not None:
-            if origin is not None and entry.holder == origin:
+            if origin is not None and entry.holder == origin and not entry.cancelled:
                 entry.successor = task
                 entry.successor_due = due
             return False
@@ -145,6 +165,23 @@ class Ledger:
             return False  # unknown, not this executor's, or acked already
         entry.acked = True
         return True
+
+    def cancel(self, task_id: str) -> Cancelling:
+        """Cancel a task (rule 11): a waiting one leaves now, a leased one is marked."""
+        entry = self._tasks.get(task_id)
+        if entry is None:
+            return Cancelling("unknown")
+        if entry.holder is not None:
+            entry.cancelled = True
+            entry.successor = None
+            return Cancelling("cancelling", entry.task, entry.origin, entry.holder)
+        del self._tasks[task_id]
+        if entry.due is not None:
+            entry.due = None
+            self._delayed_count -= 1
+        else:
+            self._waiting.remove(entry)
+        return Cancelling("cancelled", entry.task, entry.origin)
 
     def join(self, peer: bytes, tasks: list[str], queues: list[str], credit: int) -> bool:
         """Register an executor session; False if that session is already registered.
@@ -192,22 +229,22 @@ class Ledger:
             return Completion("retried", entry.origin, entry.task)
         return Completion("accepted", entry.origin, entry.task)
 
-    def leave(
-        self, peer: bytes, returned: Sequence[str], cancelled: Sequence[str] = ()
-    ) -> list[str]:
+    def leave(self, peer: bytes, returned: Sequence[str], cancelled: Sequence[str] = ()) -> Lost:
         """The executor says bye: requeue what it hands back, send it nothing more.
 
         ``returned`` were never started (the delivery does not count); ``cancelled`` were
         started and cancelled by a forced shutdown (it does, and an early ack no longer holds:
         the executor says the task did not finish). Tasks it is still running stay leased to it
-        until their results arrive or it is lost. Returns the ids requeued.
+        until their results arrive or it is lost. Returns the ids requeued (and the tasks
+        handed back that had been cancelled: they end, rule 11).
         """
         executor = self._executors.get(peer)
         if executor is None:
-            return []
+            return Lost([], [])
         executor.leaving = True
         executor.credit = 0
-        requeued = []
+        requeued: list[str] = []
+        ended: list[tuple[TaskMsg, bytes | None]] = []
         for task_ids, started in ((cancelled, True), (returned, False)):
             for task_id in reversed(task_ids):
                 entry = executor.leases.pop(task_id, None)
@@ -217,6 +254,10 @@ class Ledger:
                     entry.holder = None
                     entry.acked = False
                     self._waiting.released(entry)
+                    if entry.cancelled:
+                        del self._tasks[task_id]
+                        ended.append((entry.task, entry.origin))
+                        continue
                     if entry.successor is not None:  # it had resubmitted itself: run that
                         entry.task, entry.successor, entry.deliveries = entry.successor, None, 0
                     elif not started:  # handed back unstarted: not a delivery that failed
@@ -225,7 +266,8 @@ class Ledger:
                     requeued.append(task_id)
         self._forget_if_done(executor)
         requeued.reverse()
-        return requeued
+        ended.reverse()
+        return Lost(requeued, [], ended)
 
     def lose(self, peer: bytes) -> Lost:
         """The executor is gone (dead, frozen or replaced): its leases go back or die."""
@@ -234,9 +276,14 @@ class Ledger:
             return Lost([], [])
         requeued: list[str] = []
         dead: list[DeadLetter] = []
+        ended: list[tuple[TaskMsg, bytes | None]] = []
         for entry in reversed(executor.leases.values()):
             entry.holder = None
             self._waiting.released(entry)
+            if entry.cancelled:
+                del self._tasks[entry.task.task_id]
+                ended.append((entry.task, entry.origin))
+                continue
             if entry.successor is not None:  # the run failed and was resubmitted: run that
                 entry.task = entry.successor
                 entry.successor = None
@@ -257,7 +304,8 @@ class Ledger:
                 requeued.append(entry.task.task_id)
         requeued.reverse()
         dead.reverse()
-        return Lost(requeued, dead)
+        ended.reverse()
+        return Lost(requeued, dead, ended)
 
     def holds(self, task_id: str) -> bool:
         """Whether the task is here (pending, delayed or leased)."""
@@ -272,8 +320,11 @@ class Ledger:
 
     # --- the decision ---------------------------------------------------------------------
 
-    def dispatch(self) -> list[tuple[bytes, list[TaskMsg]]]:
-        """Lease pending tasks to executors within their credit; one batch per executor."""
+    def dispatch(self, now: float = 0.0) -> list[tuple[bytes, list[TaskMsg]]]:
+        """Lease pending tasks to executors within their credit; one batch per executor.
+
+        ``now`` is kept as each lease's start, for ``explain``.
+        """
         waiting = self._waiting
         if not waiting.count:
             return []
@@ -289,10 +340,10 @@ class Ledger:
             if waiting.quarantine and (suspect := waiting.take_suspect(executor)) is not None:
                 executor.suspect = suspect.task.task_id  # at most one at a time (rule 9)
                 executor.credit -= 1
-                lease(executor, suspect)
+                lease(executor, suspect, now)
                 batch.append(suspect.task)
             for entry in waiting.take(executor):
-                lease(executor, entry)
+                lease(executor, entry, now)
                 batch.append(entry.task)
             if batch:
                 out.append((executor.peer, batch))
@@ -300,8 +351,9 @@ class Ledger:
                 break
         return out
 
-    def _lease(self, executor: _Executor, entry: _Entry) -> None:
+    def _lease(self, executor: _Executor, entry: _Entry, now: float) -> None:
         entry.holder = executor.peer
+        entry.leased_at = now
         entry.deliveries += 1
         entry.task.attempt = entry.deliveries
         executor.leases[entry.task.task_id] = entry
@@ -363,6 +415,25 @@ class Ledger:
         """Credit ``peer`` has left; 0 for an unknown peer."""
         executor = self._executors.get(peer)
         return executor.credit if executor else 0
+
+    def entry(self, task_id: str) -> _Entry | None:
+        """The task's entry, if it is here (for ``explain``: read, never change it)."""
+        return self._tasks.get(task_id)
+
+    def ahead_of(self, entry: _Entry) -> int:
+        """Pending tasks of its queue that go before this pending one."""
+        return self._waiting.ahead(entry)
+
+    def full_group(self, entry: _Entry) -> tuple[str, int, int] | None:
+        """``(concurrency key, leased, limit)`` when this pending task's key is at its limit."""
+        return self._waiting.group_of(entry)
+
+    def serving(self, task: TaskMsg) -> tuple[bool, bool]:
+        """Whether some executor serves the task's queue, and whether one also runs its name."""
+        key = (task.queue, task.task_name)
+        executors = [e for e in self._executors.values() if not e.leaving]
+        queue = any(not e.queues or key[0] in e.queues for e in executors)
+        return queue, any(e.serves(key) for e in executors)
 
     def executors(self) -> list[bytes]:
         """Registered executor sessions."""

@@ -17,11 +17,11 @@ This module is pure: no sockets, no asyncio, no clock.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
-PROTOCOL_VERSION = 2  # 2: Busy, Forward.expired
+PROTOCOL_VERSION = 3  # 2: Busy, Forward.expired; 3: Cancel, Cancelled
 SIGNATURE = b"ZQ" + bytes([PROTOCOL_VERSION])
 SIGNATURE_PREFIX = b"ZQ"
 
@@ -269,6 +269,33 @@ class Fetch(msgspec.Struct, tag="fetch", array_like=True):
     task_ids: list[str]
 
 
+class Cancel(msgspec.Struct, tag="cancel", array_like=True):
+    """Cancel these tasks.
+
+    From a producer (or a task on a worker) to the dispatcher, which answers ``Cancelled`` with
+    the same ``ref``; from the dispatcher to the executor running them (``ref`` 0, no answer):
+    it stops them and sends their results (``TaskCancelledError``) as usual.
+    """
+
+    task_ids: list[str]
+    ref: int = 0
+
+
+CancelOutcome = Literal["cancelled", "cancelling", "finished", "unknown"]
+
+
+class Cancelled(msgspec.Struct, tag="cancelled", array_like=True):
+    """The dispatcher's answer to a ``Cancel``: one outcome per task id, in order.
+
+    ``"cancelled"``: it had not started and never will; ``"cancelling"``: it is running and its
+    executor was told to stop it; ``"finished"``: it had ended already; ``"unknown"``: no task
+    of that id is here, and no result.
+    """
+
+    ref: int
+    outcomes: list[CancelOutcome]
+
+
 Message = (
     Hello
     | Welcome
@@ -293,4 +320,6 @@ Message = (
     | Copied
     | Drop
     | Handoff
+    | Cancel
+    | Cancelled
 )

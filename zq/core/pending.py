@@ -41,6 +41,8 @@ class Entry:
     acked: bool = False
     quarantined: bool = False  # pending in the quarantine queue (rule 9)
     slot: str = ""  # the concurrency key whose slot its lease takes, while leased
+    cancelled: bool = False  # cancelled while leased: it ends, whatever happens to its lease
+    leased_at: float = 0.0  # when its lease began, in the caller's clock (for ``explain``)
 
 
 @dataclass(slots=True)
@@ -127,6 +129,26 @@ class Pending:
         queue.remove(entry)
         if not queue:
             del self.queues[key]
+
+    def ahead(self, entry: Entry) -> int:
+        """Pending tasks of ``entry``'s queue that go before it: higher priority, or earlier."""
+        key = key_of(entry.task)
+        level = _priority(key)
+        count = 0
+        for other, queue in self.queues.items():
+            if other == key:
+                count += queue.index(entry)
+            elif other[0] == key[0] and _priority(other) > level:
+                count += len(queue)
+        return count
+
+    def group_of(self, entry: Entry) -> tuple[str, int, int] | None:
+        """``(concurrency key, leased now, limit)`` if ``entry``'s key is at its limit."""
+        group = _group(key_of(entry.task))
+        limit = self.limits.get(group, 1)
+        if not group or self.running[group] < limit:
+            return None
+        return group, self.running[group], limit
 
     def released(self, entry: Entry) -> None:
         """``entry``'s lease ended: its concurrency slot, if it took one, is free again."""

@@ -54,6 +54,11 @@ class ResultTable(Generic[R]):
         row = self._rows.get(task_id)
         return row[1] if row is not None else None
 
+    def stored_at(self, task_id: str) -> float | None:
+        """When the result of ``task_id`` was stored (the ``now`` it was put with), or None."""
+        row = self._rows.get(task_id)
+        return row[0] if row is not None else None
+
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._rows
 

@@ -42,11 +42,26 @@ if TYPE_CHECKING:
 log = logging.getLogger("zq.receiver")
 
 
+class _CancelSeen(logging.Filter):
+    """Drops the dependency library's warning for a generator that let a cancel out.
+
+    A cancelled task's generator dependencies have its ``CancelledError`` thrown in, so that
+    they can roll back; letting it out (``try: yield ... finally:``) is what they should do.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, asyncio.CancelledError)
+
+
+logging.getLogger("taskiq.dependencies.ctx").addFilter(_CancelSeen())
+
+
 class SyncTaskPool(Protocol):
     """Where sync tasks run instead of threads (``zq.worker.process_pool.AppProcessPool``)."""
 
-    def submit(self, task_name: str, args: list[Any], kwargs: dict[str, Any]) -> Future[Any]:
-        """Run the registered sync task ``task_name``."""
+    async def run(self, task_name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """Run the registered sync task ``task_name``; cancelled, it stops the task."""
         ...
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -244,6 +259,7 @@ class Receiver:
         start = perf_counter()
         value: Any = None
         error: BaseException | None = None
+        stop: BaseException | None = None  # a cancel from outside: dependencies see it too
         dep_ctx: Any = None
         try:
             if plan is None:
@@ -268,17 +284,23 @@ class Receiver:
             error = exc
         except BaseException as exc:
             if being_cancelled(exc):
-                raise
-            error = exc
-            log.error("task %s (id %s) failed", message.task_name, message.task_id, exc_info=exc)
+                stop = exc
+            else:
+                error = exc
+                log.error(
+                    "task %s (id %s) failed", message.task_name, message.task_id, exc_info=exc
+                )
         if dep_ctx is not None:
             info: tuple[Any, Any, Any] = (None, None, None)
-            if error is not None and self.propagate_exceptions:
-                info = (type(error), error, error.__traceback__)
+            if stop is not None or (error is not None and self.propagate_exceptions):
+                thrown = stop or error
+                info = (type(thrown), thrown, thrown.__traceback__ if thrown else None)
             try:
                 await dep_ctx.close(*info)
             except Exception:
                 log.exception("task %s: a dependency's teardown raised", message.task_id)
+        if stop is not None:
+            raise stop
         return TaskiqResult(
             is_err=error is not None,
             return_value=value,
@@ -302,7 +324,7 @@ class Receiver:
         if plan.is_async:
             return await plan.func(*args, **kwargs)
         if self.process_pool is not None:
-            return await asyncio.wrap_future(self.process_pool.submit(plan.task_name, args, kwargs))
+            return await self.process_pool.run(plan.task_name, args, kwargs)
         if self._pool is None:
             self.startup()
         assert self._pool is not None

@@ -16,7 +16,7 @@ from typing import Any
 
 from zq.abc.broker import AsyncBroker
 from zq.acks import AckController, AcknowledgeType
-from zq.core.messages import TaskMsg
+from zq.core.messages import CancelOutcome, TaskMsg
 from zq.core.remote_errors import is_zq_error
 from zq.exceptions import NoResultError
 from zq.kicker import DEFAULT_QUEUE
@@ -46,6 +46,9 @@ class _ListenPort:
     async def ack(self, task_id: str) -> None:
         if self.acks.is_ackable:
             await self.acks.ack()
+
+    async def cancel(self, task_ids: list[str]) -> list[CancelOutcome]:
+        return await self.broker.cancel_many(task_ids)
 
 
 class BrokerListener:
