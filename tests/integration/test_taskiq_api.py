@@ -72,6 +72,8 @@ async def test_a_delayed_task_waits_in_the_dispatcher_until_due(workers: Any) ->
         assert (await soon.wait_result(timeout=20)).return_value == 4
         assert not await later.is_ready()
         assert (await broker.stats())["delayed"] == 1
+        # Without this the stop would wait its whole drain timeout for the held task.
+        assert await later.cancel() == "cancelled"
 
 
 async def test_another_process_gets_a_result_by_task_id_alone(workers: Any) -> None:

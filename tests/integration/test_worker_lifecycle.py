@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.integration import cli_app
-from tests.integration.conftest import Worker, read_log, wait_for_file
+from tests.integration.conftest import Worker, read_log, wait_for_file, wait_for_log
 from zq import ZeroMQBroker, gather
 from zq.kicker import AsyncKicker
 from zq.task import AsyncTaskiqTask
@@ -89,6 +89,24 @@ async def test_second_signal_cancels_running_tasks_and_hands_them_back(
     assert stats["leased"] == 0 and stats["stats"].requeued == 3
     assert "cancelling running tasks and handing them back" in worker.output
     assert len(tasks) == 3
+
+
+async def test_sigterm_to_the_whole_group_still_lets_running_tasks_finish(
+    producer: ZeroMQBroker, workers: Start, tmp_path: Path
+) -> None:
+    """A service manager that signals every process (systemd's default) adds one SIGTERM per
+    child to the supervisor's: a child takes any number of them as one graceful stop."""
+    log = tmp_path / "log"
+    worker = workers(producer.endpoint, "-w", "1", app="tests.integration.app_tasks:broker")
+    await asyncio.wait_for(producer.wait_workers(1), 30)
+    kicker = AsyncKicker("tests.integration.app_tasks:stoppable", producer, {})
+    handle = await kicker.kiq(0, str(log), 1.0)
+    await wait_for_log(log, lambda c: any(t.startswith("start/") for t in c))
+    child = next(iter((await producer.stats())["executors"].values())).pid
+    for pid in (worker.pid, child, child):  # the group's SIGTERM, then the supervisor's
+        os.kill(pid, signal.SIGTERM)
+    assert (await handle.wait_result(timeout=30)).return_value == 0  # ran to its end
+    assert await asyncio.to_thread(worker.wait, 30) == 0
 
 
 @pytest.mark.parametrize("hardkill", [3, 2])

@@ -110,12 +110,17 @@ async def serve(config: WorkerConfig) -> int:
     os.register_at_fork(after_in_child=lambda: _disown(executor, state))
     stop, cancel = asyncio.Event(), asyncio.Event()
 
-    def on_sigterm() -> None:  # the first drains, the second cancels
-        (cancel if stop.is_set() else stop).set()
+    def on_sigusr1() -> None:  # cancel the running tasks (and stop, if not stopping yet)
+        stop.set()
+        cancel.set()
 
     # Before the start-up handlers run: a SIGTERM from then on must reach their shutdown
     # counterparts too (by default it would end the process in the middle of starting).
-    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    # SIGTERM only ever drains: a service manager that signals the whole process group sends
+    # one besides the supervisor's, and two SIGTERMs sent at once may arrive as one. The
+    # supervisor asks for a cancel with SIGUSR1.
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, on_sigusr1)
     await broker.startup()  # WORKER_STARTUP handlers may kick: the executor queues those
     await executor.start()
     executor.watch(lambda _actor, _error: stop.set())
@@ -181,6 +186,7 @@ async def _serve_listening(
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, stop.set)  # a listener drains: nothing to cancel
     await broker.startup()
     _watch_parent(loop, stop, config.index)
     source = f"{type(broker).__name__}.listen()"
@@ -243,7 +249,7 @@ def _executor(
 
 
 async def _drain(executor: Executor, cancel: asyncio.Event, config: WorkerConfig) -> None:
-    """Drain, unless a second SIGTERM (``cancel``) comes first: then cancel and hand back."""
+    """Drain, unless SIGUSR1 (``cancel``) comes first: then cancel and hand back."""
     loop = asyncio.get_running_loop()
     draining = loop.create_task(executor.drain(config.wait_tasks_timeout_s))
     cancelling = loop.create_task(cancel.wait())

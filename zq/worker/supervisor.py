@@ -430,7 +430,7 @@ class WorkerSupervisor:
                 len(self.live),
                 self.hardkill_count - self.signals,
             )
-            self._stop(signal.SIGTERM)  # a child's second SIGTERM cancels
+            self._stop(signal.SIGUSR1)  # a child cancels on SIGUSR1 (SIGTERM only drains)
         else:
             log.warning(
                 "got %s (%d of %d): killing %d worker process(es) now",
