@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from zq import Context, TaskiqDepends, ZeroMQBroker
+from zq import ZeroMQBroker
 
 # Short liveness settings so that a killed worker is noticed quickly in tests.
 broker = ZeroMQBroker("tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_s=1.0)
@@ -93,24 +93,6 @@ def sync_stoppable(log_path: str, seconds: float) -> int:
     time.sleep(seconds)  # the work a sync task does; only ending its process stops it
     _log(log_path, "end")
     return os.getpid()
-
-
-@broker.task
-def polite(log_path: str, context: Context = TaskiqDepends()) -> str:
-    """A sync task in a thread that checks ``context.cancelled`` between steps of its work."""
-    _log(log_path, "start")
-    for _ in range(3000):
-        if context.cancelled:
-            _log(log_path, "saw-cancel")
-            return "stopped"
-        time.sleep(0.01)  # one step of the work
-    return "ran to the end"
-
-
-@broker.task
-async def refuse(context: Context = TaskiqDepends()) -> None:
-    """Rejects itself: it is dead-lettered."""
-    context.reject("not today")
 
 
 @broker.task

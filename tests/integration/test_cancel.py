@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.integration import context_app
 from tests.integration.conftest import ROOT, Worker, free_address, wait_for_log
 from zq import AsyncTaskiqTask, ZeroMQBroker, gather
 from zq.exceptions import TaskCancelledError
@@ -165,9 +166,9 @@ async def test_a_sync_task_in_a_thread_sees_context_cancelled(
     producer: ZeroMQBroker, workers: Callable[..., Worker], tmp_path: Path
 ) -> None:
     log = tmp_path / "log"
-    workers(producer.endpoint, "-w", "1")
+    workers(producer.endpoint, "-w", "1", app=context_app.APP)
     await asyncio.wait_for(producer.wait_workers(1), 30)
-    handle = await AsyncKicker(f"{APP}:polite", producer, {}).kiq(str(log))
+    handle = await AsyncKicker(f"{context_app.__name__}:polite", producer, {}).kiq(str(log))
     await wait_for_log(log, lambda c: "start" in c)
     assert await handle.cancel() == "cancelling"
     result = await handle.wait_result(timeout=30)

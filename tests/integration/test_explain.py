@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration import context_app
 from tests.integration.conftest import Worker, wait_for_log
 from zq import AsyncTaskiqTask, ZeroMQBroker
 from zq.kicker import AsyncKicker
@@ -102,8 +103,8 @@ async def test_concurrency_key_at_its_limit(
 async def test_dead_lettered_because(
     producer: ZeroMQBroker, workers: Callable[..., Worker]
 ) -> None:
-    workers(producer.endpoint, "-w", "1")
-    handle = await kiq(producer, "refuse")
+    workers(producer.endpoint, "-w", "1", app=context_app.APP)
+    handle = await AsyncKicker(f"{context_app.__name__}:refuse", producer, {}).kiq()
     await handle.wait_result(timeout=30)
     said = await producer.explain(handle.task_id)
     assert said == "dead-lettered: rejected by the task: not today"
