@@ -126,12 +126,14 @@ class AppProcessPool:
         self.size = processes or os.cpu_count() or 1
         self._spawn = (multiprocessing.get_context("spawn"), app, modules, app_dir)
         self._idle: list[_Process] = []
+        self._busy: set[_Process] = set()  # running a call
         self._live = 0  # processes that exist: idle or running a call
         self._waiting: deque[asyncio.Future[None]] = deque()  # calls waiting for a process
 
     async def run(self, task_name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Run the sync task ``task_name`` in a pool process; given up on, that process ends."""
         process = await self._acquire()
+        self._busy.add(process)
         try:
             value = await process.call((task_name, args, kwargs))
         except asyncio.CancelledError:
@@ -167,10 +169,12 @@ class AppProcessPool:
             raise
 
     def _release(self, process: _Process) -> None:
+        self._busy.discard(process)
         self._idle.append(process)
         self._wake()
 
     def _discard(self, process: _Process) -> None:
+        self._busy.discard(process)
         process.kill()
         self._live -= 1
         self._wake()
@@ -183,9 +187,15 @@ class AppProcessPool:
                 return
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stop the idle pool processes (running ones end with their calls' cancellation)."""
+        """Stop the pool: idle processes exit; running ones are killed with ``cancel_futures``.
+
+        (Otherwise the interpreter's exit would wait for a process still running a task.)
+        """
         for process in self._idle:
             process.conn.close()  # the process sees the pipe close and exits
             if wait:
                 process.process.join(5)
         self._idle = []
+        if cancel_futures:
+            for process in list(self._busy):
+                self._discard(process)
