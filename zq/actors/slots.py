@@ -146,9 +146,8 @@ class SlotPool(Generic[L]):
             return False
         self._stopping.discard(index)
         slot = asyncio.current_task()
-        if slot is not None:
-            slot.uncancel()
-        return True
+        # Cancelled by a forced stop as well (``cancel``): that one wins, the slot ends.
+        return slot is None or slot.uncancel() == 0
 
 
 def cancelled(task: TaskMsg, reason: str) -> ResultMsg:
