@@ -9,6 +9,7 @@ restart does not run a cancelled task again.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ class Control:
     def answer(self, message: Any) -> Any:
         """The answer to one of the ``QUERIES`` asks."""
         if type(message) is CancelTasks:
-            return self.cancel(message.task_ids)
+            return self._after_commit(self.cancel(message.task_ids))
         if type(message) is Explain:
             return self.explain(message.task_id)
         if type(message) is GetDeadLetters:
@@ -108,6 +109,15 @@ class Control:
         for holder, ids in tell.items():
             self._send(holder, Cancel(ids))
         return answers
+
+    def _after_commit(self, outcomes: list[CancelOutcome]) -> Any:
+        """The outcomes now, or (with a journal) a future of them resolved once on disk."""
+        if self._records.journal is None:
+            return outcomes
+        answer: asyncio.Future[list[CancelOutcome]] = asyncio.get_running_loop().create_future()
+        # Asked for during this batch, so this batch's flush writes it (not the next tick's).
+        self._committed().add_done_callback(lambda _: answer.set_result(outcomes))
+        return answer
 
     def cancel_for(self, peer: bytes, message: Cancel) -> None:
         """A peer's ``Cancel``: answered with ``Cancelled`` (once on disk, with a journal)."""

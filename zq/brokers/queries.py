@@ -63,9 +63,8 @@ class DispatcherQueries:
         """
         sink = self._sink
         if isinstance(sink, Dispatcher):
+            # (with a journal, answered once the cancel is on disk)
             outcomes: list[CancelOutcome] = await sink.ask(CancelTasks(list(task_ids)))
-            if sink.journal is not None:
-                await sink.committed()  # on disk before the caller is told
             return outcomes
         port = self._port() if self.is_worker_process else None
         if port is not None:
