@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -26,6 +27,14 @@ from zq.kicker import AsyncKicker
 APP = "tests.integration.app_tasks"
 
 
+async def serve(
+    producer: ZeroMQBroker, workers: Callable[..., Worker], count: int, *args: str, app: str = ""
+) -> None:
+    """Start a worker host of ``count`` processes and wait until each has joined."""
+    workers(producer.endpoint, "-w", str(count), *args, **({"app": app} if app else {}))
+    await asyncio.wait_for(producer.wait_workers(count), 30)
+
+
 def lines(counts: Counter[str], kind: str) -> dict[int, int]:
     """``{task number: ns}`` of the log lines of one kind (``start``, ``end``, ``finally``)."""
     found = {}
@@ -40,8 +49,7 @@ async def test_500_pending_and_10_running_cancelled_the_rest_complete(
     producer: ZeroMQBroker, workers: Callable[..., Worker], tmp_path: Path
 ) -> None:
     log = tmp_path / "log"
-    workers(producer.endpoint, "-w", "2", "--max-async-tasks", "10")
-    await asyncio.wait_for(producer.wait_workers(2), 30)
+    await serve(producer, workers, 2, "--max-async-tasks", "10")
     kicker = AsyncKicker(f"{APP}:stoppable", producer, {})
     handles = [await kicker.kiq(i, str(log), 1.0) for i in range(1000)]
     counts = await wait_for_log(log, lambda c: len(lines(c, "start")) >= 20)
@@ -108,8 +116,7 @@ async def test_a_task_on_a_worker_cancels_another_task(
     producer: ZeroMQBroker, workers: Callable[..., Worker], tmp_path: Path
 ) -> None:
     log = tmp_path / "log"
-    workers(producer.endpoint, "-w", "1", "--max-async-tasks", "2")
-    await asyncio.wait_for(producer.wait_workers(1), 30)
+    await serve(producer, workers, 1, "--max-async-tasks", "2")
     victim = await AsyncKicker(f"{APP}:stoppable", producer, {}).kiq(0, str(log), 60.0)
     await wait_for_log(log, lambda c: len(lines(c, "start")) == 1)
     asked = await AsyncKicker(f"{APP}:canceller", producer, {}).kiq(victim.task_id)
@@ -131,8 +138,7 @@ async def test_a_sync_task_in_the_process_pool_is_stopped_by_ending_its_process(
 ) -> None:
     log = tmp_path / "log"
     pool = ("--use-process-pool", "--max-process-pool-processes", "1")
-    workers(producer.endpoint, "-w", "1", *pool)
-    await asyncio.wait_for(producer.wait_workers(1), 30)
+    await serve(producer, workers, 1, *pool)
     kicker = AsyncKicker(f"{APP}:sync_stoppable", producer, {})
     handle = await kicker.kiq(str(log), 60.0)
     counts = await wait_for_log(log, lambda c: any(t.startswith("start/") for t in c))
@@ -151,8 +157,7 @@ async def test_the_timeout_label_ends_a_sync_task_in_the_process_pool(
     producer: ZeroMQBroker, workers: Callable[..., Worker], tmp_path: Path
 ) -> None:
     log = tmp_path / "log"
-    workers(producer.endpoint, "-w", "1", "--use-process-pool")
-    await asyncio.wait_for(producer.wait_workers(1), 30)
+    await serve(producer, workers, 1, "--use-process-pool")
     kicker = AsyncKicker(f"{APP}:sync_stoppable", producer, {"timeout": 1})
     result = await (await kicker.kiq(str(log), 60.0)).wait_result(timeout=60)
     assert isinstance(result.error, TimeoutError), result
@@ -166,8 +171,7 @@ async def test_a_sync_task_in_a_thread_sees_context_cancelled(
     producer: ZeroMQBroker, workers: Callable[..., Worker], tmp_path: Path
 ) -> None:
     log = tmp_path / "log"
-    workers(producer.endpoint, "-w", "1", app=context_app.APP)
-    await asyncio.wait_for(producer.wait_workers(1), 30)
+    await serve(producer, workers, 1, app=context_app.APP)
     handle = await AsyncKicker(f"{context_app.__name__}:polite", producer, {}).kiq(str(log))
     await wait_for_log(log, lambda c: "start" in c)
     assert await handle.cancel() == "cancelling"
@@ -204,12 +208,12 @@ async def test_a_cancelled_task_is_not_run_again_after_a_restart(
 
 
 def _gone(pid: int, timeout: float = 10.0) -> bool:
-    """Whether process ``pid`` has ended (bounded: a killed process is reaped at once)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.01)  # polling a pid: there is no event for another process's end
-    return False
+    """Whether process ``pid`` ended within ``timeout``: its pidfd turns readable when it does."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)

@@ -10,6 +10,16 @@ def task(i: int, **labels: object) -> TaskMsg:
     return TaskMsg(task_id=f"id{i}", task_name="t", payload=b"", labels=dict(labels))
 
 
+def leased(count: int) -> Ledger:
+    """A ledger with ``count`` tasks (id0, id1...) leased to executor A."""
+    ledger = Ledger()
+    ledger.join(A, ["t"], [], credit=5)
+    for i in range(count):
+        ledger.submit(task(i))
+    ledger.dispatch()
+    return ledger
+
+
 def test_a_pending_or_delayed_task_leaves_at_once_and_is_never_dispatched() -> None:
     ledger = Ledger()
     ledger.submit(task(0))
@@ -27,10 +37,7 @@ def test_a_pending_or_delayed_task_leaves_at_once_and_is_never_dispatched() -> N
 
 
 def test_a_leased_task_is_marked_and_its_result_ends_it() -> None:
-    ledger = Ledger()
-    ledger.join(A, ["t"], [], credit=5)
-    ledger.submit(task(0))
-    ledger.dispatch()
+    ledger = leased(1)
     first = ledger.cancel("id0")
     assert (first.outcome, first.holder) == ("cancelling", A)
     assert ledger.cancel("id0").outcome == "cancelling"  # asked twice: told twice, no harm
@@ -40,11 +47,7 @@ def test_a_leased_task_is_marked_and_its_result_ends_it() -> None:
 
 
 def test_a_cancelled_lease_never_goes_back_to_a_queue() -> None:
-    ledger = Ledger()
-    ledger.join(A, ["t"], [], credit=5)
-    for i in range(3):
-        ledger.submit(task(i))
-    ledger.dispatch()
+    ledger = leased(3)
     ledger.cancel("id0")
     ledger.cancel("id1")
     lost = ledger.lose(A)
@@ -54,11 +57,7 @@ def test_a_cancelled_lease_never_goes_back_to_a_queue() -> None:
 
 
 def test_a_cancelled_lease_handed_back_in_a_bye_ends() -> None:
-    ledger = Ledger()
-    ledger.join(A, ["t"], [], credit=5)
-    for i in range(2):
-        ledger.submit(task(i))
-    ledger.dispatch()
+    ledger = leased(2)
     ledger.cancel("id1")
     left = ledger.leave(A, ["id0", "id1"])
     assert left.requeued == ["id0"]
