@@ -45,14 +45,7 @@ class Explain:
     task_id: str
 
 
-@dataclass(slots=True, frozen=True)
-class GetMetrics:
-    """Ask: queue depths and counts for metrics (see ``Control.metrics``)."""
-
-
-QUERIES = frozenset(
-    {CancelTasks, Explain, GetDeadLetters, ReplayDeadLetters, PurgeDeadLetters, GetMetrics}
-)
+QUERIES = frozenset({CancelTasks, Explain, GetDeadLetters, ReplayDeadLetters, PurgeDeadLetters})
 
 
 class Control:
@@ -75,7 +68,6 @@ class Control:
         self._send = dispatcher._send
         self._now = dispatcher._now
         self._committed = dispatcher.committed
-        self._stats = dispatcher.stats
 
     def answer(self, message: Any) -> Any:
         """The answer to one of the ``QUERIES`` asks."""
@@ -83,8 +75,6 @@ class Control:
             return self._after_commit(self.cancel(message.task_ids))
         if type(message) is Explain:
             return self.explain(message.task_id)
-        if type(message) is GetMetrics:
-            return self.metrics()
         if type(message) is GetDeadLetters:
             return list(self._records.dead_letters.values())
         if type(message) is ReplayDeadLetters:
@@ -149,21 +139,6 @@ class Control:
         for task, origin in lost.cancelled:
             result = error_result(task.task_id, task.labels, "TaskCancelledError", EXECUTOR_LEFT)
             self._outcomes.cancelled(task, result, origin)
-
-    def metrics(self) -> dict[str, Any]:
-        """What an autoscaler watches: tasks waiting per queue, delayed, running, workers..."""
-        ledger, stats = self._ledger, self._stats
-        return {
-            "pending": ledger.pending_by_queue(),
-            "delayed": ledger.delayed_count,
-            "running": ledger.leased_count,
-            "workers": sum(1 for peer in ledger.executors() if peer in self._peers),
-            "dead_letters": len(self._records.dead_letters),
-            "submitted": stats.submitted,
-            "completed": stats.completed,
-            "dead_lettered": stats.dead_lettered,
-            "cancelled": stats.cancelled,
-        }
 
     def explain(self, task_id: str) -> str:
         """Where the task is and why it has not finished, in one line."""

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from zq.actors.control import CancelTasks, Explain, GetMetrics
+from zq.actors.control import CancelTasks, Explain
 from zq.actors.dispatcher import Dispatcher
 from zq.actors.dispatcher_api import (
     DeadLetterInfo,
@@ -91,18 +91,6 @@ class DispatcherQueries:
         """
         answer: str = await self._own_dispatcher().ask(Explain(task_id))
         return answer
-
-    async def metrics(self) -> dict[str, Any]:
-        """Queue depths and counts of this process's dispatcher ({} if it has none).
-
-        ``pending`` (tasks waiting, per queue), ``delayed``, ``running`` (leased to workers),
-        ``workers`` (executor processes), ``dead_letters`` (held now), and the counters
-        ``submitted``, ``completed``, ``dead_lettered``, ``cancelled`` (since it started).
-        """
-        if self.dispatcher is None:
-            return {}
-        result: dict[str, Any] = await self.dispatcher.ask(GetMetrics())
-        return result
 
     async def dead_letters(self) -> list[DeadLetterInfo]:
         """Tasks this dispatcher took out of circulation, with the reason (oldest first)."""

@@ -428,10 +428,6 @@ class Ledger:
         """``(concurrency key, leased, limit)`` when this pending task's key is at its limit."""
         return self._waiting.group_of(entry)
 
-    def pending_by_queue(self) -> dict[str, int]:
-        """Pending tasks per queue name (for metrics)."""
-        return self._waiting.by_queue()
-
     def serving(self, task: TaskMsg) -> tuple[bool, bool]:
         """Whether some executor serves the task's queue, and whether one also runs its name."""
         key = (task.queue, task.task_name)

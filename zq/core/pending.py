@@ -223,15 +223,6 @@ class Pending:
             entry.slot = group
             self.running[group] += 1
 
-    def by_queue(self) -> dict[str, int]:
-        """Pending tasks per queue name (quarantined ones included)."""
-        counts: Counter[str] = Counter()
-        for key, queue in self.queues.items():
-            counts[key[0]] += len(queue)
-        for entry in self.quarantine:
-            counts[entry.task.queue] += 1
-        return dict(counts)
-
     def ids(self) -> set[str]:
         """Ids of every pending task."""
         found = {e.task.task_id for q in self.queues.values() for e in q}
