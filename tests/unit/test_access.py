@@ -2,16 +2,26 @@
 
 import pytest
 
-from zq.core.access import KEY_PRODUCER, KEY_WORKER, ZAP_DOMAIN, is_loopback, permits, zap_answer
+from zq.core.access import (
+    KEY_OBSERVER,
+    KEY_PRODUCER,
+    KEY_WORKER,
+    ZAP_DOMAIN,
+    is_loopback,
+    permits,
+    zap_answer,
+)
 from zq.core.messages import (
     Ack,
     Bye,
+    Cancel,
     Credit,
     Fetch,
     Heartbeat,
     Hello,
     Message,
     Progress,
+    Query,
     ResultMsg,
     Results,
     Submit,
@@ -137,3 +147,33 @@ def test_an_unknown_session_is_told_to_rejoin_and_its_work_still_counts() -> Non
     assert unknown_session(Heartbeat()) is Unknown.REJOIN_ONLY
     assert unknown_session(Ack(["t"])) is Unknown.HANDLE
     assert unknown_session(Bye([], [])) is Unknown.HANDLE
+
+
+READS: list[Message] = [
+    Hello("observer", 1, "s", 1, "h"),
+    Query(1, "status"),
+    Query(2, "task", {"id": "t"}),
+    Query(3, "tasks"),
+    Query(4, "dead_letters"),
+    Heartbeat(),
+    Bye(),
+]
+WRITES: list[Message] = [Query(5, "replay"), Query(6, "purge", {"ids": ["t"]}), Cancel(["t"])]
+
+
+@pytest.mark.parametrize("message", READS)
+def test_an_observer_key_may_read(message: Message) -> None:
+    assert permits(KEY_OBSERVER, message)
+    assert permits(KEY_PRODUCER, message) and permits(KEY_WORKER, message)
+
+
+@pytest.mark.parametrize(
+    "message", WRITES + WORKER_ONLY + [Submit([]), Fetch(["t"]), Hello("producer", 1, "s", 1, "h")]
+)
+def test_an_observer_key_may_not_act_submit_or_run(message: Message) -> None:
+    assert not permits(KEY_OBSERVER, message)
+
+
+@pytest.mark.parametrize("message", WRITES)
+def test_acting_on_the_dispatcher_takes_a_producer_or_worker_key(message: Message) -> None:
+    assert permits(KEY_PRODUCER, message) and permits(KEY_WORKER, message)

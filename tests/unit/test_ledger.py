@@ -244,3 +244,17 @@ def test_a_handed_back_lease_frees_its_slot() -> None:
     assert ledger.leave(A, ["id0"]).requeued == ["id0"]
     ledger.join(B, ["t"], [], credit=5)
     assert ids(ledger.dispatch()) == {B: ["id0"]}
+
+
+def test_census_counts_pending_by_queue_and_priority_delayed_and_running() -> None:
+    ledger = Ledger()
+    ledger.join(b"e", ["n"], [], 1)
+    ledger.submit(TaskMsg("a", "n", b""))
+    ledger.submit(TaskMsg("b", "n", b""))
+    ledger.submit(TaskMsg("c", "n", b"", {"priority": 3}, "reports"))
+    ledger.submit(TaskMsg("d", "n", b"", {}, "reports"), due=100.0)
+    ledger.dispatch()  # the one slot takes the highest priority first
+    assert ledger.census() == {
+        "default": {"pending": {0: 2}, "delayed": 0, "running": 0},
+        "reports": {"pending": {}, "delayed": 1, "running": 1},
+    }

@@ -7,7 +7,6 @@ what the ledger decided, one batch per peer per wake-up.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import uuid
@@ -32,7 +31,9 @@ from zq.actors.dispatcher_api import (
     departed,
     snapshot,
 )
+from zq.actors.dispatcher_local import LocalProducer
 from zq.actors.gate import Gate
+from zq.actors.inspection import Inspect, Inspection
 from zq.actors.outcomes import Outcomes, ResultAcks
 from zq.actors.producers import Producers
 from zq.actors.records import Records
@@ -58,6 +59,7 @@ from zq.core.messages import (
     Hello,
     Message,
     Progress,
+    Query,
     Rejoin,
     Resubmit,
     Results,
@@ -81,7 +83,7 @@ class _Tick:
     """Timer message: check liveness and send heartbeats."""
 
 
-class Dispatcher(Actor):
+class Dispatcher(LocalProducer, Actor):
     """The producer side of zq: one per address, embedded in the process that binds it."""
 
     def __init__(
@@ -98,6 +100,7 @@ class Dispatcher(Actor):
         journal: Journal | None = None,
         result_ttl_s: float = 3600.0,
         max_connections: int | None = None,
+        history: int = 10_000,
     ) -> None:
         super().__init__("dispatcher")
         self.records = Records(journal, result_ttl_s)
@@ -137,6 +140,7 @@ class Dispatcher(Actor):
             Handoff: lambda _peer, message: self.receive(message),
             Bye: self._left,
             Cancel: self._cancel,
+            Query: lambda peer, message: self._send(peer, self._inspect.answer(message)),
         }
 
         def only_here(origin: bytes | None) -> bool:  # a joined producer keeps its own tasks
@@ -158,6 +162,7 @@ class Dispatcher(Actor):
             self._ledger, self.stats, self.records, self._routing, results, self.standby
         )
         self._control = Control(self, self._outcomes, results, self._submit)
+        self._inspect = Inspection(self, self._outcomes, history)  # observers; task history
         self._acks = ResultAcks(durable=journal is not None)
         self._dirty = False
         self._until = Conditions()
@@ -170,6 +175,7 @@ class Dispatcher(Actor):
         assert self._loop is not None
         self._channel = Channel(self._bind(), self._wake)
         self._channel.attach(self._loop)
+        self._inspect.start()
         self._recover()
         self.admission.held = self._held()
         self.send_after(self.heartbeat_s / 2, _Tick())
@@ -185,39 +191,9 @@ class Dispatcher(Actor):
     def _recover(self) -> None:
         """Queue again what the journal held: the tasks a previous run had not finished."""
         resubmit = functools.partial(self._submit, journaled=True)
-        self.stats.recovered, dead = self.records.recover(resubmit, self._results.put)
+        recover, put = self.records.recover, self._results.put
+        self.stats.recovered, dead = recover(resubmit, put, self._inspect.restore)
         self.stats.dead_lettered += dead
-
-    async def submit(self, task: TaskMsg) -> None:
-        """A ``kiq()`` of this process, already admitted (``admission``): hand it over.
-
-        With a journal it returns once the task is on disk. Its place is given back if the
-        hand-over fails.
-        """
-        try:
-            await self.tell(task)
-        except BaseException:
-            self.admission.leave()
-            raise
-        if self.journal is not None:
-            await self.committed()
-        if self.standby.peer is not None and (copied := self.standby.copied()):
-            await copied  # the standby holds it too
-
-    def adopt(self, tasks: list[TaskMsg], handoff: Handoff | None = None) -> None:
-        """Take over tasks this process kicked through its submitter (``Submitter.surrender``).
-
-        ``handoff``: the records of the dispatcher before this one, if this process was its
-        standby (dead letters, scheduled runs seen).
-        """
-        self.tell_nowait(list(tasks))
-        if handoff is not None:
-            self.tell_nowait(handoff)
-
-    def committed(self) -> asyncio.Future[None]:
-        """Resolved once what was told before this call is on disk (with a journal)."""
-        assert self._loop is not None
-        return self.records.committed(self._loop)
 
     async def on_stop(self) -> None:
         queued = [m.task_id for m in self._mailbox if type(m) is TaskMsg]  # kiq()s not yet taken
@@ -266,6 +242,8 @@ class Dispatcher(Actor):
             return self._until.ask(departed, self._snapshot(), loop)
         if type(message) is GetStats:
             return self._snapshot()
+        if type(message) is Inspect:  # status, task history (broker.task_info...)
+            return self._inspect.ask(message)
         if type(message) in QUERIES:  # dead letters, cancels, explain
             self._dirty = True  # a cancel frees places, a replay queues tasks: dispatch after
             return self._control.answer(message)
@@ -347,14 +325,16 @@ class Dispatcher(Actor):
         self._acks.received(peer, len(results))
         ledger = self._ledger
         known = ledger.knows(peer)
+        if (info := self.peers.get(peer)) is not None:
+            info.ran += len(results)
         if message.resent:
             for result in results:
                 self._outcomes.resent(result)
         else:
-            complete = self._outcomes.complete
+            complete, now = self._outcomes.complete, self._now()
             retried = False
             for result in results:
-                retried = complete(peer, result) or retried
+                retried = complete(peer, result, now) or retried
             if retried:  # a retry's successor waits: dispatch it (or arm its delay)
                 self._dirty = True
                 self._delays.arm()
@@ -376,6 +356,7 @@ class Dispatcher(Actor):
                 return
             self._acks.hello(peer)
             self._dirty = True
+        self._inspect.joined(peer, hello)
         again = peer in self.peers  # a producer's retried hello: welcomed again, logged once
         self.peers[peer] = PeerInfo(
             hello.role, hello.pid, hello.hostname, hello.tasks, hello.queues, hello.credit
@@ -396,7 +377,7 @@ class Dispatcher(Actor):
             self.stats.repeated_kicks += 1  # the same slot, from a second scheduler: dropped
         elif "unique_for" in labels and self._control.kept(task):
             pass  # finished within its unique_for: the kick gets that result (as below)
-        elif ledger.submit(task, origin, due):
+        elif ledger.submit(task, origin, due, self._now()):
             self.stats.submitted += 1
             if self.standby.peer is not None and (origin is None or ledger.knows(origin)):
                 self.standby.accepted(task)  # only this process holds it: copy it
@@ -448,6 +429,7 @@ class Dispatcher(Actor):
         now = self._now()
         self.records.tick(now)
         self._gate.sweep(now)
+        self._inspect.sample(now)
         for peer in self._liveness.expired(now):
             if self._ledger.knows(peer):
                 self._lose(peer, f"silent for over {self.liveness_timeout_s:g}s")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zq.core.ledger import Ledger
-from zq.core.messages import ROLE_EXECUTOR
+from zq.core.messages import ROLE_PRODUCER
 from zq.exceptions import ActorDeadError
 
 
@@ -42,6 +42,7 @@ class PeerInfo:
     tasks: list[str] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)  # empty: every queue
     credit: int = 0  # slots granted in its hello
+    ran: int = 0  # results it sent (an executor): tasks run in this session
 
 
 @dataclass(slots=True)
@@ -210,6 +211,6 @@ def snapshot(
         "leased": ledger.leased_count,
         "executors": {p: peers[p] for p in executors if p in peers},
         "leases": {p: len(ledger.leases_of(p)) for p in executors},
-        "producers": sum(1 for info in peers.values() if info.role != ROLE_EXECUTOR),
+        "producers": sum(1 for info in peers.values() if info.role == ROLE_PRODUCER),
         "stats": copy.copy(stats),  # a snapshot: it does not change under the caller
     }

@@ -18,10 +18,18 @@ import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from zq.actors.dispatcher_api import DispatcherStats
-from zq.core.access import KEY_PRODUCER, is_loopback, permits
+from zq.core.access import KEY_OBSERVER, KEY_PRODUCER, is_loopback, permits
 from zq.core.framing import decoded_with_meta
 from zq.core.log_rate import worth_logging
-from zq.core.messages import PROTOCOL_VERSION, ROLE_EXECUTOR, ROLE_PRODUCER, Hello, Message, Refuse
+from zq.core.messages import (
+    PROTOCOL_VERSION,
+    ROLE_EXECUTOR,
+    ROLE_OBSERVER,
+    ROLE_PRODUCER,
+    Hello,
+    Message,
+    Refuse,
+)
 from zq.exceptions import ProtocolVersionError, RemoteProtocolError
 from zq.transport.channel import Channel
 from zq.transport.curve import HANDSHAKE_EVENTS, AllowList, ZapHandler, check_libzmq
@@ -246,9 +254,10 @@ class Gate:
         self.stats.refused += 1
         kind = type(message).__name__
         if isinstance(message, Hello):
+            named = {KEY_PRODUCER: "a producer", KEY_OBSERVER: "an observer"}.get(user)
             why = (
-                "this key is allowed as a producer only"
-                if user == KEY_PRODUCER
+                f"this key is allowed as {named} only"
+                if named is not None
                 else f"this key has no role here ({user!r})"
             )
             self._send(peer, Refuse(f"{why}: it may not run tasks"))
@@ -266,7 +275,7 @@ class Gate:
         """Whether a ``Hello`` speaks our protocol version and names a role; else, ``Refuse``."""
         if hello.version != PROTOCOL_VERSION:
             why = f"protocol version {hello.version} != {PROTOCOL_VERSION}"
-        elif hello.role not in (ROLE_EXECUTOR, ROLE_PRODUCER):
+        elif hello.role not in (ROLE_EXECUTOR, ROLE_PRODUCER, ROLE_OBSERVER):
             why = f"unknown role {hello.role!r}"
         else:
             return True

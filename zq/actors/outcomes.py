@@ -10,6 +10,7 @@ its task; this decides what follows, and keeps ``stats`` true: ``completed``, ``
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from zq.actors.dispatcher_api import DispatcherStats
 from zq.actors.records import Records
@@ -17,10 +18,11 @@ from zq.actors.results import ResultStore
 from zq.actors.routing import Routing
 from zq.actors.standby import Standby
 from zq.core.executions import Executions
+from zq.core.history import History, Raw, Run
 from zq.core.ledger import DeadLetter, Ledger
 from zq.core.messages import ResultMsg, TaskMsg
 from zq.core.remote_errors import error_result, is_zq_error
-from zq.exceptions import NoResultError, TaskRejectedError
+from zq.exceptions import NoResultError, TaskCancelledError, TaskRejectedError
 
 log = logging.getLogger("zq.dispatcher")
 
@@ -45,16 +47,21 @@ class Outcomes:
         self._store = store
         self._standby = standby
         self._executions = Executions(self._accepted_run)
+        self.history = History(0)  # the dispatcher gives it its own (``Inspection``)
+        self.keep: Callable[[Raw], None] | None = None  # with a journal: writes a history entry
 
-    def complete(self, peer: bytes, result: ResultMsg) -> bool:
+    def complete(self, peer: bytes, result: ResultMsg, now: float) -> bool:
         """A result from ``peer``; True if it ended a run whose successor (a retry) now waits."""
         stats = self._stats
         done = self._ledger.complete(peer, result.task_id)
         if done.outcome == "duplicate":  # not in the ledger: ran again, sent again, or unknown
             self._count_again(result)
             return False
+        entry = done.entry
+        assert entry is not None
         if done.outcome == "retried":  # its successor runs next; this run's outcome is not final
             stats.retried += 1
+            self.history.retried(result.task_id, (result, peer, entry.leased_at, now))
             return True
         stats.completed += 1
         if self._standby.peer is not None:
@@ -64,15 +71,31 @@ class Outcomes:
         if self._journal:
             self._records.finished(result.task_id)
         error = result.error
+        run = (result, peer, entry.leased_at, now)
         if error is not None:
             if is_zq_error(error, NoResultError):  # the task chose to have no result
                 stats.no_result += 1
                 self._routing.unwatch(result.task_id)
+                self._ended(entry.task, "succeeded", run, entry.kicked_at)
                 return False
-            if is_zq_error(error, TaskRejectedError) and done.task is not None:
-                self.dead(done.task, f"rejected by the task: {error.message}", done.origin)
+            if is_zq_error(error, TaskRejectedError):
+                reason = f"rejected by the task: {error.message}"
+                self.dead(entry.task, reason, done.origin, run, entry.kicked_at)
+            else:
+                state = "cancelled" if is_zq_error(error, TaskCancelledError) else "failed"
+                self._ended(entry.task, state, run, entry.kicked_at)
+        else:
+            self._ended(entry.task, "succeeded", run, entry.kicked_at)
         self._deliver(result, done.origin)
         return False
+
+    def _ended(
+        self, task: TaskMsg, state: str, run: Run | None, kicked: float, why: str = ""
+    ) -> None:
+        """Into the history (and, with a journal, onto disk with it)."""
+        raw = self.history.finished(task, state, run, kicked, why)
+        if self.keep is not None:
+            self.keep(raw)
 
     def resent(self, result: ResultMsg) -> None:
         """A result sent again after its session ended: count its run, never complete with it.
@@ -85,9 +108,17 @@ class Outcomes:
         else:
             self._count_again(result)
 
-    def dead(self, task: TaskMsg, reason: str, origin: bytes | None) -> None:
+    def dead(
+        self,
+        task: TaskMsg,
+        reason: str,
+        origin: bytes | None,
+        run: Run | None = None,
+        kicked: float = 0.0,
+    ) -> None:
         """Take ``task`` out of circulation (its caller's result comes separately, if any)."""
         self._stats.dead_lettered += 1
+        self._ended(task, "dead", run, kicked, reason)
         if self._standby.peer is not None:
             self._standby.finished(task.task_id)
         self._executions.dropped(task.task_id)
@@ -96,6 +127,7 @@ class Outcomes:
     def cancelled(self, task: TaskMsg, result: ResultMsg, origin: bytes | None) -> None:
         """A task the ledger let go because it was cancelled: its caller gets ``result``."""
         self._stats.cancelled += 1
+        self._ended(task, "cancelled", None, 0.0, result.error.message if result.error else "")
         if self._standby.peer is not None:
             self._standby.finished(task.task_id)
         self._executions.dropped(task.task_id)

@@ -16,7 +16,7 @@ from zq.actors.dispatcher_api import DispatcherStats, PeerInfo
 from zq.actors.standby import Standby
 from zq.core.ledger import Ledger
 from zq.core.messages import (
-    ROLE_EXECUTOR,
+    ROLE_PRODUCER,
     Busy,
     Farewell,
     Handoff,
@@ -95,7 +95,7 @@ class Producers:
         """The graceful stop begins: every joined producer is told ``Leaving``."""
         self.draining = True
         for peer, info in peers.items():
-            if info.role != ROLE_EXECUTOR:
+            if info.role == ROLE_PRODUCER:
                 self._send(peer, Leaving(self._incarnation))
 
     def welcomed(self, peer: bytes, role: str, *, first: bool) -> None:
@@ -103,7 +103,7 @@ class Producers:
 
         A producer may become the standby; one joining a draining dispatcher is told at once.
         """
-        if role == ROLE_EXECUTOR:
+        if role != ROLE_PRODUCER:  # an executor, or an observer (never the standby)
             return
         if self.draining:
             self._send(peer, Leaving(self._incarnation))
@@ -119,7 +119,7 @@ class Producers:
         if self.standby.peer is not None:
             self._send(self.standby.peer, handoff)
         for peer, info in peers.items():
-            if info.role != ROLE_EXECUTOR:
+            if info.role == ROLE_PRODUCER:
                 self._send(peer, Farewell())
 
     def gone(self, peer: bytes) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 from zq.actors.dispatcher_api import MAX_DEAD_LETTERS, DeadLetterInfo
 from zq.core.ledger import Ledger
@@ -45,6 +46,11 @@ class Records:
     def stored(self, result: ResultMsg) -> None:
         if self._group is not None:
             self._group.stored(result)
+
+    def history(self, record: dict[str, Any]) -> None:
+        """A finished task's record, for the journal (restored into the history on restart)."""
+        if self._group is not None:
+            self._group.history(record)
 
     def dead(
         self, task: TaskMsg, reason: str, origin: bytes | None, *, journaled: bool = False
@@ -91,17 +97,20 @@ class Records:
         self,
         submit: Callable[[TaskMsg, bytes | None], None],
         put: Callable[[list[ResultMsg]], None],
+        history: Callable[[dict[str, Any]], None],
     ) -> tuple[int, int]:
         """Hand over what the journal held at start-up (nothing without a journal).
 
         Its unfinished tasks go to ``submit`` again, its results to ``put`` in the store, its
-        dead letters stay here.
+        task history to ``history`` (oldest first), its dead letters stay here.
 
         Returns (tasks recovered, dead letters reloaded); (0, 0) without a journal.
         """
         found = self._group.load() if self._group is not None else None
         if found is None:
             return 0, 0
+        for record in found.history:
+            history(record)
         for origin, task in found.tasks:
             submit(task, origin)
         if found.results:

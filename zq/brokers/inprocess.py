@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from zq.abc.broker import AsyncBroker
 from zq.actors.executor import Executor
@@ -137,6 +137,60 @@ async def run_executors(
         if started_here:
             await broker.shutdown()
     return sum(executor.tasks_run for executor in executors)
+
+
+class InProcessWorkers:
+    """``ZeroMQBroker``'s in-process workers: ``arun_worker``, ``run_worker``, their stop."""
+
+    shutdown_switch: ShutdownSwitch
+
+    async def arun_worker(
+        self,
+        queues: list[str] | None = None,
+        workers: int = 1,
+        *,
+        max_async_tasks: int = 100,
+        max_prefetch: int = 0,
+        max_threadpool_threads: int | None = None,
+        ack_type: str = "when_saved",
+        wait_tasks_timeout_s: float | None = None,
+    ) -> int:
+        """Run workers in the current event loop until ``request_shutdown()``.
+
+        Then they drain like ``zq worker``. Returns the number of tasks they ran.
+
+        ``workers`` executors join the dispatcher (this process's own, or the one the broker
+        joined), each running up to ``max_async_tasks`` tasks at once; ``queues`` limits them to
+        those named queues. Starts (and then stops) the broker if it is not started.
+        """
+        return await run_executors(
+            cast("ZeroMQBroker", self),
+            queues=queues,
+            workers=workers,
+            max_async_tasks=max_async_tasks,
+            max_prefetch=max_prefetch,
+            max_threadpool_threads=max_threadpool_threads,
+            ack_type=ack_type,
+            wait_tasks_timeout_s=wait_tasks_timeout_s,
+        )
+
+    def run_worker(self, queues: list[str] | None = None, workers: int = 1, **options: Any) -> int:
+        """``arun_worker`` in a new event loop: blocks until ``request_shutdown()``.
+
+        The broker must not be started in another event loop. The loop is asyncio's own
+        (uvloop is an optional choice of ``zq worker``): for uvloop here, run
+        ``uvloop.run(broker.arun_worker(...))`` yourself.
+        """
+        with asyncio.Runner() as runner:
+            return runner.run(self.arun_worker(queues, workers, **options))
+
+    def request_shutdown(self) -> None:
+        """Stop the in-process workers (``run_worker``, ``arun_worker``).
+
+        Safe from any thread and from a signal handler; a request made before they start stops
+        them as soon as they do.
+        """
+        self.shutdown_switch.request()
 
 
 async def _death(executor: Executor) -> None:

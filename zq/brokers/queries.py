@@ -23,10 +23,13 @@ from zq.actors.dispatcher_api import (
     ReplayDeadLetters,
     WaitUntil,
 )
+from zq.actors.inspection import Inspect
+from zq.actors.observer import Observer
 from zq.actors.ports import TaskPort
 from zq.actors.submitter import Submitter
 from zq.core.messages import CancelOutcome
 from zq.exceptions import SendTaskError
+from zq.transport.sockets import SocketConfig
 
 CANCEL_TIMEOUT_S = 10.0  # how long a joined process waits for the dispatcher to answer
 
@@ -39,6 +42,7 @@ class DispatcherQueries:
     is_worker_process: bool
     _sink: Dispatcher | Submitter | None
     _port: Callable[[], TaskPort | None]
+    socket_config: Callable[[], SocketConfig]
     _bound: asyncio.Event | None = None  # set while this process has the dispatcher
 
     def _bound_event(self) -> asyncio.Event:
@@ -148,6 +152,36 @@ class DispatcherQueries:
         """
         result: dict[str, Any] = await self._own_dispatcher().ask(WaitUntil(predicate))
         return result
+
+    async def task_info(self, task_id: str, *, args: bool = False) -> dict[str, Any] | None:
+        """What the dispatcher knows of one task, or None: its state, runs, errors, log lines.
+
+        A running or waiting task, or one of the last finished ones (``history``). ``args``:
+        include its encoded arguments (they may be private). The schema is
+        ``docs/observing.md``'s. From any process of the app (a joined one asks as an observer).
+        """
+        found: dict[str, Any] | None = await self.inspect("task", id=task_id, args=args)
+        return found
+
+    async def task_history(
+        self,
+        state: str | None = None,
+        name: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Finished tasks, newest first: by state, task name, and end time (a Unix time)."""
+        found: list[dict[str, Any]] = await self.inspect(
+            "tasks", state=state, name=name, since=since, limit=limit
+        )
+        return found
+
+    async def inspect(self, what: str, **args: Any) -> Any:
+        """The dispatcher's answer to an observer's question (``zq.actors.inspection``)."""
+        if self.dispatcher is not None:
+            return await self.dispatcher.ask(Inspect(what, args))
+        async with Observer(self.address, self.socket_config(), CANCEL_TIMEOUT_S) as observer:
+            return await observer.ask(what, **args)
 
     async def stats(self) -> dict[str, Any]:
         """Queue sizes, connected executors and counters of this process's dispatcher."""

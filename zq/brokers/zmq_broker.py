@@ -17,7 +17,7 @@ from zq.actors.ports import TaskPort, current_port
 from zq.actors.results import FetchResults, ResultStore
 from zq.actors.submitter import Submitter
 from zq.brokers import handover
-from zq.brokers.inprocess import ShutdownSwitch, run_executors
+from zq.brokers.inprocess import InProcessWorkers, ShutdownSwitch
 from zq.brokers.queries import DispatcherQueries
 from zq.core.endpoints import check_endpoint
 from zq.core.limits import task_overhead, task_too_large
@@ -39,7 +39,7 @@ from zq.transport.sockets import DEFAULT_HANDSHAKE_TIMEOUT_S, DEFAULT_MAX_MSG_SI
 log = logging.getLogger("zq.broker")
 
 
-class ZeroMQBroker(DispatcherQueries, AsyncBroker):
+class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
     """A broker whose queue is a dispatcher embedded in the process that kicks tasks.
 
     The first producer to start on ``address`` binds it; another producer (another process of
@@ -51,12 +51,12 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
     **Security.** Without CURVE, bind only loopback addresses (the default), or a network you
     trust: binding another address logs a warning. CURVE is on when this process has a key
     (``curve_key``, a ``.key_secret`` file from ``zq keys generate``): then only clients whose
-    public key is in ``curve_workers`` (a directory of ``.key`` files; they may take tasks) or
-    ``curve_producers`` (they may only submit) can connect, and this process's own key is
-    always allowed. A process that connects (a worker, a joined producer) checks the
-    dispatcher against ``curve_server_key`` (a ``.key`` file or Z85 text; default: its own
-    public key). Each ``curve_*`` argument defaults to its ``ZQ_CURVE_*`` environment
-    variable, and ``zq worker --curve-*`` overrides them in workers.
+    public key is in ``curve_workers`` (a directory of ``.key`` files; they may take tasks),
+    ``curve_producers`` (they may only submit) or ``curve_observers`` (they may only read) can
+    connect, and this process's own key is always allowed. A process that connects (a worker,
+    a joined producer) checks the dispatcher against ``curve_server_key`` (a ``.key`` file or
+    Z85 text; default: its own public key). Each ``curve_*`` argument defaults to its
+    ``ZQ_CURVE_*`` environment variable, and ``zq worker --curve-*`` overrides them in workers.
 
     ``max_msg_size`` bounds every frame (a peer sending more is disconnected): ``kiq()`` of a
     task over it raises ``MessageTooLargeError``, and a result over it becomes an error.
@@ -64,6 +64,10 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
     that have not said hello within that time after it. ``max_connections`` bounds the
     connections a dispatcher keeps (default: half the process's file-descriptor limit, at most
     4096); one over it is closed at once.
+
+    **Task history**: the dispatcher keeps the last ``history`` finished tasks (their runs,
+    workers, errors and log lines: ``task_info``, ``zq task show``; 0 keeps none); with a
+    journal they are also written to it and survive a restart, for ``history_retention_s``.
 
     **When this process stops** (``shutdown()``, leaving ``async with``) it passes on what it
     holds (``zq.brokers.handover``): without a journal, the dispatcher keeps serving until its
@@ -94,9 +98,12 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
         curve_server_key: str | os.PathLike[str] | None = None,
         curve_workers: str | os.PathLike[str] | None = None,
         curve_producers: str | os.PathLike[str] | None = None,
+        curve_observers: str | os.PathLike[str] | None = None,
         handshake_timeout_s: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
         max_connections: int | None = None,
         shutdown_timeout_s: float = 30.0,
+        history: int = 10_000,
+        history_retention_s: float = 86400.0,
     ) -> None:
         super().__init__()
         if shutdown_timeout_s < 0:
@@ -106,15 +113,16 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
         if max_msg_size < 1024:
             raise ValueError(f"max_msg_size {max_msg_size} is too small (at least 1024 bytes)")
         self.curve = CurveSettings.resolve(
-            key=curve_key,
-            server_key=curve_server_key,
-            workers=curve_workers,
-            producers=curve_producers,
-        )
+            key=curve_key, server_key=curve_server_key, workers=curve_workers,
+            producers=curve_producers, observers=curve_observers,
+        )  # fmt: skip
         self.handshake_timeout_s = handshake_timeout_s
         if max_connections is not None and max_connections < 1:
             raise ValueError(f"max_connections must be at least 1, not {max_connections}")
         self.max_connections = max_connections
+        if history < 0 or history_retention_s < 0:
+            raise ValueError("history and history_retention_s must not be negative")
+        self.history, self.history_retention_s = history, history_retention_s
         self.journal = journal
         self.journal_sync = journal_sync
         self.max_pending = max_pending
@@ -236,9 +244,12 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
             if self.curve and config.curve
             else None,
             max_pending=self.max_pending,
-            journal=Journal(self.journal, self.journal_sync) if self.journal else None,
+            journal=Journal(self.journal, self.journal_sync, self.history_retention_s)
+            if self.journal
+            else None,
             result_ttl_s=self.result_ttl_s,
             max_connections=self.max_connections,
+            history=self.history,
         )
         try:
             await dispatcher.start()
@@ -276,7 +287,7 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
         return dispatcher
 
     def use_curve(self, **settings: str) -> None:
-        """Replace some CURVE settings (``key``, ``server_key``, ``workers``, ``producers``).
+        """Replace some CURVE settings (``key``, ``server_key``, ``workers``, ``producers``...).
 
         What ``zq worker --curve-*`` does, before the broker starts: the others are kept.
         """
@@ -442,56 +453,6 @@ class ZeroMQBroker(DispatcherQueries, AsyncBroker):
         task = asyncio.get_running_loop().create_task(saving)
         self._saving.add(task)
         task.add_done_callback(self._saving.discard)
-
-    # --- in-process workers ---------------------------------------------------------------
-
-    async def arun_worker(
-        self,
-        queues: list[str] | None = None,
-        workers: int = 1,
-        *,
-        max_async_tasks: int = 100,
-        max_prefetch: int = 0,
-        max_threadpool_threads: int | None = None,
-        ack_type: str = "when_saved",
-        wait_tasks_timeout_s: float | None = None,
-    ) -> int:
-        """Run workers in the current event loop until ``request_shutdown()``.
-
-        Then they drain like ``zq worker``. Returns the number of tasks they ran.
-
-        ``workers`` executors join the dispatcher (this process's own, or the one the broker
-        joined), each running up to ``max_async_tasks`` tasks at once; ``queues`` limits them to
-        those named queues. Starts (and then stops) the broker if it is not started.
-        """
-        return await run_executors(
-            self,
-            queues=queues,
-            workers=workers,
-            max_async_tasks=max_async_tasks,
-            max_prefetch=max_prefetch,
-            max_threadpool_threads=max_threadpool_threads,
-            ack_type=ack_type,
-            wait_tasks_timeout_s=wait_tasks_timeout_s,
-        )
-
-    def run_worker(self, queues: list[str] | None = None, workers: int = 1, **options: Any) -> int:
-        """``arun_worker`` in a new event loop: blocks until ``request_shutdown()``.
-
-        The broker must not be started in another event loop. The loop is asyncio's own
-        (uvloop is an optional choice of ``zq worker``): for uvloop here, run
-        ``uvloop.run(broker.arun_worker(...))`` yourself.
-        """
-        with asyncio.Runner() as runner:
-            return runner.run(self.arun_worker(queues, workers, **options))
-
-    def request_shutdown(self) -> None:
-        """Stop the in-process workers (``run_worker``, ``arun_worker``).
-
-        Safe from any thread and from a signal handler; a request made before they start stops
-        them as soon as they do.
-        """
-        self.shutdown_switch.request()
 
     @property
     def result_store(self) -> ResultStore | None:

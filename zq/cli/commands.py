@@ -20,6 +20,7 @@ from zq.cli.dispatcher import dispatcher
 from zq.cli.keys import keys
 from zq.cli.options import app_options, curve_options, curve_overrides, logging_options
 from zq.cli.scheduler import scheduler, schedules
+from zq.cli.status import status, task, tasks
 from zq.core.endpoints import check_endpoint
 from zq.worker.config import WorkerConfig, configure_logging
 from zq.worker.supervisor import WorkerSupervisor
@@ -141,6 +142,12 @@ def _queue_list(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
 )
 @click.option(
     "--no-parse", is_flag=True, help="Do not cast task arguments to their annotated types."
+)
+@click.option(
+    "--no-capture-logs",
+    is_flag=True,
+    help="Do not keep what tasks log (it travels with their results to the task history: "
+    "zq task show).",
 )
 @click.option(
     "--no-propagate-errors",
@@ -276,12 +283,16 @@ def worker_config(options: dict[str, Any]) -> WorkerConfig:
         log_level=options["log_level"].upper(),
         log_format=options["log_format"],
         configure_logging=not options["no_configure_logging"],
+        capture_logs=not options["no_capture_logs"],
         loop=_loop_kind(),
         curve=curve_overrides(options),
     )
 
 
 main.add_command(cancel)
+main.add_command(status)
+main.add_command(task)
+main.add_command(tasks)
 main.add_command(dispatcher)
 main.add_command(keys)
 main.add_command(scheduler)

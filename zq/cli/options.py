@@ -97,11 +97,18 @@ def curve_options(*, dispatcher: bool) -> Callable[[F], F]:
                 help="Directory of .key files allowed to connect only to submit tasks.  "
                 "[default: the broker's, else $ZQ_CURVE_PRODUCERS]",
             ),
+            click.option(
+                "--curve-observers",
+                metavar="DIR",
+                default=None,
+                help="Directory of .key files allowed to connect only to read (zq status, the "
+                "dashboard).  [default: the broker's, else $ZQ_CURVE_OBSERVERS]",
+            ),
         ]
     return _stack(*options)
 
 
 def curve_overrides(options: dict[str, Any]) -> dict[str, str]:
     """The ``--curve-*`` values given, by ``CurveSettings`` field."""
-    fields = ("key", "server_key", "workers", "producers")
+    fields = ("key", "server_key", "workers", "producers", "observers")
     return {f: options[f"curve_{f}"] for f in fields if options.get(f"curve_{f}") is not None}

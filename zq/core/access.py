@@ -2,8 +2,10 @@
 
 - **Endpoints**: whether a bind address is reachable only from this host.
 - **Roles**: a CURVE key is allowed as a *worker* (it may take tasks and post results, and
-  submit too: tasks kick tasks) or as a *producer* only (it may submit tasks and fetch
-  their results, nothing else). The ZAP handler names the role as the connection's User-Id, and
+  submit too: tasks kick tasks), as a *producer* only (it may submit tasks, fetch their
+  results, cancel, and act on the dispatcher's records: replay or purge dead letters), or as
+  an *observer* (it may only read: ``zq status``, task history, the dashboard's pages).
+  The ZAP handler names the role as the connection's User-Id, and
   libzmq stamps it on every message of that connection, so the dispatcher checks each message
   against the key that sent it.
 - **ZAP** (ZeroMQ RFC 27): the answer to one authentication request.
@@ -20,6 +22,7 @@ import ipaddress
 from collections.abc import Mapping
 
 from zq.core.messages import (
+    ROLE_OBSERVER,
     ROLE_PRODUCER,
     Bye,
     Cancel,
@@ -30,6 +33,7 @@ from zq.core.messages import (
     Heartbeat,
     Hello,
     Message,
+    Query,
     Resubmit,
     Results,
     Submit,
@@ -37,10 +41,14 @@ from zq.core.messages import (
 
 KEY_WORKER = "worker"  # the ZAP User-Id of a key allowed to take tasks (and to submit)
 KEY_PRODUCER = "producer"  # the ZAP User-Id of a key allowed only to submit
+KEY_OBSERVER = "observer"  # the ZAP User-Id of a key allowed only to read (Query)
+READ_QUERIES = frozenset({"status", "task", "tasks", "dead_letters"})  # the rest change state
 ZAP_DOMAIN = b"zq"  # set on every CURVE server socket and enforced (fail closed)
 ZAP_VERSION = b"1.0"
 
-_SUBMITTER_MESSAGES = frozenset({Submit, Resubmit, Fetch, Heartbeat, Bye, Copied, Handoff, Cancel})
+_SUBMITTER_MESSAGES = frozenset(
+    {Submit, Resubmit, Fetch, Heartbeat, Bye, Copied, Handoff, Cancel, Query}
+)
 
 
 def is_loopback(endpoint: str) -> bool:
@@ -72,13 +80,26 @@ def permits(role: str, message: Message) -> bool:
     """Whether a peer whose key has ``role`` may send ``message`` to the dispatcher."""
     if role == KEY_WORKER:
         return True
+    if role == KEY_OBSERVER:
+        return observes(message)
     if role != KEY_PRODUCER:
         return False
     if isinstance(message, Hello):
-        return message.role == ROLE_PRODUCER
+        return message.role in (ROLE_PRODUCER, ROLE_OBSERVER)
     if isinstance(message, Bye):  # handing tasks back is for whoever holds leases: workers
         return not message.returned and not message.cancelled
     return type(message) in _SUBMITTER_MESSAGES
+
+
+def observes(message: Message) -> bool:
+    """Whether ``message`` only reads: what an observer's key may send."""
+    if isinstance(message, Hello):
+        return message.role == ROLE_OBSERVER
+    if isinstance(message, Query):
+        return message.what in READ_QUERIES
+    if isinstance(message, Bye):
+        return not message.returned and not message.cancelled
+    return isinstance(message, Heartbeat)
 
 
 def zap_answer(request: list[bytes], roles: Mapping[bytes, str]) -> list[bytes]:

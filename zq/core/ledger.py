@@ -40,7 +40,7 @@ import heapq
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from zq.core import labels as zq_labels
 from zq.core.messages import TaskMsg
@@ -63,6 +63,7 @@ class Completion:
     outcome: Literal["accepted", "duplicate", "retried"]
     origin: bytes | None = None
     task: TaskMsg | None = None
+    entry: _Entry | None = None  # what the ledger held (its times, for the history)
 
 
 @dataclass(slots=True, frozen=True)
@@ -117,8 +118,10 @@ class Ledger:
 
     # --- events -------------------------------------------------------------------------
 
-    def submit(self, task: TaskMsg, origin: bytes | None = None, due: float | None = None) -> bool:
-        """Accept a task (held until ``due`` if given); False if it is not a new task.
+    def submit(
+        self, task: TaskMsg, origin: bytes | None = None, due: float | None = None, at: float = 0.0
+    ) -> bool:
+        """Accept a task at ``at`` (held until ``due`` if given); False if it is not a new task.
 
         A task with the id of one already here is dropped, unless ``origin`` is the executor
         holding that one: then it becomes its successor (rule 6).
@@ -130,6 +133,7 @@ class Ledger:
                 entry.successor_due = due
             return False
         entry = _Entry(task, origin)
+        entry.kicked_at = at
         self._tasks[task.task_id] = entry
         self._place(entry, due)
         return True
@@ -224,10 +228,11 @@ class Ledger:
                 self._forget_if_done(holder)
         if entry.successor is not None and entry.holder == peer:
             successor = _Entry(entry.successor, entry.origin)
+            successor.kicked_at = entry.kicked_at  # one task, one kick: its retries included
             self._tasks[task_id] = successor
             self._place(successor, entry.successor_due)
-            return Completion("retried", entry.origin, entry.task)
-        return Completion("accepted", entry.origin, entry.task)
+            return Completion("retried", entry.origin, entry.task, entry)
+        return Completion("accepted", entry.origin, entry.task, entry)
 
     def leave(self, peer: bytes, returned: Sequence[str], cancelled: Sequence[str] = ()) -> Lost:
         """The executor says bye: requeue what it hands back, send it nothing more.
@@ -434,6 +439,24 @@ class Ledger:
         executors = [e for e in self._executors.values() if not e.leaving]
         queue = any(not e.queues or key[0] in e.queues for e in executors)
         return queue, any(e.serves(key) for e in executors)
+
+    def census(self) -> dict[str, dict[str, Any]]:
+        """By queue: pending tasks by priority, delayed and running ones (for ``zq status``)."""
+        found: dict[str, dict[str, Any]] = {
+            queue: {"pending": levels, "delayed": 0, "running": 0}
+            for queue, levels in self._waiting.census().items()
+        }
+
+        def of(queue: str) -> dict[str, Any]:
+            return found.setdefault(queue, {"pending": {}, "delayed": 0, "running": 0})
+
+        for due, _, entry in self._delayed:
+            if entry.due == due and self._tasks.get(entry.task.task_id) is entry:
+                of(entry.task.queue)["delayed"] += 1
+        for executor in self._executors.values():
+            for entry in executor.leases.values():
+                of(entry.task.queue)["running"] += 1
+        return found
 
     def executors(self) -> list[bytes]:
         """Registered executor sessions."""

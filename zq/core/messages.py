@@ -21,12 +21,13 @@ from typing import Any, Literal
 
 import msgspec
 
-PROTOCOL_VERSION = 3  # 2: Busy, Forward.expired; 3: Cancel, Cancelled
+PROTOCOL_VERSION = 4  # 2: Busy, Forward.expired; 3: Cancel, Cancelled; 4: observers
 SIGNATURE = b"ZQ" + bytes([PROTOCOL_VERSION])
 SIGNATURE_PREFIX = b"ZQ"
 
 ROLE_EXECUTOR = "executor"
 ROLE_PRODUCER = "producer"
+ROLE_OBSERVER = "observer"  # reads the dispatcher's state (``Query``); runs and submits nothing
 
 
 class ErrorInfo(msgspec.Struct, array_like=True, gc=False):
@@ -296,6 +297,27 @@ class Cancelled(msgspec.Struct, tag="cancelled", array_like=True):
     outcomes: list[CancelOutcome]
 
 
+class Query(msgspec.Struct, tag="query", array_like=True):
+    """Ask the dispatcher about its state, or to act on it (``zq.actors.inspection``).
+
+    ``what`` names the question (``"status"``, ``"task"``, ``"tasks"``, ``"dead_letters"``)
+    or the action (``"replay"``, ``"purge"``); ``args`` its arguments. The dispatcher answers
+    ``Answer`` with the same ``ref``.
+    """
+
+    ref: int
+    what: str
+    args: dict[str, Any] = {}
+
+
+class Answer(msgspec.Struct, tag="answer", array_like=True):
+    """The dispatcher's answer to a ``Query``: plain msgpack values, or ``error``."""
+
+    ref: int
+    body: Any = None
+    error: str = ""
+
+
 Message = (
     Hello
     | Welcome
@@ -322,4 +344,6 @@ Message = (
     | Handoff
     | Cancel
     | Cancelled
+    | Query
+    | Answer
 )

@@ -43,6 +43,7 @@ class Entry:
     slot: str = ""  # the concurrency key whose slot its lease takes, while leased
     cancelled: bool = False  # cancelled while leased: it ends, whatever happens to its lease
     leased_at: float = 0.0  # when its lease began, in the caller's clock (for ``explain``)
+    kicked_at: float = 0.0  # when the ledger accepted it, in the caller's clock (history)
 
 
 @dataclass(slots=True)
@@ -222,6 +223,18 @@ class Pending:
         if group:
             entry.slot = group
             self.running[group] += 1
+
+    def census(self) -> dict[str, dict[int, int]]:
+        """Pending tasks by queue, then by priority (the quarantine's under their queue)."""
+        found: dict[str, dict[int, int]] = {}
+        for key, queue in self.queues.items():
+            levels = found.setdefault(key[0], {})
+            levels[_priority(key)] = levels.get(_priority(key), 0) + len(queue)
+        for entry in self.quarantine:
+            levels = found.setdefault(entry.task.queue, {})
+            level = zq_labels.priority(entry.task.labels) if entry.task.labels else 0
+            levels[level] = levels.get(level, 0) + 1
+        return found
 
     def ids(self) -> set[str]:
         """Ids of every pending task."""

@@ -88,9 +88,20 @@ class SimpleRetryMiddleware(TaskiqMiddleware):
         log.info("task %s failed; retry %d %s", message.task_name, retries, labels or "")
         kicker = self.retry_kicker(message, retries).with_labels(**labels)
         await kicker.kiq(*message.args, **message.kwargs)
-        if self.no_result_on_retry:
+        if self.no_result_on_retry:  # the caller waits for the retry's result instead
             result.error = NoResultError()
+            # What failed stays in the run's history (zq task show): the cause, and its name.
+            result.error.__cause__ = exception
+            result.error.failed_type = _qualified(type(exception))  # type: ignore[attr-defined]
+            result.error.failed_message = str(exception)  # type: ignore[attr-defined]
 
     def retry_labels(self, message: TaskiqMessage, retries: int) -> dict[str, Any]:
         """Extra labels for retry number ``retries`` (none here; a delay in the smart one)."""
         return {}
+
+
+def _qualified(cls: type) -> str:
+    """``ValueError``, or ``module.Class`` for a class outside the builtins."""
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )

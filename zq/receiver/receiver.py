@@ -33,6 +33,7 @@ from zq.core.remote_errors import describe
 from zq.exceptions import NoResultError, UnknownTaskError
 from zq.message import TaskiqMessage
 from zq.plugins import taskiq_object
+from zq.receiver.task_logs import capturing
 from zq.result import TaskiqResult
 from zq.state import TaskiqState
 
@@ -124,7 +125,7 @@ class Receiver:
     casting off (``--no-parse``); ``propagate_exceptions=False`` keeps a task's exception out
     of its generator dependencies; ``ack_type`` is the default for tasks without the label.
     ``process_pool`` (see ``zq.worker.process_pool``) runs sync tasks in processes instead of
-    threads.
+    threads. ``capture_logs``: what a task logs travels with its result (``task_logs``).
     """
 
     def __init__(
@@ -136,8 +137,10 @@ class Receiver:
         propagate_exceptions: bool = True,
         ack_type: AcknowledgeType | str = AcknowledgeType.WHEN_SAVED,
         process_pool: SyncTaskPool | None = None,
+        capture_logs: bool = False,
     ) -> None:
         self.broker = broker
+        self.capture_logs = capture_logs  # see zq.receiver.task_logs (``install`` the handler)
         self.max_threadpool_threads = max_threadpool_threads
         self.validate_params = validate_params
         self.propagate_exceptions = propagate_exceptions
@@ -178,6 +181,8 @@ class Receiver:
 
         ``port`` is how the task reaches its dispatcher (kicks, progress, acks).
         """
+        if self.capture_logs and capturing.get() is None:
+            return await self._captured(task, port)
         token = current_port.set(port)
         try:
             plan = self._plan(task.task_name)
@@ -198,6 +203,18 @@ class Receiver:
             return await self._run_full(plan, task, port)
         finally:
             current_port.reset(token)
+
+    async def _captured(self, task: TaskMsg, port: TaskPort | None) -> ResultMsg:
+        """``run`` with the task's log lines kept (``task_logs``) and put in its result."""
+        lines: list[str] = []
+        capture = capturing.set(lines)
+        try:
+            wire = await Receiver.run(self, task, port)  # not a subclass's run: it ran
+        finally:
+            capturing.reset(capture)
+        if lines:
+            wire.log = "\n".join(lines)
+        return wire
 
     async def _run_plain(self, plan: _Plan, task: TaskMsg) -> ResultMsg:
         start = perf_counter()

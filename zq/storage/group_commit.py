@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from zq.core.messages import ResultMsg, TaskMsg
 from zq.exceptions import SendTaskError
@@ -27,6 +28,7 @@ class GroupCommit:
         self.journal = journal
         self.result_ttl_s = result_ttl_s
         self._changes = Changes()
+        self._history: list[dict[str, Any]] = []  # finished tasks' records, for the next commit
         self._commit: asyncio.Future[None] | None = None
         self._expired_at = 0.0
 
@@ -44,6 +46,10 @@ class GroupCommit:
     def dead(self, task: TaskMsg, reason: str, origin: bytes | None) -> None:
         self._changes.dead.append((task.task_id, reason, origin, task))
         self.finished(task.task_id)
+
+    def history(self, record: dict[str, Any]) -> None:
+        """A finished task's record: written with the next commit (never forces one)."""
+        self._history.append(record)
 
     def undead(self, task_ids: list[str]) -> None:
         """These dead letters were replayed or purged."""
@@ -78,7 +84,8 @@ class GroupCommit:
         """
         changes = self._changes
         if self._commit is not None or force or changes.size() >= MAX_UNWRITTEN:
-            if changes:
+            if changes or self._history:
+                changes.history, self._history = self._history, []
                 self.journal.commit(changes)
                 self._changes = Changes()
             if self._commit is not None:

@@ -29,6 +29,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
@@ -41,6 +42,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accepted (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS finished (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS outcomes (seq INTEGER PRIMARY KEY, at REAL NOT NULL, body BLOB);
+CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY, at REAL NOT NULL, body BLOB);
 CREATE TABLE IF NOT EXISTS dead (
     id TEXT PRIMARY KEY, seq INTEGER NOT NULL, reason TEXT NOT NULL, origin BLOB, body BLOB NOT NULL
 ) WITHOUT ROWID;
@@ -53,6 +55,7 @@ _decode_accepted = msgspec.msgpack.Decoder(Accepted).decode
 _decode_ids = msgspec.msgpack.Decoder(list[str]).decode
 _decode_results = msgspec.msgpack.Decoder(list[ResultMsg]).decode
 _decode_task = msgspec.msgpack.Decoder(TaskMsg).decode
+_decode_history = msgspec.msgpack.Decoder(list[dict[str, Any]]).decode
 
 
 @dataclass(slots=True)
@@ -68,6 +71,7 @@ class Changes:
     results: list[ResultMsg] = field(default_factory=list)
     dead: list[tuple[str, str, bytes | None, TaskMsg]] = field(default_factory=list)
     undead: list[str] = field(default_factory=list)  # replayed or purged dead letters
+    history: list[dict[str, Any]] = field(default_factory=list)  # finished tasks' records
 
     def __bool__(self) -> bool:
         return bool(self.added or self.done or self.results or self.dead or self.undead)
@@ -84,15 +88,21 @@ class Recovered:
     tasks: list[tuple[bytes | None, TaskMsg]]
     results: list[ResultMsg]
     dead: list[tuple[str, bytes | None, TaskMsg]]
+    history: list[dict[str, Any]] = field(default_factory=list)  # oldest first
 
 
 class Journal:
     """One SQLite file owned by one dispatcher."""
 
-    def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, path: str, synchronous: str = "NORMAL", history_retention_s: float = 86400.0
+    ) -> None:
         if synchronous.upper() not in ("NORMAL", "FULL"):
             raise ValueError("journal synchronous must be 'NORMAL' or 'FULL'")
+        if history_retention_s < 0:
+            raise ValueError(f"history retention must not be negative, not {history_retention_s}")
         self.path = path
+        self.history_retention_s = history_retention_s
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._check_format()
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -103,7 +113,7 @@ class Journal:
         (last,) = self._db.execute(
             "SELECT max(seq) FROM (SELECT max(seq) AS seq FROM accepted "
             "UNION ALL SELECT max(seq) FROM finished UNION ALL SELECT max(seq) FROM outcomes "
-            "UNION ALL SELECT max(seq) FROM dead)"
+            "UNION ALL SELECT max(seq) FROM dead UNION ALL SELECT max(seq) FROM history)"
         ).fetchone()
         self._seq = itertools.count((last or 0) + 1)
         self._where: dict[str, int] = {}  # unfinished task id -> seq of its row in `accepted`
@@ -174,9 +184,13 @@ class Journal:
                 "SELECT reason, origin, body FROM dead ORDER BY seq"
             )
         ]
-        return Recovered(
-            [(origin, task) for _, origin, task in tasks.values()], list(results.values()), dead
-        )
+        history = [
+            record
+            for (body,) in db.execute("SELECT body FROM history ORDER BY seq")
+            for record in _decode_history(body)
+        ]
+        unfinished = [(origin, task) for _, origin, task in tasks.values()]
+        return Recovered(unfinished, list(results.values()), dead, history)
 
     def commit(self, changes: Changes) -> None:
         """Write one batch's changes in one transaction."""
@@ -240,6 +254,11 @@ class Journal:
                 "INSERT INTO outcomes VALUES (?, ?, ?)",
                 (seq, time.time(), _encode(changes.results)),
             )
+        if changes.history:
+            db.execute(
+                "INSERT INTO history VALUES (?, ?, ?)",
+                (seq, time.time(), _encode(changes.history)),
+            )
         if changes.undead:
             db.executemany("DELETE FROM dead WHERE id = ?", [(i,) for i in changes.undead])
         if changes.dead:
@@ -261,8 +280,10 @@ class Journal:
         return row
 
     def expire(self, result_ttl_s: float) -> None:
-        """Drop results older than the TTL."""
-        self._db.execute("DELETE FROM outcomes WHERE at < ?", (time.time() - result_ttl_s,))
+        """Drop results older than the TTL, and task history older than its retention."""
+        now = time.time()
+        self._db.execute("DELETE FROM outcomes WHERE at < ?", (now - result_ttl_s,))
+        self._db.execute("DELETE FROM history WHERE at < ?", (now - self.history_retention_s,))
 
     def close(self) -> None:
         """Close the file (everything committed is already on disk)."""

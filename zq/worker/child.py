@@ -28,7 +28,7 @@ from zq.brokers.inprocess import build_executor
 from zq.brokers.zmq_broker import ZeroMQBroker
 from zq.core.worker_policy import jittered
 from zq.exceptions import PeerRefusedError, SecurityConfigError
-from zq.receiver import Receiver
+from zq.receiver import Receiver, task_logs
 from zq.worker.child_state import BEAT_S, ChildState
 from zq.worker.config import EXIT_CONFIG, Report, WorkerConfig, configure_logging
 from zq.worker.listener import serve_listener
@@ -88,6 +88,7 @@ def build_receiver(broker: AsyncBroker, config: WorkerConfig, modules: list[str]
         propagate_exceptions=config.propagate_errors,
         ack_type=config.ack_type,
         process_pool=pool,
+        capture_logs=config.capture_logs,
         **extra,
     )
 
@@ -312,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(config)
+    if config.capture_logs:
+        task_logs.install(config.log_level.upper())
     try:
         with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
             return runner.run(serve(config))

@@ -41,6 +41,7 @@ class WorkerConfig(msgspec.Struct, kw_only=True):
     log_level: str = "INFO"
     log_format: str = DEFAULT_LOG_FORMAT
     configure_logging: bool = True
+    capture_logs: bool = True  # a task's log records travel with its result (task history)
     loop: str = "asyncio"  # "uvloop" is chosen by the CLI when available
     curve: dict[str, str] = {}  # --curve-* given: they override the broker's CURVE settings
     index: int = 0

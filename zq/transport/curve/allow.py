@@ -10,7 +10,7 @@ import zmq
 import zmq.auth
 from zmq.utils import z85
 
-from zq.core.access import KEY_PRODUCER, KEY_WORKER
+from zq.core.access import KEY_OBSERVER, KEY_PRODUCER, KEY_WORKER
 from zq.exceptions import SecurityConfigError
 
 log = logging.getLogger("zq.security")
@@ -23,9 +23,16 @@ class AllowList:
     restart; connections already made are not dropped.
     """
 
-    def __init__(self, own_public: bytes, workers: str | None, producers: str | None) -> None:
+    def __init__(
+        self,
+        own_public: bytes,
+        workers: str | None,
+        producers: str | None,
+        observers: str | None = None,
+    ) -> None:
         self._own = z85.decode(own_public)
-        self._dirs = [(d, role) for d, role in ((producers, KEY_PRODUCER), (workers, KEY_WORKER))]
+        order = ((observers, KEY_OBSERVER), (producers, KEY_PRODUCER), (workers, KEY_WORKER))
+        self._dirs = [(d, role) for d, role in order]
         self._seen: list[float] = []
         self._roles: dict[bytes, str] = {}
         for directory, _role in self._dirs:
@@ -34,11 +41,11 @@ class AllowList:
         self.roles()
 
     def roles(self) -> dict[bytes, str]:
-        """Raw 32-byte public key -> role; a key in both directories is a worker."""
+        """Raw 32-byte public key -> role; a key in several directories has the widest role."""
         stamps = [_mtime(d) for d, _role in self._dirs]
         if stamps != self._seen:
             roles: dict[bytes, str] = {}
-            for directory, role in self._dirs:  # producers first: a worker entry wins
+            for directory, role in self._dirs:  # narrowest first: a wider entry wins
                 if directory is not None and os.path.isdir(directory):
                     for path in sorted(Path(directory).glob("*.key")):
                         key = _allowed_key(path)

@@ -33,6 +33,7 @@ ENV = {
     "server_key": "ZQ_CURVE_SERVER_KEY",
     "workers": "ZQ_CURVE_WORKERS",
     "producers": "ZQ_CURVE_PRODUCERS",
+    "observers": "ZQ_CURVE_OBSERVERS",
 }
 
 
@@ -108,14 +109,16 @@ class CurveSettings:
 
     ``key`` is this process's ``.key_secret`` file. ``server_key`` is the dispatcher's public
     key (a ``.key`` file or its Z85 text); without it, this process's own public key (it *is*
-    the dispatcher, or shares its key pair). ``workers`` and ``producers`` are directories of
-    ``.key`` files: the client keys allowed as workers, and as producers only.
+    the dispatcher, or shares its key pair). ``workers``, ``producers`` and ``observers`` are
+    directories of ``.key`` files: the client keys allowed as workers, as producers only, and
+    as observers only (they may read the dispatcher's state: ``zq status``, the dashboard).
     """
 
     key: str
     server_key: str | None = None
     workers: str | None = None
     producers: str | None = None
+    observers: str | None = None
 
     @classmethod
     def resolve(
@@ -150,7 +153,7 @@ class CurveSettings:
 
     def allow_list(self, own_public: bytes) -> AllowList:
         """The client keys the dispatcher accepts (its own key pair is always allowed)."""
-        return AllowList(own_public, self.workers, self.producers)
+        return AllowList(own_public, self.workers, self.producers, self.observers)
 
 
 def read_public(value: str) -> bytes:

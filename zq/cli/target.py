@@ -1,0 +1,74 @@
+"""The dispatcher a shell command talks to: ``--app``'s broker, or ``--connect ADDRESS``.
+
+Shared by the commands that reach a running dispatcher without binding it (``zq cancel``,
+``zq status``, ``zq task show``, ``zq tasks``): they take its address and CURVE settings from
+the app's broker, overridden by ``--connect`` and ``--curve-*``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from zq.brokers.zmq_broker import ZeroMQBroker
+from zq.cli.options import _stack, curve_options, curve_overrides
+from zq.core.endpoints import check_endpoint
+from zq.worker.loader import load_object
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_ADDRESS = "tcp://127.0.0.1:5555"
+
+
+def target_options(command: F) -> F:
+    """``--app``, ``--connect``, ``--app-dir``, ``--timeout`` and the client ``--curve-*``."""
+    return _stack(
+        click.option(
+            "--app",
+            metavar="MODULE:BROKER",
+            default=None,
+            help="The app's broker: its address and CURVE settings.",
+        ),
+        click.option(
+            "--connect",
+            "-c",
+            metavar="ADDRESS",
+            default=None,
+            help=f"The dispatcher's address.  [default: the app broker's, else {DEFAULT_ADDRESS}]",
+        ),
+        click.option("--app-dir", default=None, help="Directory to import the app from."),
+        click.option(
+            "--timeout",
+            type=float,
+            default=5.0,
+            show_default=True,
+            help="Seconds to wait for the dispatcher.",
+        ),
+        curve_options(dispatcher=False),
+    )(command)
+
+
+def target_broker(options: dict[str, Any]) -> ZeroMQBroker:
+    """The app's broker (for its address and keys), or one for ``--connect``; never started."""
+    broker: ZeroMQBroker | None = None
+    if options["app"]:
+        found = load_object(options["app"], options["app_dir"])
+        if not isinstance(found, ZeroMQBroker):
+            raise click.BadParameter(f"{options['app']} is not a ZeroMQBroker", param_hint="--app")
+        broker = found
+    address = options["connect"] or (broker.address if broker else DEFAULT_ADDRESS)
+    try:
+        check_endpoint(address)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--connect") from exc
+    if broker is None or address != broker.address:
+        plain = ZeroMQBroker(address)
+        if broker is not None:
+            plain.curve = broker.curve
+            plain.serializer = broker.serializer
+        broker = plain
+    if curve := curve_overrides(options):
+        broker.use_curve(**curve)
+    return broker
