@@ -168,6 +168,7 @@ class Dispatcher(LocalProducer, Actor):
         self._until = Conditions()
         self._delays = Delays(self._ledger, self.send_after, self._now)
         self.unfinished: list[str] = []  # once stopped: the ids of tasks it held
+        self.clock = 0.0  # the loop's time at the start of the batch being handled
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -176,6 +177,7 @@ class Dispatcher(LocalProducer, Actor):
         self._channel = Channel(self._bind(), self._wake)
         self._channel.attach(self._loop)
         self._inspect.start()
+        self.clock = self._now()
         self._recover()
         self.admission.held = self._held()
         self.send_after(self.heartbeat_s / 2, _Tick())
@@ -257,6 +259,7 @@ class Dispatcher(LocalProducer, Actor):
         assert channel is not None
         self._gate.poll()
         now, heard = self._now(), self._liveness.heard
+        self.clock = now  # this batch's time: what kicks and results are stamped with
         # With CURVE, or while a connection has not said hello yet, the gate checks each
         # message (its sender key's role; a Hello marks a connection as a zq peer's).
         if self._gate.curve or self._gate.unspoken:
@@ -331,7 +334,7 @@ class Dispatcher(LocalProducer, Actor):
             for result in results:
                 self._outcomes.resent(result)
         else:
-            complete, now = self._outcomes.complete, self._now()
+            complete, now = self._outcomes.complete, self.clock
             retried = False
             for result in results:
                 retried = complete(peer, result, now) or retried
@@ -377,7 +380,7 @@ class Dispatcher(LocalProducer, Actor):
             self.stats.repeated_kicks += 1  # the same slot, from a second scheduler: dropped
         elif "unique_for" in labels and self._control.kept(task):
             pass  # finished within its unique_for: the kick gets that result (as below)
-        elif ledger.submit(task, origin, due, self._now()):
+        elif ledger.submit(task, origin, due, self.clock):
             self.stats.submitted += 1
             if self.standby.peer is not None and (origin is None or ledger.knows(origin)):
                 self.standby.accepted(task)  # only this process holds it: copy it

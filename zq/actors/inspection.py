@@ -44,6 +44,7 @@ class Inspection:
     def __init__(self, dispatcher: Dispatcher, outcomes: Outcomes, history_limit: int) -> None:
         self.history = History(history_limit)
         outcomes.history = self.history  # where the dispatcher's outcomes record task ends
+        outcomes.now = dispatcher._now
         if dispatcher.records.journal is not None and history_limit:  # and onto disk
             outcomes.keep = lambda raw: dispatcher.records.history(self.record(raw))
         self._dispatcher = dispatcher
@@ -201,10 +202,8 @@ class Inspection:
         for kept in self.history.newest():
             if len(found) >= min(int(limit), MAX_LISTED):
                 break
-            if isinstance(kept, dict):
-                task_state, task_name = kept["state"], kept["name"]
-            else:
-                task_state, task_name = kept[1], kept[0].task_name
+            task_name = kept["name"] if isinstance(kept, dict) else kept[0].task_name
+            task_state = hist.state_of(kept)
             if (state and task_state != state) or (name and task_name != name):
                 continue
             rec = dict(kept) if isinstance(kept, dict) else self.record(kept)

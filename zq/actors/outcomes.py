@@ -18,11 +18,11 @@ from zq.actors.results import ResultStore
 from zq.actors.routing import Routing
 from zq.actors.standby import Standby
 from zq.core.executions import Executions
-from zq.core.history import History, Raw, Run
+from zq.core.history import History, Raw
 from zq.core.ledger import DeadLetter, Ledger
 from zq.core.messages import ResultMsg, TaskMsg
 from zq.core.remote_errors import error_result, is_zq_error
-from zq.exceptions import NoResultError, TaskCancelledError, TaskRejectedError
+from zq.exceptions import NoResultError, TaskRejectedError
 
 log = logging.getLogger("zq.dispatcher")
 
@@ -49,6 +49,7 @@ class Outcomes:
         self._executions = Executions(self._accepted_run)
         self.history = History(0)  # the dispatcher gives it its own (``Inspection``)
         self.keep: Callable[[Raw], None] | None = None  # with a journal: writes a history entry
+        self.now: Callable[[], float] = lambda: 0.0  # the dispatcher's clock (``Inspection``)
 
     def complete(self, peer: bytes, result: ResultMsg, now: float) -> bool:
         """A result from ``peer``; True if it ended a run whose successor (a retry) now waits."""
@@ -63,6 +64,11 @@ class Outcomes:
             stats.retried += 1
             self.history.retried(result.task_id, (result, peer, entry.leased_at, now))
             return True
+        raw = self.history.finished(  # for zq task show; one tuple (this is the hot path)
+            entry.task, "", result, peer, entry.leased_at, now, entry.kicked_at
+        )
+        if self.keep is not None:
+            self.keep(raw)
         stats.completed += 1
         if self._standby.peer is not None:
             self._standby.finished(result.task_id)
@@ -71,29 +77,20 @@ class Outcomes:
         if self._journal:
             self._records.finished(result.task_id)
         error = result.error
-        run = (result, peer, entry.leased_at, now)
         if error is not None:
             if is_zq_error(error, NoResultError):  # the task chose to have no result
                 stats.no_result += 1
                 self._routing.unwatch(result.task_id)
-                self._ended(entry.task, "succeeded", run, entry.kicked_at)
                 return False
             if is_zq_error(error, TaskRejectedError):
                 reason = f"rejected by the task: {error.message}"
-                self.dead(entry.task, reason, done.origin, run, entry.kicked_at)
-            else:
-                state = "cancelled" if is_zq_error(error, TaskCancelledError) else "failed"
-                self._ended(entry.task, state, run, entry.kicked_at)
-        else:
-            self._ended(entry.task, "succeeded", run, entry.kicked_at)
+                self.dead(entry.task, reason, done.origin, ended=False)
         self._deliver(result, done.origin)
         return False
 
-    def _ended(
-        self, task: TaskMsg, state: str, run: Run | None, kicked: float, why: str = ""
-    ) -> None:
-        """Into the history (and, with a journal, onto disk with it)."""
-        raw = self.history.finished(task, state, run, kicked, why)
+    def _ended(self, task: TaskMsg, state: str, why: str) -> None:
+        """A task that ended without a run of its own (dead-lettered, cancelled): its history."""
+        raw = self.history.finished(task, state, None, None, 0.0, self.now(), 0.0, why)
         if self.keep is not None:
             self.keep(raw)
 
@@ -108,17 +105,14 @@ class Outcomes:
         else:
             self._count_again(result)
 
-    def dead(
-        self,
-        task: TaskMsg,
-        reason: str,
-        origin: bytes | None,
-        run: Run | None = None,
-        kicked: float = 0.0,
-    ) -> None:
-        """Take ``task`` out of circulation (its caller's result comes separately, if any)."""
+    def dead(self, task: TaskMsg, reason: str, origin: bytes | None, *, ended: bool = True) -> None:
+        """Take ``task`` out of circulation (its caller's result comes separately, if any).
+
+        ``ended=False``: its run's result ended it, and is in the history already.
+        """
         self._stats.dead_lettered += 1
-        self._ended(task, "dead", run, kicked, reason)
+        if ended:
+            self._ended(task, "dead", reason)
         if self._standby.peer is not None:
             self._standby.finished(task.task_id)
         self._executions.dropped(task.task_id)
@@ -127,7 +121,7 @@ class Outcomes:
     def cancelled(self, task: TaskMsg, result: ResultMsg, origin: bytes | None) -> None:
         """A task the ledger let go because it was cancelled: its caller gets ``result``."""
         self._stats.cancelled += 1
-        self._ended(task, "cancelled", None, 0.0, result.error.message if result.error else "")
+        self._ended(task, "cancelled", result.error.message if result.error else "")
         if self._standby.peer is not None:
             self._standby.finished(task.task_id)
         self._executions.dropped(task.task_id)

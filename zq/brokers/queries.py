@@ -96,6 +96,26 @@ class DispatcherQueries:
         answer: str = await self._own_dispatcher().ask(Explain(task_id))
         return answer
 
+    async def metrics(self) -> dict[str, Any]:
+        """Queue depths and counts of this process's dispatcher ({} if it has none).
+
+        ``pending`` (tasks waiting, per queue), ``delayed``, ``running`` (leased to workers),
+        ``workers`` (executor processes), ``dead_letters`` (held now), and the counters
+        ``submitted``, ``completed``, ``dead_lettered``, ``cancelled`` (since it started).
+        """
+        if self.dispatcher is None:
+            return {}
+        status = await self.dispatcher.ask(Inspect("status"))
+        totals, counters = status["totals"], status["counters"]
+        return {
+            "pending": {q: sum(c["pending"].values()) for q, c in status["queues"].items()},
+            "delayed": totals["delayed"],
+            "running": totals["running"],
+            "workers": len(status["workers"]),
+            "dead_letters": totals["dead_letters"],
+            **{k: counters[k] for k in ("submitted", "completed", "dead_lettered", "cancelled")},
+        }
+
     async def dead_letters(self) -> list[DeadLetterInfo]:
         """Tasks this dispatcher took out of circulation, with the reason (oldest first)."""
         if self.dispatcher is None:

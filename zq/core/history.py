@@ -15,11 +15,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from zq.core.messages import ErrorInfo, ResultMsg, TaskMsg
+from zq.core.remote_errors import is_zq_error
+from zq.exceptions import NoResultError, TaskCancelledError, TaskRejectedError
 
 # One run's end: (result or None, worker session or None, assigned at, ended at)
 Run = tuple[ResultMsg | None, bytes | None, float, float]
-# A finished task, raw: (task, state, runs, kicked at, why: a dead letter's reason or "")
-Raw = tuple[TaskMsg, str, list[Run], float, str]
+# A finished task, raw and flat (one tuple per task: this is on the hot path):
+# (task, state, last run's result, its worker, assigned at, ended at, kicked at,
+#  why (a dead letter's or a cancel's reason, else ""), earlier runs (retried) or None)
+Raw = tuple[
+    TaskMsg, str, ResultMsg | None, bytes | None, float, float, float, str, list[Run] | None
+]
 Record = dict[str, Any]
 
 STATES = ("pending", "delayed", "running", "succeeded", "failed", "cancelled", "dead")
@@ -46,14 +52,33 @@ class History:
             self._runs.setdefault(task_id, []).append(run)
 
     def finished(
-        self, task: TaskMsg, state: str, run: Run | None, kicked: float, why: str = ""
+        self,
+        task: TaskMsg,
+        state: str,
+        result: ResultMsg | None,
+        worker: bytes | None,
+        assigned: float,
+        ended: float,
+        kicked: float,
+        why: str = "",
     ) -> Raw:
-        """The task ended (``state``: succeeded, failed, cancelled, dead); returns its raw entry."""
-        runs = self._runs.pop(task.task_id, None) if self._runs else None
-        if run is not None:
-            runs = [*runs, run] if runs else [run]
-        raw: Raw = (task, state, runs or [], kicked, why)
-        self.keep(task.task_id, raw)
+        """The task ended (``state``: succeeded, failed, cancelled, dead); returns its entry.
+
+        ``result`` and ``worker`` are its last run's (None, None: it ended without one).
+        """
+        task_id = task.task_id
+        earlier = self._runs.pop(task_id, None) if self._runs else None
+        raw: Raw = (task, state, result, worker, assigned, ended, kicked, why, earlier)
+        limit = self.limit
+        if limit:
+            done, order = self._done, self._order
+            if task_id in done:  # ran again (a replayed dead letter)
+                self.keep(task_id, raw)
+            else:  # the common case, inline
+                if len(done) >= limit:
+                    del done[order.popleft()]
+                done[task_id] = raw
+                order.append(task_id)
         return raw
 
     def keep(self, task_id: str, entry: Raw | Record) -> None:
@@ -91,10 +116,14 @@ def record(
     args: bool = False,
 ) -> Record:
     """A finished task's record: times on the wall clock (``wall``), workers by name."""
-    task, state, runs, kicked, why = raw
-    last = runs[-1][0] if runs else None
+    task, state, last, worker_of_last, assigned, ended, kicked, why, earlier = raw
+    runs = list(earlier or ())
+    if last is not None or worker_of_last is not None:
+        runs.append((last, worker_of_last, assigned, ended))
+    if not state:  # ended by its result: which one says how
+        state, why = ended_by(last) if last is not None else ("succeeded", why)
     rec = base(task, state, wall(kicked) if kicked else None, args=args)
-    rec["finished_at"] = wall(runs[-1][3]) if runs else None
+    rec["finished_at"] = wall(ended)
     rec["attempts"] = [attempt(run, wall, worker) for run in runs]
     rec["reason"] = why
     rec["result"] = last.payload if last is not None and not last.is_err else None
@@ -147,6 +176,24 @@ def describe(error: ErrorInfo) -> Record:
     return {"type": name, "message": error.message, "traceback": error.traceback}
 
 
-def state_of(result: ResultMsg) -> str:
-    """A final result's state: succeeded or failed."""
-    return "failed" if result.is_err else "succeeded"
+def state_of(entry: Raw | Record) -> str:
+    """A kept entry's state."""
+    if isinstance(entry, dict):
+        return str(entry["state"])
+    if entry[1]:
+        return entry[1]
+    return ended_by(entry[2])[0] if entry[2] is not None else "succeeded"
+
+
+def ended_by(result: ResultMsg) -> tuple[str, str]:
+    """A final result's state and reason: succeeded, failed, cancelled or dead (rejected)."""
+    error = result.error
+    if not result.is_err or error is None:
+        return ("failed" if result.is_err else "succeeded"), ""
+    if is_zq_error(error, NoResultError):  # the task chose to have no result
+        return "succeeded", ""
+    if is_zq_error(error, TaskCancelledError):
+        return "cancelled", error.message
+    if is_zq_error(error, TaskRejectedError):
+        return "dead", f"rejected by the task: {error.message}"
+    return "failed", ""

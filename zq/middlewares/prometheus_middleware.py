@@ -10,6 +10,10 @@ directory per ``zq worker`` run), so that it is in place before ``prometheus_cli
 imported: taskiq sets it in the middleware's constructor, which is too late when the app has
 imported ``prometheus_client`` already. One child serves the endpoint for all of them; if
 that child exits, its replacement serves it.
+
+``dispatcher_port`` (a zq addition) also serves the dispatcher's gauges, queue depth per queue
+first, from the process that binds it (``zq.middlewares.dispatcher_metrics``): what an
+autoscaler scales workers on.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class PrometheusMiddleware(TaskiqMiddleware):
         metrics_path: Path | None = None,
         server_port: int = 9000,
         server_addr: str = "0.0.0.0",
+        dispatcher_port: int | None = None,
     ) -> None:
         super().__init__()
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -62,11 +67,17 @@ class PrometheusMiddleware(TaskiqMiddleware):
         )
         self.server_port = server_port
         self.server_addr = server_addr
+        self.dispatcher_port = dispatcher_port
         self.serving = False
+        self._dispatcher_server: Any = None
 
     def startup(self) -> None:
-        """In a worker: serve the metrics of every worker process, unless another does."""
+        """In a worker: serve the metrics of every worker process, unless another does.
+
+        In the process that binds the dispatcher, with ``dispatcher_port``: its gauges.
+        """
         if not self.broker.is_worker_process:
+            self._serve_dispatcher()
             return
         from prometheus_client import CollectorRegistry, start_http_server
         from prometheus_client.multiprocess import MultiProcessCollector
@@ -80,6 +91,24 @@ class PrometheusMiddleware(TaskiqMiddleware):
             return
         self.serving = True
         log.info("metrics on http://%s:%d/metrics", self.server_addr, self.server_port)
+
+    def _serve_dispatcher(self) -> None:
+        metrics = getattr(self.broker, "metrics", None)
+        if self.dispatcher_port is None or metrics is None:
+            return
+        if getattr(self.broker, "dispatcher", None) is None:
+            log.info("no dispatcher metrics here: this process joined the dispatcher")
+            return
+        from zq.middlewares.dispatcher_metrics import serve
+
+        self._dispatcher_server = serve(metrics, self.dispatcher_port, self.server_addr)
+
+    def shutdown(self) -> None:
+        """Stop serving the dispatcher's metrics."""
+        if self._dispatcher_server is not None:
+            self._dispatcher_server.shutdown()
+            self._dispatcher_server.server_close()
+            self._dispatcher_server = None
 
     def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
         """Count a received task."""
