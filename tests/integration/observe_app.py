@@ -41,3 +41,14 @@ async def noop() -> None:
 async def refuse() -> None:
     """Rejected: it becomes a dead letter."""
     raise TaskRejectedError("not for us")
+
+
+@broker.task
+async def reject_once(log_path: str) -> str:
+    """Rejected on its first run (a dead letter); a replay of it succeeds."""
+    with open(log_path, "a") as f:
+        f.write(f"run {os.getpid()}\n")
+    with open(log_path) as f:
+        if len(f.readlines()) == 1:
+            raise TaskRejectedError("not yet")
+    return "replayed"

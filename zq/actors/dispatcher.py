@@ -140,7 +140,6 @@ class Dispatcher(LocalProducer, Actor):
             Handoff: lambda _peer, message: self.receive(message),
             Bye: self._left,
             Cancel: self._cancel,
-            Query: lambda peer, message: self._send(peer, self._inspect.answer(message)),
         }
 
         def only_here(origin: bytes | None) -> bool:  # a joined producer keeps its own tasks
@@ -163,6 +162,7 @@ class Dispatcher(LocalProducer, Actor):
         )
         self._control = Control(self, self._outcomes, results, self._submit)
         self._inspect = Inspection(self, self._outcomes, history)  # observers; task history
+        self._handlers[Query] = self._inspect.query
         self._acks = ResultAcks(durable=journal is not None)
         self._dirty = False
         self._until = Conditions()

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 RATE_WINDOW_S = 60.0  # throughput is reported over the last minute
 MAX_LISTED = 1000  # tasks one ``tasks`` answer lists at most
+MIN_PUSH_S = 0.2  # the shortest period a subscribed observer gets the status at
 
 
 @dataclass(slots=True, frozen=True)
@@ -56,6 +57,9 @@ class Inspection:
         self._started = time.time()
         self._names: dict[bytes, str] = {}  # every executor session seen: "pid 812 on host-a"
         self._samples: deque[tuple[float, int, int]] = deque()  # (at, submitted, completed)
+        self._send = dispatcher._send
+        # Observers that asked for the status pushed to them: peer -> (ref, every, next due)
+        self._subscribers: dict[bytes, tuple[int, float, float]] = {}
 
     def start(self) -> None:
         """The dispatcher runs: fix the wall clock's offset from the loop's."""
@@ -78,11 +82,33 @@ class Inspection:
             self._names[peer] = f"pid {hello.pid} on {hello.hostname}"
 
     def sample(self, now: float) -> None:
-        """Each tick: the counters, for the rates over the last minute."""
+        """Each tick: the counters, for the rates over the last minute; pushed statuses."""
         samples = self._samples
         samples.append((now, self._stats.submitted, self._stats.completed))
         while len(samples) > 2 and samples[1][0] <= now - RATE_WINDOW_S:
             samples.popleft()
+        if self._subscribers:
+            self._push(now)
+
+    def _push(self, now: float) -> None:
+        """The status, to each subscribed observer whose time has come (gone ones dropped)."""
+        status: dict[str, Any] | None = None
+        for peer, (ref, every, due) in list(self._subscribers.items()):
+            if peer not in self._peers:  # it said bye, or went silent
+                del self._subscribers[peer]
+            elif now >= due:
+                status = status or self.status()
+                self._subscribers[peer] = (ref, every, now + every)
+                self._send(peer, Answer(ref, status))
+
+    def query(self, peer: bytes, query: Query) -> None:
+        """An observer's ``Query``: answered at once (a ``subscribe`` also on each tick)."""
+        if query.what == "subscribe":
+            every = max(MIN_PUSH_S, float(query.args.get("every", 1.0)))
+            self._subscribers[peer] = (query.ref, every, self._now() + every)
+            self._send(peer, Answer(query.ref, self.status()))
+            return
+        self._send(peer, self.answer(query))
 
     def restore(self, record: Record) -> None:
         """A finished task's record from the journal (oldest first)."""

@@ -16,6 +16,7 @@ import contextlib
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ from zq.core.messages import (
     SIGNATURE,
     Answer,
     Bye,
+    Heartbeat,
     Hello,
     Message,
     Query,
@@ -104,6 +106,25 @@ class Observer:
             raise TimeoutError(
                 f"the dispatcher at {self.address} did not answer within {self.timeout_s:g}s"
             ) from None
+
+    async def updates(self, every: float = 1.0) -> AsyncIterator[dict[str, Any]]:
+        """The dispatcher's status now, then every ``every`` seconds, pushed by the dispatcher.
+
+        Its tick sets the pace: with the default heartbeat, every half second at the most.
+        """
+        self._ref += 1
+        ref = self._ref
+        await self._send(Query(ref, "subscribe", {"every": every}))
+        loop = asyncio.get_running_loop()
+        said = loop.time()
+        while True:
+            status: dict[str, Any] = await asyncio.wait_for(
+                self._answer(ref), every + self.timeout_s
+            )
+            yield status
+            if loop.time() - said >= every:  # a sign of life, or the dispatcher forgets us
+                await self._send(Heartbeat())
+                said = loop.time()
 
     async def close(self) -> None:
         """Say bye (so the dispatcher stops counting this observer) and close."""

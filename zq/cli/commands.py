@@ -16,6 +16,7 @@ import click
 from zq import __version__
 from zq.acks import AcknowledgeType
 from zq.cli.cancel import cancel
+from zq.cli.dashboard import dashboard
 from zq.cli.dispatcher import dispatcher
 from zq.cli.keys import keys
 from zq.cli.options import app_options, curve_options, curve_overrides, logging_options
@@ -290,6 +291,7 @@ def worker_config(options: dict[str, Any]) -> WorkerConfig:
 
 
 main.add_command(cancel)
+main.add_command(dashboard)
 main.add_command(status)
 main.add_command(task)
 main.add_command(tasks)

@@ -42,7 +42,7 @@ from zq.core.messages import (
 KEY_WORKER = "worker"  # the ZAP User-Id of a key allowed to take tasks (and to submit)
 KEY_PRODUCER = "producer"  # the ZAP User-Id of a key allowed only to submit
 KEY_OBSERVER = "observer"  # the ZAP User-Id of a key allowed only to read (Query)
-READ_QUERIES = frozenset({"status", "task", "tasks", "dead_letters"})  # the rest change state
+READ_QUERIES = frozenset({"status", "subscribe", "task", "tasks", "dead_letters"})  # or writes
 ZAP_DOMAIN = b"zq"  # set on every CURVE server socket and enforced (fail closed)
 ZAP_VERSION = b"1.0"
 
