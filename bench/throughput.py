@@ -26,7 +26,9 @@ connect to: one more process, and a network hop each way, between producer and w
 ``--labels`` adds a row where every task carries every task-control label (``priority``,
 ``unique_key`` (one per task) with ``unique_for``, ``concurrency_key`` / ``max_concurrency``,
 ``rate_limit`` / ``rate_limit_key``), with limits high enough never to hold a task: what the
-bookkeeping costs.
+bookkeeping costs. ``--observer`` adds a row with an observer connected all along: `zq
+status --watch --interval 0.5` in another process, asking the dispatcher for its whole status
+twice a second (a dashboard's live page costs the dispatcher one status a second).
 """
 
 from __future__ import annotations
@@ -168,6 +170,11 @@ async def one_config(
         *(curve[1] if curve else []),
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT)
+    if variant == "observer":
+        watch = ["status", "--connect", producer.endpoint, "--watch", "--interval", "0.5"]
+        helper = subprocess.Popen(
+            [sys.executable, "-m", "zq", *watch], cwd=ROOT, stdout=subprocess.DEVNULL
+        )
     try:
         if producer.dispatcher is not None:
             await asyncio.wait_for(producer.wait_workers(workers), 30)
@@ -225,6 +232,7 @@ async def main(args: argparse.Namespace) -> None:
         ["via zq dispatcher"] if args.via_dispatcher else []
     )
     variants += ["labels"] if args.labels else []
+    variants += ["observer"] if args.observer else []
     for workers in args.workers:
         for variant in variants:
             with tempfile.TemporaryDirectory() as tmp:
@@ -265,5 +273,8 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--labels", action="store_true", help="also run with every task-control label set"
+    )
+    parser.add_argument(
+        "--observer", action="store_true", help="also run with `zq status --watch` connected"
     )
     uvloop.run(main(parser.parse_args()))

@@ -130,7 +130,7 @@ class Observer:
         """Say bye (so the dispatcher stops counting this observer) and close."""
         if self._sock is not None:
             with contextlib.suppress(zmq.ZMQError):  # not connected: nobody to say bye to
-                self._sock.send_multipart([SIGNATURE, codec.encode(Bye())], zmq.NOBLOCK)
+                await self._sock.send_multipart([SIGNATURE, codec.encode(Bye())], zmq.NOBLOCK)
             self._sock.close(linger=100)
             self._sock = None
         if self._ctx is not None:
