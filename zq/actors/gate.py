@@ -26,8 +26,10 @@ from zq.core.messages import (
     ROLE_EXECUTOR,
     ROLE_OBSERVER,
     ROLE_PRODUCER,
+    Answer,
     Hello,
     Message,
+    Query,
     Refuse,
 )
 from zq.exceptions import ProtocolVersionError, RemoteProtocolError
@@ -261,6 +263,10 @@ class Gate:
                 else f"this key has no role here ({user!r})"
             )
             self._send(peer, Refuse(f"{why}: it may not run tasks"))
+        elif isinstance(message, Query):  # an action from a read-only key: say why, at once
+            role = {KEY_PRODUCER: "a producer", KEY_OBSERVER: "an observer"}.get(user, repr(user))
+            why = f"refused: this key is allowed as {role} only, which may not {message.what!r}"
+            self._send(peer, Answer(message.ref, None, why))
         if worth_logging(self.stats.refused):
             log.warning(
                 "refused a %s from peer %s, whose key is allowed as %r (#%d)",
