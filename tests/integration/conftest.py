@@ -20,6 +20,7 @@ from watchdog.observers import Observer
 from zq import ZeroMQBroker
 from zq.kicker import AsyncKicker
 from zq.task import AsyncTaskiqTask
+from zq.transport.curve import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.integration.app_tasks:broker"
@@ -110,6 +111,18 @@ class Worker:
         if self.process.poll() is None:
             self.process.kill()
         return self.wait(timeout)
+
+
+def key_pairs(path: Path, allowed: dict[str, str]) -> Path:
+    """CURVE key pairs under ``path``: ``dispatcher`` and ``stranger`` (in no allow-list), and
+    each of ``allowed`` (name: the allow-list folder its public key goes in)."""
+    for name in ("dispatcher", "stranger"):
+        generate(path, name)
+    for name, folder in allowed.items():
+        public, _ = generate(path, name)
+        (path / folder).mkdir(exist_ok=True)
+        public.rename(path / folder / public.name)
+    return path
 
 
 @pytest.fixture

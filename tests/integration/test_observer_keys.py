@@ -9,23 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, key_pairs
 from zq import ZeroMQBroker
 from zq.actors.observer import Observer, ObserverError
-from zq.transport.curve import CurveSettings, generate
+from zq.transport.curve import CurveSettings
 from zq.transport.sockets import SocketConfig
 
 
 @pytest.fixture
 def keys(tmp_path: Path) -> Path:
     """Key pairs: dispatcher, observer (observers/), producer (producers/), stranger."""
-    for name in ("dispatcher", "stranger"):
-        generate(tmp_path, name)
-    for name, folder in (("observer", "observers"), ("producer", "producers")):
-        public, _ = generate(tmp_path, name)
-        (tmp_path / folder).mkdir()
-        public.rename(tmp_path / folder / public.name)
-    return tmp_path
+    return key_pairs(tmp_path, {"observer": "observers", "producer": "producers"})
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from tests.integration.conftest import ROOT, Worker
+from tests.integration.conftest import ROOT, Worker, key_pairs
 from zq import ZeroMQBroker
 from zq.core import codec
 from zq.core.framing import frame
@@ -39,7 +39,7 @@ from zq.core.messages import (
 )
 from zq.exceptions import SecurityConfigError
 from zq.kicker import AsyncKicker
-from zq.transport.curve import CurveKeys, CurveSettings, generate
+from zq.transport.curve import CurveKeys, CurveSettings
 from zq.transport.sockets import SocketConfig, dealer, router
 
 APP = "tests.integration.secure_app:broker"
@@ -49,13 +49,7 @@ TASKS = 100
 @pytest.fixture
 def keys(tmp_path: Path) -> Path:
     """Key pairs: dispatcher, worker (allowed), producer (producer only), stranger (unknown)."""
-    for name in ("dispatcher", "stranger"):
-        generate(tmp_path, name)
-    for name, folder in (("worker", "workers"), ("producer", "producers")):
-        public, _ = generate(tmp_path, name)
-        (tmp_path / folder).mkdir()
-        public.rename(tmp_path / folder / public.name)
-    return tmp_path
+    return key_pairs(tmp_path, {"worker": "workers", "producer": "producers"})
 
 
 @pytest.fixture
