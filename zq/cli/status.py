@@ -22,7 +22,7 @@ import click
 from zq.actors.observer import Observer, ObserverError
 from zq.brokers.zmq_broker import ZeroMQBroker
 from zq.cli import render
-from zq.cli.target import target_broker, target_options
+from zq.cli.target import app_argument, target_broker, target_options
 from zq.core.history import STATES
 from zq.exceptions import AddressInUseError, SecurityConfigError
 
@@ -46,6 +46,7 @@ def ask(
 
 
 @click.command(context_settings={"max_content_width": 100})
+@app_argument
 @target_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/observing.md).")
 @click.option("--watch", is_flag=True, help="Redraw every --interval seconds until Ctrl-C.")
@@ -117,6 +118,7 @@ def show(task_id: str, **options: Any) -> None:
 
 
 @click.command(context_settings={"max_content_width": 100})
+@app_argument
 @target_options
 @click.option("--state", type=click.Choice(STATES), default=None, help="Only tasks in it.")
 @click.option("--name", default=None, metavar="TASK_NAME", help="Only tasks of this name.")

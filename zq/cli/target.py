@@ -50,13 +50,21 @@ def target_options(command: F) -> F:
     )(command)
 
 
+def app_argument(command: F) -> F:
+    """An optional ``APP`` argument: the same as ``--app`` (``zq status myapp.tasks:broker``)."""
+    return click.argument("app_arg", metavar="[APP]", required=False)(command)
+
+
 def target_broker(options: dict[str, Any]) -> ZeroMQBroker:
     """The app's broker (for its address and keys), or one for ``--connect``; never started."""
     broker: ZeroMQBroker | None = None
-    if options["app"]:
-        found = load_object(options["app"], options["app_dir"])
+    if options.get("app_arg") and options["app"] and options["app_arg"] != options["app"]:
+        raise click.UsageError("give the app once: as APP or as --app")
+    app = options["app"] or options.get("app_arg")
+    if app:
+        found = load_object(app, options["app_dir"])
         if not isinstance(found, ZeroMQBroker):
-            raise click.BadParameter(f"{options['app']} is not a ZeroMQBroker", param_hint="--app")
+            raise click.BadParameter(f"{app} is not a ZeroMQBroker", param_hint="APP")
         broker = found
     address = options["connect"] or (broker.address if broker else DEFAULT_ADDRESS)
     try:

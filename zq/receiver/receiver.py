@@ -181,9 +181,9 @@ class Receiver:
 
         ``port`` is how the task reaches its dispatcher (kicks, progress, acks).
         """
-        if self.capture_logs and capturing.get() is None:
-            return await self._captured(task, port)
         token = current_port.set(port)
+        lines: list[str] | None = [] if self.capture_logs else None  # (see task_logs)
+        capture = capturing.set(lines) if lines is not None else None
         try:
             plan = self._plan(task.task_name)
             hooks = self.broker.hooks
@@ -199,19 +199,13 @@ class Receiver:
                 and not hooks["on_error"]
                 and not hooks["post_save"]
             ):
-                return await self._run_plain(plan, task)
-            return await self._run_full(plan, task, port)
+                wire = await self._run_plain(plan, task)
+            else:
+                wire = await self._run_full(plan, task, port)
         finally:
             current_port.reset(token)
-
-    async def _captured(self, task: TaskMsg, port: TaskPort | None) -> ResultMsg:
-        """``run`` with the task's log lines kept (``task_logs``) and put in its result."""
-        lines: list[str] = []
-        capture = capturing.set(lines)
-        try:
-            wire = await Receiver.run(self, task, port)  # not a subclass's run: it ran
-        finally:
-            capturing.reset(capture)
+            if capture is not None:
+                capturing.reset(capture)
         if lines:
             wire.log = "\n".join(lines)
         return wire

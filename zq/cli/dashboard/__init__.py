@@ -14,11 +14,12 @@ from typing import Any
 
 import click
 
-from zq.cli.target import target_broker, target_options
+from zq.cli.target import app_argument, target_broker, target_options
 from zq.core.access import is_loopback
 
 
 @click.command(context_settings={"max_content_width": 100})
+@app_argument
 @target_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
