@@ -67,6 +67,7 @@ from zq.core.messages import (
     TaskMsg,
     Welcome,
 )
+from zq.core.workflow import WF
 from zq.exceptions import RemoteProtocolError
 from zq.storage.journal import Journal
 from zq.transport.channel import Channel
@@ -161,6 +162,7 @@ class Dispatcher(LocalProducer, Actor):
             self._ledger, self.stats, self.records, self._routing, results, self.standby
         )
         self._control = Control(self, self._outcomes, results, self._submit)
+        self._outcomes.submit = self._submit  # a pipeline's next step
         self._inspect = Inspection(self, self._outcomes, history)  # observers; task history
         self._handlers[Query] = self._inspect.query
         self._acks = ResultAcks(durable=journal is not None)
@@ -382,6 +384,8 @@ class Dispatcher(LocalProducer, Actor):
             pass  # finished within its unique_for: the kick gets that result (as below)
         elif ledger.submit(task, origin, due, self.clock):
             self.stats.submitted += 1
+            if WF in labels:  # a pipeline's step: its handle (the last id) can be waited for
+                self._outcomes.workflows.started(task, origin)
             if self.standby.peer is not None and (origin is None or ledger.knows(origin)):
                 self.standby.accepted(task)  # only this process holds it: copy it
             if self.journal is not None and not journaled:
@@ -403,7 +407,7 @@ class Dispatcher(LocalProducer, Actor):
         return self._ledger.pending_count + self._ledger.delayed_count
 
     def _fetch(self, peer: bytes | None, task_ids: list[str]) -> None:
-        self._routing.fetch(peer, task_ids, self._ledger.origin_of)
+        self._routing.fetch(peer, task_ids, self._outcomes.workflows.origin_of(self._ledger))
 
     def _account_loss(self, lost: Lost) -> None:
         self.stats.requeued += len(lost.requeued)

@@ -17,6 +17,7 @@ from zq.actors.records import Records
 from zq.actors.results import ResultStore
 from zq.actors.routing import Routing
 from zq.actors.standby import Standby
+from zq.core import workflow
 from zq.core.executions import Executions
 from zq.core.history import History, Raw
 from zq.core.ledger import DeadLetter, Ledger
@@ -50,6 +51,8 @@ class Outcomes:
         self.history = History(0)  # the dispatcher gives it its own (``Inspection``)
         self.keep: Callable[[Raw], None] | None = None  # with a journal: writes a history entry
         self.now: Callable[[], float] = lambda: 0.0  # the dispatcher's clock (``Inspection``)
+        self.workflows = workflow.Workflows()  # pipelines' groups in progress
+        self.submit: Callable[[TaskMsg, bytes | None], None] = lambda _task, _origin: None
 
     def complete(self, peer: bytes, result: ResultMsg, now: float) -> bool:
         """A result from ``peer``; True if it ended a run whose successor (a retry) now waits."""
@@ -86,7 +89,17 @@ class Outcomes:
                 reason = f"rejected by the task: {error.message}"
                 self.dead(entry.task, reason, done.origin, ended=False)
         self._deliver(result, done.origin)
+        labels = entry.task.labels
+        if labels and not workflow.LABELS.isdisjoint(labels):  # a pipeline's step: what next
+            self._next(self.workflows.after(entry.task, result))
         return False
+
+    def _next(self, then: workflow.Next) -> None:
+        """Submit a pipeline's next tasks, or deliver its error (a step failed)."""
+        for task in then.submit:
+            self.submit(task, None)
+        if then.fail is not None:
+            self._deliver(then.fail, None)
 
     def _ended(self, task: TaskMsg, state: str, why: str) -> None:
         """A task that ended without a run of its own (dead-lettered, cancelled): its history."""

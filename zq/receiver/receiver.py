@@ -27,6 +27,7 @@ from zq.acks import AcknowledgeType, parse_acknowledge_type
 from zq.actors.ports import TaskPort, current_port
 from zq.actors.slots import being_cancelled
 from zq.context import Context
+from zq.core import workflow
 from zq.core.casting import ParamCaster
 from zq.core.messages import ResultMsg, TaskMsg
 from zq.core.remote_errors import describe
@@ -34,6 +35,7 @@ from zq.exceptions import NoResultError, UnknownTaskError
 from zq.message import TaskiqMessage
 from zq.plugins import taskiq_object
 from zq.receiver.task_logs import capturing
+from zq.receiver.workflow_steps import run_built_in, with_input
 from zq.result import TaskiqResult
 from zq.state import TaskiqState
 
@@ -173,8 +175,8 @@ class Receiver:
     # --- the pipeline ---------------------------------------------------------------------
 
     def task_names(self) -> list[str]:
-        """The names of the broker's registered tasks (``TaskRunner``)."""
-        return list(self.broker.get_all_tasks())
+        """The names of the broker's registered tasks, and zq's built-in ones (``TaskRunner``)."""
+        return [*self.broker.get_all_tasks(), *workflow.BUILT_IN]
 
     async def run(self, task: TaskMsg, port: TaskPort | None = None) -> ResultMsg:
         """Run one task to a result; never raises for the task's own failure.
@@ -186,6 +188,8 @@ class Receiver:
         capture = capturing.set(lines) if lines is not None else None
         try:
             plan = self._plan(task.task_name)
+            if plan is None and task.task_name in workflow.BUILT_IN:  # a pipeline's map/filter
+                return await run_built_in(self.broker.serializer, task, port)
             hooks = self.broker.hooks
             labels = task.labels
             if (
@@ -214,6 +218,8 @@ class Receiver:
         start = perf_counter()
         try:
             args, kwargs = self.broker.serializer.loadb(task.payload)
+            if task.labels and workflow.IN in task.labels:  # a pipeline's step: its input
+                args, kwargs = with_input(self.broker.serializer, task.labels, args, kwargs)
             value = await self._call(plan, args, kwargs)
             payload = self.broker.serializer.dumpb(value)
         except BaseException as exc:
@@ -233,6 +239,8 @@ class Receiver:
         hooks = broker.hooks
         try:
             args, kwargs = broker.serializer.loadb(task.payload)
+            if workflow.IN in task.labels:  # a pipeline's step: its input
+                args, kwargs = with_input(broker.serializer, task.labels, args, kwargs)
         except Exception as exc:
             log.warning("task %s (%s): undecodable arguments", task.task_id, task.task_name)
             return ResultMsg(task.task_id, True, b"", 0.0, task.labels, describe(exc))

@@ -1,0 +1,106 @@
+"""What a pipeline's results lead to in the dispatcher (``zq.core.workflow``), pure."""
+
+from typing import Any
+
+from zq.core import workflow as wf
+from zq.core.messages import ErrorInfo, ResultMsg, TaskMsg
+
+
+def steps(*kinds: str) -> list[dict[str, Any]]:
+    return [
+        {"k": k, "n": f"app:{i}", "i": f"s{i}", "l": {"queue": "q"}, "p": None, "x": b"X",
+         "e": False}
+        for i, k in enumerate(kinds)
+    ]  # fmt: skip
+
+
+def step_task(chain: list[dict[str, Any]], at: int) -> TaskMsg:
+    return TaskMsg(chain[at]["i"], chain[at]["n"], b"", {wf.WF: chain, wf.WF_AT: at}, "q")
+
+
+def ok(task_id: str, payload: bytes = b"R", **labels: Any) -> ResultMsg:
+    return ResultMsg(task_id, False, payload, 0.1, labels)
+
+
+def err(task_id: str, message: str) -> ResultMsg:
+    return ResultMsg(task_id, True, b"", 0.1, {}, ErrorInfo("builtins", "ValueError", message))
+
+
+def test_a_sequential_step_leads_to_the_next_with_the_result_as_its_input() -> None:
+    chain = steps("seq", "seq")
+    flows = wf.Workflows()
+    flows.started(step_task(chain, 0), b"producer")
+    assert flows.pending == {"s1": b"producer"}
+    then = flows.after(step_task(chain, 0), ok("s0", b"ENCODED"))
+    [nxt] = then.submit
+    assert (nxt.task_id, nxt.task_name, nxt.payload, nxt.queue) == ("s1", "app:1", b"X", "q")
+    assert nxt.labels[wf.IN] == b"ENCODED" and nxt.labels[wf.WF_AT] == 1
+    assert flows.after(nxt, ok("s1")) == wf.NOTHING and flows.pending == {}
+
+
+def test_a_failed_step_gives_the_last_id_its_error() -> None:
+    chain = steps("seq", "seq", "seq")
+    flows = wf.Workflows()
+    flows.started(step_task(chain, 0), None)
+    then = flows.after(step_task(chain, 1), err("s1", "boom"))
+    assert then.submit == [] and then.fail is not None
+    assert (then.fail.task_id, then.fail.is_err) == ("s2", True)
+    assert then.fail.error is not None and then.fail.error.message == "boom"
+    assert flows.pending == {}
+
+
+def test_a_map_step_collects_its_children_in_their_order() -> None:
+    chain = steps("seq", "map", "seq")
+    flows = wf.Workflows()
+    [expand] = flows.after(step_task(chain, 0), ok("s0", b"LIST")).submit
+    assert expand.task_name == wf.EXPAND and expand.labels[wf.IN] == b"LIST"
+    children = [
+        TaskMsg(f"s1.{i}", "app:1", b"X", {wf.GROUP: "s1", wf.GROUP_INDEX: i}) for i in range(3)
+    ]
+    assert flows.after(children[2], ok("s1.2", b"c")) == wf.NOTHING  # out of order
+    assert flows.after(expand, ok(expand.task_id, **{wf.GROUP_SIZE: 3})) == wf.NOTHING
+    assert flows.after(children[0], ok("s1.0", b"a")) == wf.NOTHING
+    [collect] = flows.after(children[1], ok("s1.1", b"b")).submit
+    assert (collect.task_id, collect.task_name) == ("s1", wf.COLLECT)
+    assert collect.labels[wf.PARTS] == [(True, b"a"), (True, b"b"), (True, b"c")]
+    assert collect.labels[wf.WF_AT] == 1 and flows.groups == {}
+    [last] = flows.after(collect, ok("s1", b"LIST2")).submit  # the collect moves it on
+    assert last.task_id == "s2" and last.labels[wf.IN] == b"LIST2"
+
+
+def test_an_empty_list_collects_at_once_and_a_failed_child_fails_the_pipeline() -> None:
+    chain = steps("seq", "filter")
+    flows = wf.Workflows()
+    [expand] = flows.after(step_task(chain, 0), ok("s0")).submit
+    [collect] = flows.after(expand, ok(expand.task_id, **{wf.GROUP_SIZE: 0})).submit
+    assert collect.labels[wf.PARTS] == []
+    [expand] = flows.after(step_task(chain, 0), ok("s0")).submit
+    child = TaskMsg("s1.0", "app:1", b"", {wf.GROUP: "s1", wf.GROUP_INDEX: 0})
+    then = flows.after(child, err("s1.0", "bad item"))
+    assert then.fail is not None and then.fail.task_id == "s1" and flows.groups == {}
+    later = TaskMsg("s1.1", "app:1", b"", {wf.GROUP: "s1", wf.GROUP_INDEX: 1})
+    assert flows.after(later, ok("s1.1")) == wf.NOTHING  # the group is gone: ignored
+
+
+def test_a_step_that_skips_errors_collects_the_others() -> None:
+    chain = steps("seq", "map")
+    flows = wf.Workflows()
+    [expand] = flows.after(step_task(chain, 0), ok("s0")).submit
+    flows.after(expand, ok(expand.task_id, **{wf.GROUP_SIZE: 2}))
+    bad = TaskMsg("s1.0", "a", b"", {wf.GROUP: "s1", wf.GROUP_INDEX: 0, wf.SKIP: True})
+    good = TaskMsg("s1.1", "a", b"", {wf.GROUP: "s1", wf.GROUP_INDEX: 1, wf.SKIP: True})
+    assert flows.after(bad, err("s1.0", "x")) == wf.NOTHING
+    [collect] = flows.after(good, ok("s1.1", b"g")).submit
+    assert collect.labels[wf.PARTS] == [(False, None), (True, b"g")]
+
+
+def test_the_last_id_of_an_unfinished_pipeline_is_known_to_fetches() -> None:
+    class NoLedger:
+        def origin_of(self, task_id: str) -> tuple[bool, bytes | None]:
+            return False, None
+
+    chain = steps("seq", "seq")
+    flows = wf.Workflows()
+    flows.started(step_task(chain, 0), b"p")
+    known = flows.origin_of(NoLedger())
+    assert known("s1") == (True, b"p") and known("other") == (False, None)

@@ -1,0 +1,165 @@
+"""Workflows (pipelines) as the dispatcher drives them: which task comes after a result.
+
+A pipeline travels with its tasks: the first task's labels hold every step (``WF``) and the
+index of the step it is (``WF_AT``). When a step's result reaches the dispatcher, ``after``
+says what to submit next, from that result's bytes, never decoding them (the next task gets
+them in its ``IN`` label, and the worker's receiver decodes them with the app's serializer):
+
+- a sequential step (``call_next``, ``call_after``): the next task, under its own id;
+- a ``map`` or ``filter`` step: an *expand* task (a worker decodes the list and kicks one
+  child per item, numbered, in the group ``GROUP``), then, once every child's result is here
+  (``Group``), a *collect* task that builds the list under the step's id;
+- the end: nothing (the last step's result is the pipeline's).
+
+A failed step (or child, unless the step skips errors) ends the pipeline: the caller's handle,
+the last step's id, gets that error. Pure: no sockets, no asyncio, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from zq.core.messages import ErrorInfo, ResultMsg, TaskMsg
+
+WF = "_zq_wf"  # the steps: [{"k": kind, "n": task name, "i": task id, "l": labels, ...}]
+WF_AT = "_zq_wf_at"  # the index of the step this task is (or ends: a collect task)
+IN = "_zq_in"  # the previous step's result, encoded: the receiver passes it to the task
+IN_PARAM = "_zq_in_param"  # None: first argument; -1: not passed; a name: that keyword
+GROUP = "_zq_group"  # a map/filter child: the step's id (its group)
+GROUP_INDEX = "_zq_group_index"  # the child's place in the list
+GROUP_SIZE = "_zq_group_size"  # set by the expand task on its result: how many children
+SKIP = "_zq_skip_errors"
+PARTS = "_zq_parts"  # a collect task's input: each child's (ok, encoded result or None)
+STEP = "_zq_step"  # an expand or collect task's step
+
+EXPAND = "zq.workflow:expand"  # built-in tasks every worker runs
+COLLECT = "zq.workflow:collect"
+BUILT_IN = (EXPAND, COLLECT)
+LABELS = frozenset({WF, GROUP})  # a result with one of these may move a workflow on
+
+
+@dataclass(slots=True)
+class Group:
+    """A map or filter step waiting for its children's results."""
+
+    expand: TaskMsg  # the expand task (its labels hold the workflow and the step)
+    size: int | None = None  # known once the expand task's result came
+    parts: dict[int, tuple[bool, bytes | None]] = field(default_factory=dict)
+
+
+@dataclass(slots=True, frozen=True)
+class Next:
+    """What a result leads to: tasks to submit, and (a failed pipeline) an error to deliver."""
+
+    submit: list[TaskMsg] = field(default_factory=list)
+    fail: ResultMsg | None = None  # the error result of the pipeline's last task
+
+
+NOTHING = Next()
+
+
+class Workflows:
+    """The groups in progress; ``after`` decides what each result of a workflow task leads to."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, Group] = {}
+        self.pending: dict[str, bytes | None] = {}  # unfinished pipelines: last id -> origin
+
+    def started(self, task: TaskMsg, origin: bytes | None) -> None:
+        """A step was accepted: its pipeline's last id is awaited (by ``origin``'s caller)."""
+        last: str = task.labels[WF][-1]["i"]
+        self.pending.setdefault(last, origin)
+
+    def origin_of(self, ledger: Any) -> Callable[[str], tuple[bool, bytes | None]]:
+        """``ledger.origin_of``, also knowing the last ids of unfinished pipelines."""
+
+        def known(task_id: str) -> tuple[bool, bytes | None]:
+            found = ledger.origin_of(task_id)
+            if found[0] or task_id not in self.pending:
+                return found  # type: ignore[no-any-return]
+            return True, self.pending[task_id]
+
+        return known
+
+    def after(self, task: TaskMsg, result: ResultMsg) -> Next:
+        """What ``result`` (of ``task``, which has a ``LABELS`` label) leads to."""
+        labels = task.labels
+        if GROUP in labels:
+            return self._child(task, result)
+        steps: list[dict[str, Any]] = labels[WF]
+        at = int(labels[WF_AT])
+        if task.task_name == EXPAND:
+            return self._expanded(task, result, steps[at])
+        if at + 1 >= len(steps):
+            self.pending.pop(task.task_id, None)
+            return NOTHING  # the last step: its result, success or error, is the pipeline's
+        if result.is_err:
+            return self._failed(steps, result.error)
+        return Next([self._step(steps, at + 1, result.payload, task.labels)])
+
+    def _step(
+        self, steps: list[dict[str, Any]], at: int, value: bytes, before: dict[str, Any]
+    ) -> TaskMsg:
+        """The task of step ``at``, given the previous step's encoded result ``value``."""
+        step = steps[at]
+        wf = {WF: steps, WF_AT: at}
+        if step["k"] == "seq":
+            labels = {**step["l"], **wf, IN: value, IN_PARAM: step["p"]}
+            return TaskMsg(step["i"], step["n"], step["x"], labels, queue_of(step))
+        # map / filter: a worker expands the list; the group collects the children's results
+        labels = {**wf, IN: value, STEP: step}
+        expand = TaskMsg(f"{step['i']}.expand", EXPAND, b"", labels, queue_of(step))
+        self.groups[step["i"]] = Group(expand)
+        return expand
+
+    def _expanded(self, task: TaskMsg, result: ResultMsg, step: dict[str, Any]) -> Next:
+        group = self.groups.get(step["i"])
+        if group is None:  # the pipeline failed meanwhile (a child's error)
+            return NOTHING
+        if result.is_err:
+            del self.groups[step["i"]]
+            return self._failed(task.labels[WF], result.error)
+        group.size = int(result.labels.get(GROUP_SIZE, 0))
+        return self._complete(step["i"], group)
+
+    def _child(self, task: TaskMsg, result: ResultMsg) -> Next:
+        step_id = task.labels[GROUP]
+        group = self.groups.get(step_id)
+        if group is None:
+            return NOTHING
+        ok = not result.is_err
+        if not ok and not task.labels.get(SKIP):
+            del self.groups[step_id]
+            return self._failed(group.expand.labels[WF], result.error)
+        group.parts[int(task.labels[GROUP_INDEX])] = (ok, result.payload if ok else None)
+        return self._complete(step_id, group)
+
+    def _complete(self, step_id: str, group: Group) -> Next:
+        """The collect task, once every child's result is here."""
+        if group.size is None or len(group.parts) < group.size:
+            return NOTHING
+        del self.groups[step_id]
+        labels = dict(group.expand.labels)
+        step = labels[STEP]
+        labels[PARTS] = [group.parts[i] for i in range(group.size)]
+        return Next([TaskMsg(step_id, COLLECT, b"", labels, queue_of(step))])
+
+    def _failed(self, steps: list[dict[str, Any]], error: ErrorInfo | None) -> Next:
+        """The pipeline ends with ``error``: its last id gets it (unless that step failed)."""
+        result = failed(steps, error)
+        self.pending.pop(result.task_id, None)
+        return Next(fail=result)
+
+
+def failed(steps: list[dict[str, Any]], error: ErrorInfo | None) -> ResultMsg:
+    """The pipeline's result when a step failed: that step's error, for the last step's id."""
+    last = steps[-1]
+    why = error or ErrorInfo("zq.pipelines", "PipelineError", "a step of the pipeline failed")
+    return ResultMsg(last["i"], True, b"", 0.0, dict(last["l"]), why)
+
+
+def queue_of(step: dict[str, Any]) -> str:
+    """The queue a step's task goes to (its ``queue`` label, else the default)."""
+    return str(step["l"].get("queue", "default"))
