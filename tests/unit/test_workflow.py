@@ -43,9 +43,9 @@ def test_a_failed_step_gives_the_last_id_its_error() -> None:
     flows = wf.Workflows()
     flows.started(step_task(chain, 0), None)
     then = flows.after(step_task(chain, 1), err("s1", "boom"))
-    assert then.submit == [] and then.fail is not None
-    assert (then.fail.task_id, then.fail.is_err) == ("s2", True)
-    assert then.fail.error is not None and then.fail.error.message == "boom"
+    [fail] = then.fail
+    assert then.submit == [] and (fail.task_id, fail.is_err) == ("s2", True)
+    assert fail.error is not None and fail.error.message == "boom"
     assert flows.pending == {}
 
 
@@ -77,7 +77,7 @@ def test_an_empty_list_collects_at_once_and_a_failed_child_fails_the_pipeline() 
     [expand] = flows.after(step_task(chain, 0), ok("s0")).submit
     child = TaskMsg("s1.0", "app:1", b"", {wf.GROUP: "s1", wf.GROUP_INDEX: 0})
     then = flows.after(child, err("s1.0", "bad item"))
-    assert then.fail is not None and then.fail.task_id == "s1" and flows.groups == {}
+    assert [f.task_id for f in then.fail] == ["s1"] and flows.groups == {}
     later = TaskMsg("s1.1", "app:1", b"", {wf.GROUP: "s1", wf.GROUP_INDEX: 1})
     assert flows.after(later, ok("s1.1")) == wf.NOTHING  # the group is gone: ignored
 
@@ -104,3 +104,27 @@ def test_the_last_id_of_an_unfinished_pipeline_is_known_to_fetches() -> None:
     flows.started(step_task(chain, 0), b"p")
     known = flows.origin_of(NoLedger())
     assert known("s1") == (True, b"p") and known("other") == (False, None)
+
+
+def test_a_group_step_starts_every_member_and_a_member_pipeline_reports_to_it() -> None:
+    chain = steps("seq", "seq")
+    member_pipe = [
+        {"k": "seq", "n": "app:a", "i": "p0", "l": {}, "p": None, "x": b"A", "e": False},
+        {"k": "seq", "n": "app:b", "i": "p1", "l": {}, "p": None, "x": b"B", "e": False},
+    ]
+    chain[1] = {"k": "group", "n": "", "i": "g", "l": {}, "p": None, "x": b"", "e": False,
+                "m": [{"k": "seq", "n": "app:t", "i": "m0", "l": {}, "p": None, "x": b"T",
+                       "e": False}, {"wf": member_pipe, "i": "p1"}]}  # fmt: skip
+    flows = wf.Workflows()
+    task, pipe_first = flows.after(step_task(chain, 0), ok("s0", b"IN")).submit
+    assert (task.task_id, task.labels[wf.GROUP], task.labels[wf.GROUP_INDEX]) == ("m0", "g", 0)
+    assert task.labels[wf.IN] == b"IN" and pipe_first.labels[wf.IN] == b"IN"
+    assert pipe_first.task_id == "p0" and wf.GROUP not in pipe_first.labels
+    sub = pipe_first.labels[wf.WF]
+    assert sub[-1]["l"][wf.GROUP] == "g" and sub[-1]["l"][wf.GROUP_INDEX] == 1
+    assert member_pipe[-1]["l"] == {}  # the spec itself is not changed
+    assert flows.after(task, ok("m0", b"t")) == wf.NOTHING
+    # The member pipeline's middle step fails: the group fails, with its error.
+    then = flows.after(pipe_first, err("p0", "sub broke"))
+    assert [f.task_id for f in then.fail] == ["p1", "g"] and flows.groups == {}  # g: the last
+    assert all(f.error is not None and f.error.message == "sub broke" for f in then.fail)

@@ -98,8 +98,8 @@ class Outcomes:
         """Submit a pipeline's next tasks, or deliver its error (a step failed)."""
         for task in then.submit:
             self.submit(task, None)
-        if then.fail is not None:
-            self._deliver(then.fail, None)
+        for result in then.fail:
+            self._deliver(result, None)
 
     def _ended(self, task: TaskMsg, state: str, why: str) -> None:
         """A task that ended without a run of its own (dead-lettered, cancelled): its history."""

@@ -9,6 +9,8 @@ them in its ``IN`` label, and the worker's receiver decodes them with the app's 
 - a ``map`` or ``filter`` step: an *expand* task (a worker decodes the list and kicks one
   child per item, numbered, in the group ``GROUP``), then, once every child's result is here
   (``Group``), a *collect* task that builds the list under the step's id;
+- a ``group`` step: every member at once (a task, or a pipeline whose last step is tagged
+  with the group), each given the previous result; then the collect task, as for ``map``;
 - the end: nothing (the last step's result is the pipeline's).
 
 A failed step (or child, unless the step skips errors) ends the pipeline: the caller's handle,
@@ -36,16 +38,18 @@ STEP = "_zq_step"  # an expand or collect task's step
 
 EXPAND = "zq.workflow:expand"  # built-in tasks every worker runs
 COLLECT = "zq.workflow:collect"
-BUILT_IN = (EXPAND, COLLECT)
+START = "zq.workflow:start"  # a group kicked on its own begins with this no-op step
+BUILT_IN = (EXPAND, COLLECT, START)
 LABELS = frozenset({WF, GROUP})  # a result with one of these may move a workflow on
 
 
 @dataclass(slots=True)
 class Group:
-    """A map or filter step waiting for its children's results."""
+    """A map, filter or group step waiting for its children's results."""
 
-    expand: TaskMsg  # the expand task (its labels hold the workflow and the step)
-    size: int | None = None  # known once the expand task's result came
+    then: dict[str, Any]  # the collect task's labels: the step, the pipeline to go on with
+    queue: str
+    size: int | None = None  # a map's or filter's: known once the expand task's result came
     parts: dict[int, tuple[bool, bytes | None]] = field(default_factory=dict)
 
 
@@ -54,7 +58,10 @@ class Next:
     """What a result leads to: tasks to submit, and (a failed pipeline) an error to deliver."""
 
     submit: list[TaskMsg] = field(default_factory=list)
-    fail: ResultMsg | None = None  # the error result of the pipeline's last task
+    fail: list[ResultMsg] = field(default_factory=list)  # error results of pipelines' last ids
+
+    def __add__(self, other: Next) -> Next:
+        return Next([*self.submit, *other.submit], [*self.fail, *other.fail])
 
 
 NOTHING = Next()
@@ -86,8 +93,10 @@ class Workflows:
     def after(self, task: TaskMsg, result: ResultMsg) -> Next:
         """What ``result`` (of ``task``, which has a ``LABELS`` label) leads to."""
         labels = task.labels
-        if GROUP in labels:
-            return self._child(task, result)
+        if GROUP in labels:  # a child (maybe the last step of a pipeline in a group)
+            if WF in labels:
+                self.pending.pop(task.task_id, None)
+            return self._child(task.labels, result)
         steps: list[dict[str, Any]] = labels[WF]
         at = int(labels[WF_AT])
         if task.task_name == EXPAND:
@@ -97,22 +106,48 @@ class Workflows:
             return NOTHING  # the last step: its result, success or error, is the pipeline's
         if result.is_err:
             return self._failed(steps, result.error)
-        return Next([self._step(steps, at + 1, result.payload, task.labels)])
+        return Next(self._step(steps, at + 1, result.payload))
 
-    def _step(
-        self, steps: list[dict[str, Any]], at: int, value: bytes, before: dict[str, Any]
-    ) -> TaskMsg:
-        """The task of step ``at``, given the previous step's encoded result ``value``."""
+    def _step(self, steps: list[dict[str, Any]], at: int, value: bytes) -> list[TaskMsg]:
+        """The tasks of step ``at``, given the previous step's encoded result ``value``."""
         step = steps[at]
         wf = {WF: steps, WF_AT: at}
         if step["k"] == "seq":
-            labels = {**step["l"], **wf, IN: value, IN_PARAM: step["p"]}
-            return TaskMsg(step["i"], step["n"], step["x"], labels, queue_of(step))
+            return [task_of(step, {**step["l"], **wf, IN: value, IN_PARAM: step["p"]})]
+        if step["k"] == "group":
+            return self._fan_out(steps, at, value)
         # map / filter: a worker expands the list; the group collects the children's results
         labels = {**wf, IN: value, STEP: step}
-        expand = TaskMsg(f"{step['i']}.expand", EXPAND, b"", labels, queue_of(step))
-        self.groups[step["i"]] = Group(expand)
-        return expand
+        self.groups[step["i"]] = Group(labels, queue_of(step))
+        return [TaskMsg(f"{step['i']}.expand", EXPAND, b"", labels, queue_of(step))]
+
+    def _fan_out(self, steps: list[dict[str, Any]], at: int, value: bytes) -> list[TaskMsg]:
+        """A group step: each member (a task, or a pipeline) with the previous result."""
+        step = steps[at]
+        members: list[dict[str, Any]] = step["m"]
+        brief = {k: v for k, v in step.items() if k != "m"}  # (the collect needs no members)
+        then = {WF: steps, WF_AT: at, STEP: brief}
+        self.groups[step["i"]] = Group(then, queue_of(step), len(members))
+        given = {IN: value, IN_PARAM: step["p"]}
+        children = []
+        for index, member in enumerate(members):
+            tag = {GROUP: step["i"], GROUP_INDEX: index, SKIP: bool(step["e"])}
+            if "wf" in member:  # a pipeline: its first step gets the input, its last the tag
+                sub = [*member["wf"][:-1], {**member["wf"][-1]}]
+                sub[-1]["l"] = {**sub[-1]["l"], **tag}
+                first = sub[0]
+                labels = {**first["l"], WF: sub, WF_AT: 0, **given}
+                children.append(
+                    TaskMsg(first["i"], first["n"], first["x"], labels, queue_of(first))
+                )
+            else:
+                labels = {**member["l"], **tag, **given}
+                children.append(
+                    TaskMsg(member["i"], member["n"], member["x"], labels, queue_of(member))
+                )
+        if not members:  # nothing to wait for
+            return [*children, *self._complete(step["i"], self.groups[step["i"]]).submit]
+        return children
 
     def _expanded(self, task: TaskMsg, result: ResultMsg, step: dict[str, Any]) -> Next:
         group = self.groups.get(step["i"])
@@ -124,16 +159,16 @@ class Workflows:
         group.size = int(result.labels.get(GROUP_SIZE, 0))
         return self._complete(step["i"], group)
 
-    def _child(self, task: TaskMsg, result: ResultMsg) -> Next:
-        step_id = task.labels[GROUP]
+    def _child(self, labels: dict[str, Any], result: ResultMsg) -> Next:
+        step_id = labels[GROUP]
         group = self.groups.get(step_id)
         if group is None:
             return NOTHING
         ok = not result.is_err
-        if not ok and not task.labels.get(SKIP):
+        if not ok and not labels.get(SKIP):
             del self.groups[step_id]
-            return self._failed(group.expand.labels[WF], result.error)
-        group.parts[int(task.labels[GROUP_INDEX])] = (ok, result.payload if ok else None)
+            return self._failed(group.then[WF], result.error)
+        group.parts[int(labels[GROUP_INDEX])] = (ok, result.payload if ok else None)
         return self._complete(step_id, group)
 
     def _complete(self, step_id: str, group: Group) -> Next:
@@ -141,16 +176,18 @@ class Workflows:
         if group.size is None or len(group.parts) < group.size:
             return NOTHING
         del self.groups[step_id]
-        labels = dict(group.expand.labels)
-        step = labels[STEP]
-        labels[PARTS] = [group.parts[i] for i in range(group.size)]
-        return Next([TaskMsg(step_id, COLLECT, b"", labels, queue_of(step))])
+        labels = {**group.then, PARTS: [group.parts[i] for i in range(group.size)]}
+        return Next([TaskMsg(step_id, COLLECT, b"", labels, group.queue)])
 
     def _failed(self, steps: list[dict[str, Any]], error: ErrorInfo | None) -> Next:
-        """The pipeline ends with ``error``: its last id gets it (unless that step failed)."""
+        """The pipeline ends with ``error``: its last id gets it; a group it is in, too."""
         result = failed(steps, error)
         self.pending.pop(result.task_id, None)
-        return Next(fail=result)
+        then = Next(fail=[result])
+        last = steps[-1]["l"]
+        if GROUP in last:  # a pipeline in a group: that member failed
+            then = then + self._child(last, result)
+        return then
 
 
 def failed(steps: list[dict[str, Any]], error: ErrorInfo | None) -> ResultMsg:
@@ -158,6 +195,11 @@ def failed(steps: list[dict[str, Any]], error: ErrorInfo | None) -> ResultMsg:
     last = steps[-1]
     why = error or ErrorInfo("zq.pipelines", "PipelineError", "a step of the pipeline failed")
     return ResultMsg(last["i"], True, b"", 0.0, dict(last["l"]), why)
+
+
+def task_of(spec: dict[str, Any], labels: dict[str, Any]) -> TaskMsg:
+    """The task a step (or a group's member) describes, with these labels."""
+    return TaskMsg(spec["i"], spec["n"], spec["x"], labels, queue_of(spec))
 
 
 def queue_of(step: dict[str, Any]) -> str:

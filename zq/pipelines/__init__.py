@@ -26,7 +26,15 @@ from zq.exceptions import TaskiqError
 from zq.kicker import AsyncKicker, portable_labels
 from zq.task import AsyncTaskiqTask
 
-__all__ = ["AbortPipeline", "Pipeline", "PipelineError", "PipelineMiddleware"]
+__all__ = [
+    "AbortPipeline",
+    "Pipeline",
+    "PipelineError",
+    "PipelineMiddleware",
+    "Signature",
+    "group",
+    "signature",
+]
 
 _R = TypeVar("_R")
 EMPTY_PARAM_NAME = -1  # taskiq-pipelines' value of param_name for "do not pass the result"
@@ -42,6 +50,39 @@ class AbortPipeline(PipelineError):
 
 class PipelineMiddleware(TaskiqMiddleware):
     """taskiq-pipelines' middleware, accepted so ported apps run unchanged: zq needs none."""
+
+
+class Signature:
+    """A task with some of its arguments bound: a member of a group (``signature(task, ...)``)."""
+
+    def __init__(self, task: Any, *args: Any, **kwargs: Any) -> None:
+        self.task = task
+        self.args = args
+        self.kwargs = kwargs
+
+
+def signature(task: Any, *args: Any, **kwargs: Any) -> Signature:
+    """``task`` with ``args`` and ``kwargs`` bound (a group gives it the previous result too)."""
+    return Signature(task, *args, **kwargs)
+
+
+def group(broker: AsyncBroker, members: list[Any], *, skip_errors: bool = False) -> Pipeline[Any]:
+    """Run ``members`` (tasks, signatures or pipelines) in parallel; their results as a list.
+
+    A pipeline: ``kiq()`` it, or go on with ``.call_next(callback)`` (the callback gets the
+    list: a chord). The list keeps the members' order, whatever order they finish in.
+    """
+    return Pipeline(broker, _START).group(
+        members, param_name=EMPTY_PARAM_NAME, skip_errors=skip_errors
+    )
+
+
+class _Start:
+    task_name = workflow.START
+    labels: dict[str, Any] = {}
+
+
+_START = _Start()
 
 
 class Pipeline(Generic[_R]):
@@ -88,6 +129,34 @@ class Pipeline(Generic[_R]):
         del check_interval
         return self._add("filter", task, param_name, skip_errors, additional_kwargs)
 
+    def group(
+        self,
+        members: list[Any],
+        param_name: str | int | None = None,
+        skip_errors: bool = False,
+    ) -> Pipeline[Any]:
+        """Run ``members`` in parallel, each given the previous result; the list of theirs.
+
+        A member is a task, a ``signature(task, ...)``, or a ``Pipeline`` (its first step
+        gets the previous result). ``param_name`` as in ``call_next`` (-1: not passed).
+        """
+        if not self.steps:
+            raise ValueError("a group needs a step before it: use zq.pipelines.group() alone")
+        specs = [self._member(member) for member in members]
+        self.steps.append(
+            {"k": "group", "n": "", "i": "", "l": {}, "p": param_name, "x": b"", "e": skip_errors,
+             "m": specs}
+        )  # fmt: skip
+        return self
+
+    def _member(self, member: Any) -> dict[str, Any]:
+        if isinstance(member, Pipeline):
+            if not member.steps or member.steps[0]["k"] != "seq":
+                raise ValueError("a pipeline in a group must begin with a sequential step")
+            return {"wf": [dict(step) for step in member.steps], "i": ""}
+        bound = member if isinstance(member, Signature) else Signature(member)
+        return self._spec("seq", bound.task, None, False, bound.kwargs, list(bound.args))
+
     async def kiq(self, *args: Any, **kwargs: Any) -> AsyncTaskiqTask[_R]:
         """Kick the first step; the handle is the last step's (its result is the pipeline's)."""
         if not isinstance(self.broker, ZeroMQBroker):
@@ -99,8 +168,7 @@ class Pipeline(Generic[_R]):
             raise ValueError("Pipeline is empty.")
         if self.steps[0]["k"] != "seq":
             raise ValueError("First step must be sequential.")
-        for step in self.steps:
-            step["i"] = self.broker.id_generator()
+        self._number(self.steps)
         first = self.steps[0]
         labels = {**first["l"], workflow.WF: self.steps, workflow.WF_AT: 0}
         kicker: AsyncKicker[Any, Any] = AsyncKicker(first["n"], self.broker, labels)
@@ -108,23 +176,44 @@ class Pipeline(Generic[_R]):
         last = self.steps[-1]["i"]
         return AsyncTaskiqTask(last, self.broker.result_backend, broker=self.broker)
 
+    def _number(self, steps: list[dict[str, Any]]) -> None:
+        """A fresh id for every step and member (a kick of the same pipeline twice is two)."""
+        for step in steps:
+            step["i"] = self.broker.id_generator()
+            for member in step.get("m", ()):
+                if "wf" in member:
+                    member["wf"] = [dict(sub) for sub in member["wf"]]
+                    self._number(member["wf"])
+                    member["i"] = member["wf"][-1]["i"]
+                else:
+                    member["i"] = self.broker.id_generator()
+
     def _add(
         self, kind: str, task: Any, param: str | int | None, skip: bool, kwargs: dict[str, Any]
     ) -> Pipeline[Any]:
-        name = getattr(task, "task_name", None)
-        if not isinstance(name, str):
-            raise TypeError(f"a pipeline step is a task or a kicker, not {task!r}")
         if not self.steps:
             self._first_kwargs = dict(kwargs)
-        self.steps.append(
-            {
-                "k": kind,
-                "n": name,
-                "i": "",
-                "l": portable_labels(dict(getattr(task, "labels", {}) or {})),
-                "p": param,
-                "x": self.broker.serializer.dumpb([[], kwargs]),
-                "e": skip,
-            }
-        )
+        self.steps.append(self._spec(kind, task, param, skip, kwargs))
         return self
+
+    def _spec(
+        self,
+        kind: str,
+        task: Any,
+        param: str | int | None,
+        skip: bool,
+        kwargs: dict[str, Any],
+        args: list[Any] | None = None,
+    ) -> dict[str, Any]:
+        name = getattr(task, "task_name", None)
+        if not isinstance(name, str):
+            raise TypeError(f"a pipeline step is a task, a kicker or a signature, not {task!r}")
+        return {
+            "k": kind,
+            "n": name,
+            "i": "",
+            "l": portable_labels(dict(getattr(task, "labels", {}) or {})),
+            "p": param,
+            "x": self.broker.serializer.dumpb([args or [], kwargs]),
+            "e": skip,
+        }

@@ -4,7 +4,8 @@ The dispatcher never decodes a result (``zq.core.workflow``): it hands the previ
 encoded result to the next task in a label, and this passes it to the task as its first
 argument, or as the keyword ``param_name``, or not at all (``call_after``). A ``map`` or
 ``filter`` step runs two built-in tasks here: *expand* (decode the list, kick one child per
-item) and *collect* (decode the children's results, build the list: the step's result).
+item) and *collect* (decode the children's results, build the list: the step's result); a
+``group`` kicked on its own begins with *start*, which does nothing.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ async def run_built_in(
         if task.task_name == wf.EXPAND:
             labels[wf.GROUP_SIZE] = await _expand(serializer, task, port)
             payload = b""
+        elif task.task_name == wf.START:  # a group on its own: its members begin after this
+            payload = serializer.dumpb(None)
         else:
             payload = serializer.dumpb(_collect(serializer, task))
     except Exception as exc:
@@ -79,7 +82,7 @@ def _collect(serializer: TaskiqSerializer, task: TaskMsg) -> list[Any]:
     """The step's list: the children's results (map), or the items whose child said yes."""
     step: dict[str, Any] = task.labels[wf.STEP]
     parts: list[tuple[bool, bytes | None]] = task.labels[wf.PARTS]
-    if step["k"] == "map":
+    if step["k"] in ("map", "group"):
         return [serializer.loadb(raw) for ok, raw in parts if ok and raw is not None]
     items = serializer.loadb(task.labels[wf.IN])
     return [

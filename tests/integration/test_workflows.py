@@ -1,0 +1,75 @@
+"""Groups (fan-out, fan-in) and nesting on real `zq worker` processes; the tasks log as oracle."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import Worker
+from zq import ZeroMQBroker
+from zq.kicker import AsyncKicker
+from zq.pipelines import Pipeline, group, signature
+
+APP = "tests.integration.workflow_app"
+
+
+def task(broker: ZeroMQBroker, name: str) -> AsyncKicker[Any, Any]:
+    return AsyncKicker(f"{APP}:{name}", broker, {})
+
+
+def runs(log: Path) -> Counter[str]:
+    return Counter(line.split()[0] for line in log.read_text().splitlines())
+
+
+@pytest.fixture
+def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "executions.log"
+    monkeypatch.setenv("ZQ_WORKFLOW_LOG", str(path))  # the workers inherit it
+    return path
+
+
+async def test_a_thousand_fan_out_and_the_callback_gets_them_in_kick_order(
+    workers: Callable[..., Worker], log: Path
+) -> None:
+    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+        for _ in range(2):
+            workers(broker.endpoint, "-w", "1", app=f"{APP}:broker")
+        await broker.wait_workers(2)
+        members = [signature(task(broker, "square"), i) for i in range(1000)]
+        chord = group(broker, members).call_next(task(broker, "gathered"))
+        result = await (await chord.kiq()).wait_result(timeout=60)
+        assert result.return_value == [i * i for i in range(1000)]
+        ran = runs(log)
+        assert all(ran[f"square/{i}"] == 1 for i in range(1000)) and ran["gathered/1000"] == 1
+        pids = {line.split()[1] for line in log.read_text().splitlines()}
+        print(f"FIGURES fan-out: 1000 members on {len(pids)} worker processes")
+        assert len(pids) == 2  # both workers took part
+
+
+async def test_a_group_in_a_pipeline_in_a_group(workers: Callable[..., Worker], log: Path) -> None:
+    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+        workers(broker.endpoint, "-w", "2", app=f"{APP}:broker")
+        await broker.wait_workers(2)
+        square, add, total = task(broker, "square"), task(broker, "add"), task(broker, "total")
+        inner = (
+            Pipeline(broker)
+            .call_next(task(broker, "numbers"), n=4)  # [0, 1, 2, 3]
+            .call_next(total)  # 6
+            .group([square, signature(add, y=100)])  # [36, 106]
+            .call_next(total)  # 142
+        )
+        outer = group(broker, [inner, signature(square, 7), signature(add, 1, y=2)])
+        result = await (await outer.kiq()).wait_result(timeout=60)
+        assert result.return_value == [142, 49, 3]
+        ran = runs(log)
+        assert ran["square/6"] == ran["add/6/100"] == ran["square/7"] == 1
+
+        # A failing member fails the group, and what waits on it, with its error.
+        broken = [signature(task(broker, "broken"), 1), signature(square, 2)]
+        failing = group(broker, broken).call_next(task(broker, "gathered"))
+        outcome = await (await failing.kiq()).wait_result(timeout=60)
+        assert outcome.is_err and str(outcome.error) == "member 1 broke"

@@ -1,0 +1,56 @@
+"""Tasks for the workflow tests; each run appends a line to the execution log (the oracle)."""
+
+import asyncio
+import os
+import random
+
+from zq import ZeroMQBroker
+
+broker = ZeroMQBroker("tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_s=1.0)
+
+
+def _log(line: str) -> None:
+    path = os.environ.get("ZQ_WORKFLOW_LOG")
+    if path:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{line} {os.getpid()}\n".encode())
+        finally:
+            os.close(fd)
+
+
+@broker.task
+async def square(x: int) -> int:
+    _log(f"square/{x}")
+    await asyncio.sleep(random.random() / 500)  # finish out of order: the list keeps the kick order
+    return x * x
+
+
+@broker.task
+async def add(x: int, y: int = 0) -> int:
+    _log(f"add/{x}/{y}")
+    return x + y
+
+
+@broker.task
+async def numbers(n: int) -> list[int]:
+    _log(f"numbers/{n}")
+    return list(range(n))
+
+
+@broker.task
+async def total(xs: list[int]) -> int:
+    _log(f"total/{len(xs)}")
+    return sum(xs)
+
+
+@broker.task
+async def gathered(results: list[int]) -> list[int]:
+    """The fan-in callback: what it was given."""
+    _log(f"gathered/{len(results)}")
+    return results
+
+
+@broker.task
+async def broken(x: int) -> int:
+    raise ValueError(f"member {x} broke")
