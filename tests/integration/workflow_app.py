@@ -54,3 +54,10 @@ async def gathered(results: list[int]) -> list[int]:
 @broker.task
 async def broken(x: int) -> int:
     raise ValueError(f"member {x} broke")
+
+
+@broker.task
+async def slow(x: int) -> int:
+    await asyncio.sleep(0.02)  # the work: long enough to be mid-map when the dispatcher dies
+    _log(f"slow/{x}")
+    return x * x

@@ -62,7 +62,7 @@ def test_a_map_step_collects_its_children_in_their_order() -> None:
     assert flows.after(children[0], ok("s1.0", b"a")) == wf.NOTHING
     [collect] = flows.after(children[1], ok("s1.1", b"b")).submit
     assert (collect.task_id, collect.task_name) == ("s1", wf.COLLECT)
-    assert collect.labels[wf.PARTS] == [(True, b"a"), (True, b"b"), (True, b"c")]
+    assert collect.labels[wf.PARTS] == [(True, b"a", None), (True, b"b", None), (True, b"c", None)]
     assert collect.labels[wf.WF_AT] == 1 and flows.groups == {}
     [last] = flows.after(collect, ok("s1", b"LIST2")).submit  # the collect moves it on
     assert last.task_id == "s2" and last.labels[wf.IN] == b"LIST2"
@@ -91,7 +91,7 @@ def test_a_step_that_skips_errors_collects_the_others() -> None:
     good = TaskMsg("s1.1", "a", b"", {wf.GROUP: "s1", wf.GROUP_INDEX: 1, wf.SKIP: True})
     assert flows.after(bad, err("s1.0", "x")) == wf.NOTHING
     [collect] = flows.after(good, ok("s1.1", b"g")).submit
-    assert collect.labels[wf.PARTS] == [(False, None), (True, b"g")]
+    assert collect.labels[wf.PARTS] == [(False, None, None), (True, b"g", None)]
 
 
 def test_the_last_id_of_an_unfinished_pipeline_is_known_to_fetches() -> None:

@@ -62,6 +62,7 @@ from zq.core.messages import (
     Query,
     Rejoin,
     Resubmit,
+    ResultMsg,
     Results,
     Submit,
     TaskMsg,
@@ -195,7 +196,12 @@ class Dispatcher(LocalProducer, Actor):
     def _recover(self) -> None:
         """Queue again what the journal held: the tasks a previous run had not finished."""
         resubmit = functools.partial(self._submit, journaled=True)
-        recover, put = self.records.recover, self._results.put
+
+        def put(results: list[ResultMsg]) -> None:  # (and the groups of workflows, anew)
+            self._results.put(results)
+            self._outcomes.restored(results)
+
+        recover = self.records.recover
         self.stats.recovered, dead = recover(resubmit, put, self._inspect.restore)
         self.stats.dead_lettered += dead
 

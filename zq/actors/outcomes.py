@@ -94,6 +94,12 @@ class Outcomes:
             self._next(self.workflows.after(entry.task, result))
         return False
 
+    def restored(self, results: list[ResultMsg]) -> None:
+        """Results the journal kept: the workflow groups they belong to are gathered again."""
+        for result in results:
+            if result.labels and workflow.GROUP in result.labels:
+                self._next(self.workflows.restore(result))
+
     def _next(self, then: workflow.Next) -> None:
         """Submit a pipeline's next tasks, or deliver its error (a step failed)."""
         for task in then.submit:

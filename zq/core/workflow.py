@@ -19,6 +19,7 @@ the last step's id, gets that error. Pure: no sockets, no asyncio, no clock.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +30,12 @@ WF = "_zq_wf"  # the steps: [{"k": kind, "n": task name, "i": task id, "l": labe
 WF_AT = "_zq_wf_at"  # the index of the step this task is (or ends: a collect task)
 IN = "_zq_in"  # the previous step's result, encoded: the receiver passes it to the task
 IN_PARAM = "_zq_in_param"  # None: first argument; -1: not passed; a name: that keyword
-GROUP = "_zq_group"  # a map/filter child: the step's id (its group)
+GROUP = "_zq_group"  # a child of a map, filter or group step: the step's id (its group)
 GROUP_INDEX = "_zq_group_index"  # the child's place in the list
-GROUP_SIZE = "_zq_group_size"  # set by the expand task on its result: how many children
+GROUP_SIZE = "_zq_group_size"  # how many children (on each child, and on an expand's result)
+GROUP_THEN = "_zq_group_then"  # on each child: its group's collect labels (see ``Group``)
 SKIP = "_zq_skip_errors"
-PARTS = "_zq_parts"  # a collect task's input: each child's (ok, encoded result or None)
+PARTS = "_zq_parts"  # a collect task's input: each child's (ok, result or None, its item)
 STEP = "_zq_step"  # an expand or collect task's step
 
 EXPAND = "zq.workflow:expand"  # built-in tasks every worker runs
@@ -50,7 +52,7 @@ class Group:
     then: dict[str, Any]  # the collect task's labels: the step, the pipeline to go on with
     queue: str
     size: int | None = None  # a map's or filter's: known once the expand task's result came
-    parts: dict[int, tuple[bool, bytes | None]] = field(default_factory=dict)
+    parts: dict[int, tuple[bool, bytes | None, bytes | None]] = field(default_factory=dict)
 
 
 @dataclass(slots=True, frozen=True)
@@ -73,6 +75,8 @@ class Workflows:
     def __init__(self) -> None:
         self.groups: dict[str, Group] = {}
         self.pending: dict[str, bytes | None] = {}  # unfinished pipelines: last id -> origin
+        # Groups collected or failed: a late or repeated child result must not start them again.
+        self.done: Recent = Recent(100_000)
 
     def started(self, task: TaskMsg, origin: bytes | None) -> None:
         """A step was accepted: its pipeline's last id is awaited (by ``origin``'s caller)."""
@@ -117,21 +121,31 @@ class Workflows:
         if step["k"] == "group":
             return self._fan_out(steps, at, value)
         # map / filter: a worker expands the list; the group collects the children's results
-        labels = {**wf, IN: value, STEP: step}
-        self.groups[step["i"]] = Group(labels, queue_of(step))
+        then = {**wf, STEP: step}
+        self.groups[step["i"]] = Group(then, queue_of(step))
+        labels = {**then, IN: value, GROUP_THEN: then}
         return [TaskMsg(f"{step['i']}.expand", EXPAND, b"", labels, queue_of(step))]
 
     def _fan_out(self, steps: list[dict[str, Any]], at: int, value: bytes) -> list[TaskMsg]:
         """A group step: each member (a task, or a pipeline) with the previous result."""
         step = steps[at]
         members: list[dict[str, Any]] = step["m"]
-        brief = {k: v for k, v in step.items() if k != "m"}  # (the collect needs no members)
-        then = {WF: steps, WF_AT: at, STEP: brief}
+        # Each child carries what its group goes on with (so that a restarted dispatcher can
+        # gather them again): the steps, without this group's members (they would make it
+        # as long as the group).
+        brief = {k: v for k, v in step.items() if k != "m"}
+        then = {WF: [*steps[:at], brief, *steps[at + 1 :]], WF_AT: at, STEP: brief}
         self.groups[step["i"]] = Group(then, queue_of(step), len(members))
         given = {IN: value, IN_PARAM: step["p"]}
         children = []
         for index, member in enumerate(members):
-            tag = {GROUP: step["i"], GROUP_INDEX: index, SKIP: bool(step["e"])}
+            tag = {
+                GROUP: step["i"],
+                GROUP_INDEX: index,
+                GROUP_SIZE: len(members),
+                GROUP_THEN: then,
+                SKIP: bool(step["e"]),
+            }
             if "wf" in member:  # a pipeline: its first step gets the input, its last the tag
                 sub = [*member["wf"][:-1], {**member["wf"][-1]}]
                 sub[-1]["l"] = {**sub[-1]["l"], **tag}
@@ -151,24 +165,45 @@ class Workflows:
 
     def _expanded(self, task: TaskMsg, result: ResultMsg, step: dict[str, Any]) -> Next:
         group = self.groups.get(step["i"])
-        if group is None:  # the pipeline failed meanwhile (a child's error)
-            return NOTHING
+        if group is None:
+            if step["i"] in self.done:  # the pipeline failed meanwhile (a child's error)
+                return NOTHING
+            then = task.labels[GROUP_THEN]  # (a restarted dispatcher: gathered anew)
+            group = self.groups[step["i"]] = Group(then, queue_of(step))
         if result.is_err:
             del self.groups[step["i"]]
             return self._failed(task.labels[WF], result.error)
         group.size = int(result.labels.get(GROUP_SIZE, 0))
         return self._complete(step["i"], group)
 
+    def restore(self, result: ResultMsg) -> Next:
+        """A child's result found in the journal at start-up: its group, gathered again."""
+        labels = result.labels
+        if GROUP not in labels or GROUP_THEN not in labels:
+            return NOTHING
+        if WF in labels:  # the last step of a pipeline in a group: that pipeline is done
+            self.pending.pop(result.task_id, None)
+        return self._child(labels, result)
+
     def _child(self, labels: dict[str, Any], result: ResultMsg) -> Next:
         step_id = labels[GROUP]
         group = self.groups.get(step_id)
         if group is None:
-            return NOTHING
+            then = labels.get(GROUP_THEN)
+            if then is None or step_id in self.done:  # failed, or collected already
+                return NOTHING
+            # (a dispatcher restarted on its journal: the group is gathered anew)
+            group = self.groups[step_id] = Group(then, queue_of(then[STEP]))
+            self.pending.setdefault(then[WF][-1]["i"], None)
+        if GROUP_SIZE in labels:
+            group.size = int(labels[GROUP_SIZE])
         ok = not result.is_err
         if not ok and not labels.get(SKIP):
             del self.groups[step_id]
+            self.done.add(step_id)
             return self._failed(group.then[WF], result.error)
-        group.parts[int(labels[GROUP_INDEX])] = (ok, result.payload if ok else None)
+        item = labels.get(IN) if group.then[STEP]["k"] == "filter" else None
+        group.parts[int(labels[GROUP_INDEX])] = (ok, result.payload if ok else None, item)
         return self._complete(step_id, group)
 
     def _complete(self, step_id: str, group: Group) -> Next:
@@ -176,6 +211,7 @@ class Workflows:
         if group.size is None or len(group.parts) < group.size:
             return NOTHING
         del self.groups[step_id]
+        self.done.add(step_id)
         labels = {**group.then, PARTS: [group.parts[i] for i in range(group.size)]}
         return Next([TaskMsg(step_id, COLLECT, b"", labels, group.queue)])
 
@@ -188,6 +224,26 @@ class Workflows:
         if GROUP in last:  # a pipeline in a group: that member failed
             then = then + self._child(last, result)
         return then
+
+
+class Recent:
+    """A set that keeps only its last ``size`` members."""
+
+    def __init__(self, size: int) -> None:
+        self._order: deque[str] = deque(maxlen=size)
+        self._items: set[str] = set()
+
+    def add(self, item: str) -> None:
+        """Remember ``item`` (the oldest goes past the size)."""
+        if item in self._items:
+            return
+        if len(self._order) == self._order.maxlen:
+            self._items.discard(self._order[0])
+        self._order.append(item)
+        self._items.add(item)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
 
 
 def failed(steps: list[dict[str, Any]], error: ErrorInfo | None) -> ResultMsg:

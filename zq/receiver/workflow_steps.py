@@ -68,6 +68,8 @@ async def _expand(serializer: TaskiqSerializer, task: TaskMsg, port: TaskPort | 
             **step["l"],
             wf.GROUP: step["i"],
             wf.GROUP_INDEX: index,
+            wf.GROUP_SIZE: len(items),
+            wf.GROUP_THEN: task.labels[wf.GROUP_THEN],
             wf.SKIP: bool(step["e"]),
             wf.IN: serializer.dumpb(item),
             wf.IN_PARAM: step["p"],
@@ -81,12 +83,11 @@ async def _expand(serializer: TaskiqSerializer, task: TaskMsg, port: TaskPort | 
 def _collect(serializer: TaskiqSerializer, task: TaskMsg) -> list[Any]:
     """The step's list: the children's results (map), or the items whose child said yes."""
     step: dict[str, Any] = task.labels[wf.STEP]
-    parts: list[tuple[bool, bytes | None]] = task.labels[wf.PARTS]
+    parts: list[tuple[bool, bytes | None, bytes | None]] = task.labels[wf.PARTS]
     if step["k"] in ("map", "group"):
-        return [serializer.loadb(raw) for ok, raw in parts if ok and raw is not None]
-    items = serializer.loadb(task.labels[wf.IN])
-    return [
-        item
-        for item, (ok, raw) in zip(items, parts, strict=True)
-        if ok and raw is not None and serializer.loadb(raw)
+        return [serializer.loadb(raw) for ok, raw, _ in parts if ok and raw is not None]
+    return [  # filter: the items (each child had its own) whose child said yes
+        serializer.loadb(item)
+        for ok, raw, item in parts
+        if ok and raw is not None and item is not None and serializer.loadb(raw)
     ]
