@@ -1,4 +1,4 @@
-"""A pipeline outlives its dispatcher's SIGKILL mid-map, with a journal; the tasks' log as oracle."""
+"""A pipeline outlives its dispatcher's SIGKILL mid-map (with a journal); the log is the oracle."""
 
 from __future__ import annotations
 
