@@ -179,6 +179,14 @@ class TaskLostError(ZQError):
     """
 
 
+class DependencyFailedError(ZQError):
+    """A task kicked with ``depends_on`` never ran: a dependency did not succeed.
+
+    It failed, was cancelled, or is unknown to the dispatcher (never kicked, or it finished
+    longer ago than results are kept).
+    """
+
+
 class TaskCancelledError(ZQError):
     """The task was cancelled (``handle.cancel()``, ``broker.cancel()``, ``zq cancel``).
 

@@ -197,6 +197,16 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
         self.labels.update(labels)
         return self
 
+    def depends_on(self, *tasks: AsyncTaskiqTask[Any] | str) -> Self:
+        """Run only once these tasks (handles or ids) have succeeded.
+
+        If one fails or is cancelled, this one never runs and its caller gets
+        ``DependencyFailedError``. The dispatcher holds it meanwhile (``explain`` says for
+        what); nothing polls.
+        """
+        ids = [t if isinstance(t, str) else t.task_id for t in tasks]
+        return self.with_labels(depends_on=[*self.labels.get("depends_on", []), *ids])
+
     def with_task_id(self, task_id: str | None) -> Self:
         """Use this task id instead of a generated one."""
         self.custom_task_id = task_id

@@ -73,3 +73,42 @@ async def test_a_group_in_a_pipeline_in_a_group(workers: Callable[..., Worker], 
         failing = group(broker, broken).call_next(task(broker, "gathered"))
         outcome = await (await failing.kiq()).wait_result(timeout=60)
         assert outcome.is_err and str(outcome.error) == "member 1 broke"
+
+
+async def test_a_task_waits_for_its_dependencies_and_fails_with_them(
+    workers: Callable[..., Worker], log: Path
+) -> None:
+    from zq.exceptions import DependencyFailedError
+
+    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+        workers(broker.endpoint, "-w", "1", "--queues", "default", app=f"{APP}:broker")
+        await broker.wait_workers(1)
+        first = await task(broker, "slow").kiq(3)  # 20 ms of work
+        second = await task(broker, "slow").kiq(4)
+        after = await task(broker, "add").depends_on(first, second).kiq(1, y=2)
+        assert (await after.wait_result(timeout=30)).return_value == 3
+        order = [line.split()[0] for line in log.read_text().splitlines()]
+        assert order.index("add/1/2") > max(order.index("slow/3"), order.index("slow/4"))
+
+        # Held while its dependency waits (a queue nobody serves): explain says so.
+        blocked = await AsyncKicker(f"{APP}:square", broker, {"queue": "nobody"}).kiq(5)
+        waiting = await task(broker, "add").depends_on(blocked).kiq(1)
+        assert await broker.explain(waiting.task_id) == (
+            f"waiting for its dependencies to succeed: {blocked.task_id}"
+        )
+        assert (await broker.stats())["delayed"] == 1
+        await broker.cancel(blocked.task_id)  # cancelled: what waited on it fails
+        outcome = await waiting.wait_result(timeout=30)
+        assert isinstance(outcome.error, DependencyFailedError)
+        assert f"dependency {blocked.task_id} was cancelled" in str(outcome.error)
+
+        broken = await task(broker, "broken").kiq(9)
+        never = await task(broker, "add").depends_on(broken).kiq(2)
+        outcome = await never.wait_result(timeout=30)
+        assert isinstance(outcome.error, DependencyFailedError)
+        assert "failed (ValueError: member 9 broke)" in str(outcome.error)
+        unknown = await task(broker, "add").depends_on("no-such-task").kiq(3)
+        outcome = await unknown.wait_result(timeout=30)
+        assert "dependency no-such-task is unknown" in str(outcome.error)
+        ran = runs(log)
+        assert ran["add/2/0"] == 0 and ran["add/3/0"] == 0 and ran["add/1/0"] == 0  # never ran

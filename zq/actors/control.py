@@ -19,6 +19,7 @@ from zq.actors.dispatcher_api import GetDeadLetters, PurgeDeadLetters, ReplayDea
 from zq.actors.outcomes import Outcomes
 from zq.actors.results import ResultStore
 from zq.core import labels as zq_labels
+from zq.core.dependencies import HELD
 from zq.core.ledger import Lost
 from zq.core.messages import Cancel, Cancelled, CancelOutcome, TaskMsg
 from zq.core.remote_errors import error_result, is_zq_error
@@ -161,6 +162,9 @@ class Control:
                 f"{state} worker {who} since {since} (delivery {entry.deliveries}; with "
                 "prefetch it may still wait there for a free slot)"
             )
+        if entry.due == HELD:
+            waits = ", ".join(self._outcomes.dependencies.waits_for(task_id))
+            return f"waiting for its dependencies to succeed: {waits}"
         if entry.due is not None:
             why = "rate-limited" if "rate_limit" in task.labels else "delayed"
             return f"{why} until {self._clock(entry.due)}"

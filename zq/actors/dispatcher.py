@@ -41,6 +41,8 @@ from zq.actors.results import FetchResults, ResultStore
 from zq.actors.routing import Routing
 from zq.actors.standby import Standby
 from zq.core.access import Unknown, unknown_session
+from zq.core.dependencies import HELD
+from zq.core.dependencies import LABEL as DEPENDS
 from zq.core.framing import decoded
 from zq.core.ledger import Ledger, Lost
 from zq.core.liveness import Liveness
@@ -164,6 +166,7 @@ class Dispatcher(LocalProducer, Actor):
         )
         self._control = Control(self, self._outcomes, results, self._submit)
         self._outcomes.submit = self._submit  # a pipeline's next step
+        self._outcomes.wake = functools.partial(setattr, self, "_dirty", True)  # (released)
         self._inspect = Inspection(self, self._outcomes, history)  # observers; task history
         self._handlers[Query] = self._inspect.query
         self._acks = ResultAcks(durable=journal is not None)
@@ -383,6 +386,11 @@ class Dispatcher(LocalProducer, Actor):
     def _submit(self, task: TaskMsg, origin: bytes | None, journaled: bool = False) -> None:
         labels = task.labels
         due = self._delays.due(task) if labels and not TIMED.isdisjoint(labels) else None
+        if DEPENDS in labels:  # it waits for others, runs, or failed at once (delivered)
+            verdict = self._outcomes.depends(task, origin)
+            if verdict.reason is not None:
+                return
+            due = HELD if verdict.hold else due
         ledger = self._ledger
         if "schedule_id" in labels and self.records.repeated_run(task, ledger, self._now()):
             self.stats.repeated_kicks += 1  # the same slot, from a second scheduler: dropped

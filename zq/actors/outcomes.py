@@ -18,6 +18,8 @@ from zq.actors.results import ResultStore
 from zq.actors.routing import Routing
 from zq.actors.standby import Standby
 from zq.core import workflow
+from zq.core.dependencies import LABEL as DEPENDS
+from zq.core.dependencies import Dependencies, Released, Verdict
 from zq.core.executions import Executions
 from zq.core.history import History, Raw
 from zq.core.ledger import DeadLetter, Ledger
@@ -52,6 +54,8 @@ class Outcomes:
         self.keep: Callable[[Raw], None] | None = None  # with a journal: writes a history entry
         self.now: Callable[[], float] = lambda: 0.0  # the dispatcher's clock (``Inspection``)
         self.workflows = workflow.Workflows()  # pipelines' groups in progress
+        self.dependencies = Dependencies()  # tasks held for others (``depends_on``)
+        self.wake: Callable[[], None] = lambda: None  # a held task was released: dispatch
         self.submit: Callable[[TaskMsg, bytes | None], None] = lambda _task, _origin: None
 
     def complete(self, peer: bytes, result: ResultMsg, now: float) -> bool:
@@ -140,6 +144,8 @@ class Outcomes:
     def cancelled(self, task: TaskMsg, result: ResultMsg, origin: bytes | None) -> None:
         """A task the ledger let go because it was cancelled: its caller gets ``result``."""
         self._stats.cancelled += 1
+        if self.dependencies.waiters:  # (it may have waited for others)
+            self.dependencies.forget(task.task_id)
         self._ended(task, "cancelled", result.error.message if result.error else "")
         if self._standby.peer is not None:
             self._standby.finished(task.task_id)
@@ -172,6 +178,42 @@ class Outcomes:
         if self._journal:
             self._records.stored(result)
         self._routing.result(result, origin)
+        if self.dependencies.waiters and result.task_id in self.dependencies.waiters:
+            self._released(self.dependencies.finished(result))
+
+    def depends(self, task: TaskMsg, origin: bytes | None) -> Verdict:
+        """A task with ``depends_on`` arrived: it runs, waits, or fails at once.
+
+        Failing, its caller gets ``DependencyFailedError`` (delivered here).
+        """
+        wanted = task.labels[DEPENDS]
+        if not (isinstance(wanted, list) and all(isinstance(i, str) for i in wanted)):
+            verdict = Verdict(reason=f"depends_on must be a list of task ids, not {wanted!r}")
+        else:
+            result_of = self._result_of
+            verdict = self.dependencies.arrived(task.task_id, wanted, result_of, self._ledger.holds)
+        if verdict.reason is not None:
+            why = verdict.reason
+            self._ended(task, "failed", why)
+            self._deliver(
+                error_result(task.task_id, task.labels, "DependencyFailedError", why), origin
+            )
+        return verdict
+
+    def _released(self, released: Released) -> None:
+        """A dependency finished: its waiters run, or end with its failure."""
+        for task_id in released.run:
+            if self._ledger.release_one(task_id):
+                self.wake()
+        for task_id, reason in released.fail:
+            decided = self._ledger.cancel(task_id)
+            if decided.outcome == "cancelled" and decided.task is not None:
+                labels = decided.task.labels
+                result = error_result(task_id, labels, "DependencyFailedError", reason)
+                self.cancelled(decided.task, result, decided.origin)
+
+    def _result_of(self, task_id: str) -> ResultMsg | None:
+        return self._routing.routed(task_id) or self._store.peek(task_id)
 
 
 class ResultAcks:

@@ -111,10 +111,10 @@ class Records:
             return 0, 0
         for record in found.history:
             history(record)
+        if found.results:  # before the tasks: a task may wait for another's result
+            put(found.results)
         for origin, task in found.tasks:
             submit(task, origin)
-        if found.results:
-            put(found.results)
         for reason, origin, task in found.dead:
             self.dead(task, reason, origin, journaled=True)
         return len(found.tasks), len(found.dead)

@@ -119,6 +119,11 @@ def _check_rate_limit(value: Any) -> str | None:
     return None if rate(value) is not None else 'a rate like "100/s", "30/m" or "1000/h"'
 
 
+def _check_depends_on(value: Any) -> str | None:
+    ok = isinstance(value, list) and all(isinstance(i, str) and i for i in value)
+    return None if ok else "a list of task ids (AsyncKicker.depends_on takes handles too)"
+
+
 _CHECKS = {
     "queue": _check_queue,
     "delay": _check_delay,
@@ -132,6 +137,7 @@ _CHECKS = {
     "rate_limit": _check_rate_limit,
     "rate_limit_key": _check_unique_key,  # a non-empty string
     "unique_for": _check_unique_for,
+    "depends_on": _check_depends_on,
 }
 
 

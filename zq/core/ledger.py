@@ -32,12 +32,15 @@ Rules:
 11. A cancelled task that is pending or delayed leaves at once. A leased one is marked: its
    executor is told to stop it and its result ends it as any result does; it never goes back
    to a queue (its executor lost or handing it back ends it) and takes no successor.
+12. A task held for its dependencies is delayed until ``HELD`` (never due): only
+   ``release_one`` queues it; a cancel removes it as any delayed task.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -152,13 +155,23 @@ class Ledger:
             released += 1
         return released
 
+    def release_one(self, task_id: str) -> bool:
+        """Queue a delayed or held task now (its dependencies succeeded); False if it is not."""
+        entry = self._tasks.get(task_id)
+        if entry is None or entry.due is None:
+            return False
+        entry.due = None  # (its heap item goes stale)
+        self._delayed_count -= 1
+        self._waiting.add(entry, front=False)
+        return True
+
     def next_due(self) -> float | None:
-        """When the earliest delayed task is due, or None."""
+        """When the earliest delayed task is due, or None (held ones are never due)."""
         delayed = self._delayed
         while delayed:
             due, _, entry = delayed[0]
             if entry.due == due and self._tasks.get(entry.task.task_id) is entry:
-                return due
+                return None if due == math.inf else due
             heapq.heappop(delayed)
         return None
 
