@@ -112,3 +112,29 @@ async def test_a_task_waits_for_its_dependencies_and_fails_with_them(
         assert "dependency no-such-task is unknown" in str(outcome.error)
         ran = runs(log)
         assert ran["add/2/0"] == 0 and ran["add/3/0"] == 0 and ran["add/1/0"] == 0  # never ran
+
+
+async def test_cancelling_a_workflow_s_handle_stops_its_steps(
+    workers: Callable[..., Worker], log: Path
+) -> None:
+    from zq.exceptions import TaskCancelledError
+
+    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+        workers(broker.endpoint, "-w", "1", "--max-async-tasks", "4", app=f"{APP}:broker")
+        await broker.wait_workers(1)
+        pipe = (
+            Pipeline(broker, task(broker, "numbers"))
+            .map(task(broker, "sleepy"))  # 10 items, 4 slots: 4 run, 6 wait
+            .call_next(task(broker, "total"))
+        )
+        handle = await pipe.kiq(10)
+        await broker.wait_until(lambda s: s["leased"] == 4 and s["pending"] == 6)
+        assert await handle.cancel() == "cancelling"  # some of its steps were running
+        outcome = await handle.wait_result(timeout=30)
+        assert isinstance(outcome.error, TaskCancelledError)
+        await broker.wait_until(lambda s: s["leased"] == 0 and s["pending"] == 0)
+        ran = runs(log)
+        started = [x for x in range(10) if ran[f"sleepy-start/{x}"]]
+        assert len(started) == 4 and all(ran[f"sleepy-finally/{x}"] == 1 for x in started)
+        assert not any(ran[f"sleepy-end/{x}"] for x in range(10)) and ran["total/10"] == 0
+        assert await handle.cancel() == "cancelled"  # asked again: it is

@@ -61,3 +61,15 @@ async def slow(x: int) -> int:
     await asyncio.sleep(0.02)  # the work: long enough to be mid-map when the dispatcher dies
     _log(f"slow/{x}")
     return x * x
+
+
+@broker.task
+async def sleepy(x: int) -> int:
+    """Starts, works 30 s (a cancel stops it there), ends: each logged."""
+    _log(f"sleepy-start/{x}")
+    try:
+        await asyncio.sleep(30)  # the work a cancel interrupts
+        _log(f"sleepy-end/{x}")
+    finally:
+        _log(f"sleepy-finally/{x}")
+    return x

@@ -128,3 +128,25 @@ def test_a_group_step_starts_every_member_and_a_member_pipeline_reports_to_it() 
     then = flows.after(pipe_first, err("p0", "sub broke"))
     assert [f.task_id for f in then.fail] == ["p1", "g"] and flows.groups == {}  # g: the last
     assert all(f.error is not None and f.error.message == "sub broke" for f in then.fail)
+
+
+def test_roots_lead_from_a_step_or_child_out_to_every_workflow_it_is_part_of() -> None:
+    outer = steps("seq", "group", "seq")  # handle: s2
+    then = {wf.WF: outer, wf.WF_AT: 1, wf.STEP: outer[1]}
+    inner = steps("seq", "seq")  # a member pipeline of the group: handle s1 (its own)
+    inner[-1]["l"] = {wf.GROUP: "s1", wf.GROUP_THEN: then}
+    assert wf.roots({wf.WF: outer, wf.WF_AT: 0}) == ["s2"]
+    assert wf.roots({wf.GROUP: "s1", wf.GROUP_THEN: then}) == ["s2"]  # a plain child
+    assert wf.roots({wf.WF: inner, wf.WF_AT: 0}) == ["s1", "s2"]
+    assert wf.roots({"queue": "q"}) == []
+
+
+def test_an_abandoned_workflow_moves_no_further() -> None:
+    chain = steps("seq", "map", "seq")
+    flows = wf.Workflows()
+    flows.started(step_task(chain, 0), None)
+    [expand] = flows.after(step_task(chain, 0), ok("s0")).submit
+    flows.abandon("s2")
+    assert flows.pending == {} and flows.groups == {}
+    assert flows.after(expand, ok(expand.task_id, **{wf.GROUP_SIZE: 0})) == wf.NOTHING
+    assert flows.after(step_task(chain, 1), ok("s1")) == wf.NOTHING

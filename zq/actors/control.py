@@ -19,6 +19,7 @@ from zq.actors.dispatcher_api import GetDeadLetters, PurgeDeadLetters, ReplayDea
 from zq.actors.outcomes import Outcomes
 from zq.actors.results import ResultStore
 from zq.core import labels as zq_labels
+from zq.core import workflow
 from zq.core.dependencies import HELD
 from zq.core.ledger import Lost
 from zq.core.messages import Cancel, Cancelled, CancelOutcome, TaskMsg
@@ -69,6 +70,7 @@ class Control:
         self._send = dispatcher._send
         self._now = dispatcher._now
         self._committed = dispatcher.committed
+        self._workflows = outcomes.workflows
 
     def answer(self, message: Any) -> Any:
         """The answer to one of the ``QUERIES`` asks."""
@@ -88,6 +90,9 @@ class Control:
         answers: list[CancelOutcome] = []
         tell: dict[bytes, list[str]] = {}
         for task_id in task_ids:
+            if task_id in self._workflows.pending and not self._ledger.holds(task_id):
+                answers.append(self._cancel_workflow(task_id))
+                continue
             decided = self._ledger.cancel(task_id)
             task = decided.task
             if decided.outcome == "cancelled" and task is not None:
@@ -110,6 +115,22 @@ class Control:
         for holder, ids in tell.items():
             self._send(holder, Cancel(ids))
         return answers
+
+    def _cancel_workflow(self, last: str) -> CancelOutcome:
+        """Cancel a workflow by its handle: every step and child it has in flight."""
+        ledger = self._ledger
+        members = [
+            task_id
+            for task_id in ledger.held_ids()
+            if (entry := ledger.entry(task_id)) is not None
+            and last in workflow.roots(entry.task.labels)
+        ]
+        origin = self._workflows.pending.get(last)
+        self._workflows.abandon(last)
+        outcomes = self.cancel(members)
+        result = error_result(last, {}, "TaskCancelledError", "its workflow was cancelled")
+        self._outcomes.deliver(result, origin)
+        return "cancelling" if "cancelling" in outcomes else "cancelled"
 
     def _after_commit(self, outcomes: list[CancelOutcome]) -> Any:
         """The outcomes now, or (with a journal) a future of them resolved once on disk."""

@@ -181,6 +181,10 @@ class Outcomes:
         if self.dependencies.waiters and result.task_id in self.dependencies.waiters:
             self._released(self.dependencies.finished(result))
 
+    def deliver(self, result: ResultMsg, origin: bytes | None) -> None:
+        """A result zq gives on its own (a cancelled workflow's handle)."""
+        self._deliver(result, origin)
+
     def depends(self, task: TaskMsg, origin: bytes | None) -> Verdict:
         """A task with ``depends_on`` arrived: it runs, waits, or fails at once.
 

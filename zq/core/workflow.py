@@ -77,6 +77,7 @@ class Workflows:
         self.pending: dict[str, bytes | None] = {}  # unfinished pipelines: last id -> origin
         # Groups collected or failed: a late or repeated child result must not start them again.
         self.done: Recent = Recent(100_000)
+        self.cancelled = Recent(100_000)  # workflows cancelled (their last ids)
 
     def started(self, task: TaskMsg, origin: bytes | None) -> None:
         """A step was accepted: its pipeline's last id is awaited (by ``origin``'s caller)."""
@@ -94,9 +95,20 @@ class Workflows:
 
         return known
 
+    def abandon(self, last: str) -> None:
+        """The workflow whose handle is ``last`` was cancelled: nothing of it goes on."""
+        self.pending.pop(last, None)
+        self.cancelled.add(last)
+        for step_id, group in list(self.groups.items()):
+            if last in roots(group.then):
+                del self.groups[step_id]
+                self.done.add(step_id)
+
     def after(self, task: TaskMsg, result: ResultMsg) -> Next:
         """What ``result`` (of ``task``, which has a ``LABELS`` label) leads to."""
         labels = task.labels
+        if self.cancelled and any(last in self.cancelled for last in roots(labels)):
+            return NOTHING  # its workflow was cancelled
         if GROUP in labels:  # a child (maybe the last step of a pipeline in a group)
             if WF in labels:
                 self.pending.pop(task.task_id, None)
@@ -244,6 +256,27 @@ class Recent:
 
     def __contains__(self, item: object) -> bool:
         return item in self._items
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+
+def roots(labels: dict[str, Any]) -> list[str]:
+    """The handles (last ids) of the workflows a task with these labels belongs to, inner first.
+
+    A step belongs to its pipeline; a child to the pipeline its group is a step of; a pipeline
+    that is a group's member, to the pipeline that group is in, and so on outwards.
+    """
+    found: list[str] = []
+    steps = labels.get(WF)
+    if steps is None and GROUP_THEN in labels:
+        steps = labels[GROUP_THEN][WF]
+    while steps:
+        last = steps[-1]
+        found.append(last["i"])
+        then = last["l"].get(GROUP_THEN)
+        steps = then[WF] if then else None
+    return found
 
 
 def failed(steps: list[dict[str, Any]], error: ErrorInfo | None) -> ResultMsg:
