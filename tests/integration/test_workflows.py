@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Worker
+from tests.integration.conftest import Worker, wait_for_log
 from zq import ZeroMQBroker
 from zq.kicker import AsyncKicker
 from zq.pipelines import Pipeline, group, signature
@@ -35,7 +35,7 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def test_a_thousand_fan_out_and_the_callback_gets_them_in_kick_order(
     workers: Callable[..., Worker], log: Path
 ) -> None:
-    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+    async with ZeroMQBroker("tcp://127.0.0.1:*", heartbeat_s=0.2, liveness_timeout_s=1.0) as broker:
         for _ in range(2):
             workers(broker.endpoint, "-w", "1", app=f"{APP}:broker")
         await broker.wait_workers(2)
@@ -51,7 +51,7 @@ async def test_a_thousand_fan_out_and_the_callback_gets_them_in_kick_order(
 
 
 async def test_a_group_in_a_pipeline_in_a_group(workers: Callable[..., Worker], log: Path) -> None:
-    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+    async with ZeroMQBroker("tcp://127.0.0.1:*", heartbeat_s=0.2, liveness_timeout_s=1.0) as broker:
         workers(broker.endpoint, "-w", "2", app=f"{APP}:broker")
         await broker.wait_workers(2)
         square, add, total = task(broker, "square"), task(broker, "add"), task(broker, "total")
@@ -80,7 +80,7 @@ async def test_a_task_waits_for_its_dependencies_and_fails_with_them(
 ) -> None:
     from zq.exceptions import DependencyFailedError
 
-    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+    async with ZeroMQBroker("tcp://127.0.0.1:*", heartbeat_s=0.2, liveness_timeout_s=1.0) as broker:
         workers(broker.endpoint, "-w", "1", "--queues", "default", app=f"{APP}:broker")
         await broker.wait_workers(1)
         first = await task(broker, "slow").kiq(3)  # 20 ms of work
@@ -119,7 +119,7 @@ async def test_cancelling_a_workflow_s_handle_stops_its_steps(
 ) -> None:
     from zq.exceptions import TaskCancelledError
 
-    async with ZeroMQBroker("tcp://127.0.0.1:*") as broker:
+    async with ZeroMQBroker("tcp://127.0.0.1:*", heartbeat_s=0.2, liveness_timeout_s=1.0) as broker:
         workers(broker.endpoint, "-w", "1", "--max-async-tasks", "4", app=f"{APP}:broker")
         await broker.wait_workers(1)
         pipe = (
@@ -129,6 +129,8 @@ async def test_cancelling_a_workflow_s_handle_stops_its_steps(
         )
         handle = await pipe.kiq(10)
         await broker.wait_until(lambda s: s["leased"] == 4 and s["pending"] == 6)
+        # (the 4 have started: the log says so)
+        await wait_for_log(log, lambda ran: sum(k.startswith("sleepy-start") for k in ran) == 4)
         assert await handle.cancel() == "cancelling"  # some of its steps were running
         outcome = await handle.wait_result(timeout=30)
         assert isinstance(outcome.error, TaskCancelledError)

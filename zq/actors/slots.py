@@ -38,6 +38,9 @@ def being_cancelled(exc: BaseException) -> bool:
     return current is None or current.cancelling() > 0
 
 
+MAX_EARLY = 1000  # remembered stops of tasks not found (see ``SlotPool._early``)
+
+
 class SlotPool(Generic[L]):
     """Runs ``(origin, task)`` pairs with ``run``; ``done((origin, result))`` for each."""
 
@@ -56,6 +59,9 @@ class SlotPool(Generic[L]):
         self._slots: list[asyncio.Task[None]] = []
         self._current: list[tuple[L, TaskMsg] | None] = []  # per slot: what it runs
         self._stopping: set[int] = set()  # slots whose run ``stop`` cancelled
+        # Stopped while handed to an idle slot that has not taken it yet (same wake-up): the
+        # slot ends it before it starts. (Also ids that had ended: bounded, see ``_stop``.)
+        self._early: set[str] = set()
 
     def start(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
         """Start ``size`` slots."""
@@ -89,6 +95,9 @@ class SlotPool(Generic[L]):
                 self._stopping.add(index)
                 self._slots[index].cancel()
                 return True
+        if len(self._early) >= MAX_EARLY:  # ids of tasks that had ended: forget them
+            self._early.clear()
+        self._early.add(task_id)  # maybe handed to an idle slot in this very wake-up
         return False
 
     def cancel(self) -> list[tuple[L, TaskMsg]]:
@@ -115,6 +124,10 @@ class SlotPool(Generic[L]):
                 waiter: asyncio.Future[tuple[L, TaskMsg]] = loop.create_future()
                 idle.append(waiter)
                 origin, task = await waiter
+                if self._early and task.task_id in self._early:
+                    self._early.discard(task.task_id)
+                    done((origin, cancelled(task, "cancelled before it started")))
+                    continue
             self.running += 1
             if self.running == 1 and self.on_busy is not None:
                 self.on_busy(True)
