@@ -16,3 +16,9 @@ if os.environ.get("ZQ_BENCH_MIDDLEWARE"):
 @broker.task
 async def noop() -> None:
     return None
+
+
+@broker.task
+async def step(value: int | None = None) -> int:
+    """A pipeline's no-op step: one more than what it was given (``bench/workflows.py``)."""
+    return (value or 0) + 1
