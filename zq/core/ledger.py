@@ -50,6 +50,7 @@ from zq.core.messages import TaskMsg
 from zq.core.pending import Entry as _Entry
 from zq.core.pending import ExecutorState as _Executor
 from zq.core.pending import Pending
+from zq.core.workflow import BUILT_IN
 from zq.exceptions import RemoteProtocolError
 
 SUSPECT_AFTER = 2  # deliveries lost with their executor before a task is quarantined
@@ -210,7 +211,8 @@ class Ledger:
             raise RemoteProtocolError(f"negative credit {credit} in hello")
         if peer in self._executors:
             return False
-        self._executors[peer] = _Executor(peer, frozenset(tasks), frozenset(queues), credit)
+        names = frozenset(tasks) | BUILT_IN  # every executor runs zq's own (workflows)
+        self._executors[peer] = _Executor(peer, names, frozenset(queues), credit)
         return True
 
     def grant(self, peer: bytes, amount: int) -> None:

@@ -41,7 +41,7 @@ STEP = "_zq_step"  # an expand or collect task's step
 EXPAND = "zq.workflow:expand"  # built-in tasks every worker runs
 COLLECT = "zq.workflow:collect"
 START = "zq.workflow:start"  # a group kicked on its own begins with this no-op step
-BUILT_IN = (EXPAND, COLLECT, START)
+BUILT_IN = frozenset({EXPAND, COLLECT, START})
 LABELS = frozenset({WF, GROUP})  # a result with one of these may move a workflow on
 
 

@@ -175,8 +175,12 @@ class Receiver:
     # --- the pipeline ---------------------------------------------------------------------
 
     def task_names(self) -> list[str]:
-        """The names of the broker's registered tasks, and zq's built-in ones (``TaskRunner``)."""
-        return [*self.broker.get_all_tasks(), *workflow.BUILT_IN]
+        """The names of the broker's registered tasks (``TaskRunner``).
+
+        zq's built-in ones (``zq.core.workflow.BUILT_IN``) are not said: every executor runs
+        them, and the dispatcher knows it.
+        """
+        return list(self.broker.get_all_tasks())
 
     async def run(self, task: TaskMsg, port: TaskPort | None = None) -> ResultMsg:
         """Run one task to a result; never raises for the task's own failure.
