@@ -26,10 +26,16 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.integration.app_tasks:broker"
 
 
-def free_address() -> str:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+        port: int = s.getsockname()[1]
+        return port
+
+
+def free_address() -> str:
+    return f"tcp://127.0.0.1:{free_port()}"
 
 
 class Worker:

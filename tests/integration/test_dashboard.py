@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import ROOT, Worker
+from tests.integration.conftest import ROOT, Worker, free_port
 from zq import AsyncTaskiqTask, ZeroMQBroker
 from zq.kicker import AsyncKicker
 
@@ -35,13 +34,6 @@ FLAGS = [  # as root, offline: no sandbox, nothing fetched in the background
 
 async def kiq(broker: ZeroMQBroker, name: str, *args: Any, **labels: Any) -> AsyncTaskiqTask[Any]:
     return await AsyncKicker(f"{APP}:{name}", broker, labels).kiq(*args)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def serve_dashboard(address: str) -> AsyncIterator[str]:

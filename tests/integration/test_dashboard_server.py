@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
+from tests.integration.conftest import free_address
 from zq import ZeroMQBroker
 from zq.cli.commands import main
 from zq.cli.dashboard.server import Dashboard
@@ -45,9 +45,7 @@ async def test_with_a_token_a_request_needs_it_once_then_its_cookie(
 
 
 async def test_no_dispatcher_is_a_page_that_says_where_it_looked() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        nobody = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    nobody = free_address()
     client = await client_of(Dashboard(nobody, timeout_s=1.0))
     try:
         response = await client.get("/")

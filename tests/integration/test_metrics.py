@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Worker
+from tests.integration.conftest import Worker, free_port
 from zq import ZeroMQBroker
 from zq.kicker import AsyncKicker
 from zq.middlewares import PrometheusMiddleware
 
 APP = "tests.integration.app_tasks"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def scrape(port: int) -> dict[str, float]:

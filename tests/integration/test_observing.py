@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import ROOT, Worker
+from tests.integration.conftest import ROOT, Worker, free_address
 from zq import AsyncTaskiqTask, ZeroMQBroker
 from zq.kicker import AsyncKicker
 
@@ -35,13 +35,6 @@ async def zq(*args: str) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def test_zq_status_shows_what_the_dispatcher_holds(
@@ -105,7 +98,7 @@ async def test_zq_status_shows_what_the_dispatcher_holds(
         assert code == 0 and out.count(CLEAR) == 3  # drawn three times, in place
         await broker.cancel_many([h.task_id for h in held])  # else the stop waits for them
 
-    nobody = f"tcp://127.0.0.1:{free_port()}"
+    nobody = free_address()
     code, out, err = await zq("status", "--connect", nobody, "--timeout", "1")
     assert code == 2 and not out
     assert f"no zq dispatcher answered at {nobody}" in err

@@ -10,22 +10,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import aiohttp
 
-from tests.integration.conftest import ROOT, free_address, read_log
+from tests.integration.conftest import ROOT, free_address, free_port, read_log
 
 PROCESSES = 3
 REQUESTS = 3000  # at most; the stream stops once the deploy is done
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def start_service(port: int, env: dict[str, str]) -> asyncio.subprocess.Process:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Worker, wait_for_log
+from tests.integration.conftest import Worker, read_log, wait_for_log
 from zq import ZeroMQBroker
+from zq.exceptions import DependencyFailedError, TaskCancelledError
 from zq.kicker import AsyncKicker
 from zq.pipelines import Pipeline, group, signature
 
@@ -22,7 +24,20 @@ def task(broker: ZeroMQBroker, name: str) -> AsyncKicker[Any, Any]:
 
 
 def runs(log: Path) -> Counter[str]:
-    return Counter(line.split()[0] for line in log.read_text().splitlines())
+    return read_log(log)[0]
+
+
+@contextlib.asynccontextmanager
+async def served(
+    workers: Callable[..., Worker], *options: str, hosts: int = 1, processes: int = 1
+) -> AsyncIterator[ZeroMQBroker]:
+    """A dispatcher (the workers' heartbeat settings) and ``hosts`` worker hosts, joined."""
+    settings: dict[str, Any] = {"heartbeat_s": 0.2, "liveness_timeout_s": 1.0}
+    async with ZeroMQBroker("tcp://127.0.0.1:*", **settings) as broker:
+        for _ in range(hosts):
+            workers(broker.endpoint, "-w", str(processes), *options, app=f"{APP}:broker")
+        await broker.wait_workers(hosts * processes)
+        yield broker
 
 
 @pytest.fixture
@@ -35,25 +50,20 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def test_a_thousand_fan_out_and_the_callback_gets_them_in_kick_order(
     workers: Callable[..., Worker], log: Path
 ) -> None:
-    async with ZeroMQBroker("tcp://127.0.0.1:*", heartbeat_s=0.2, liveness_timeout_s=1.0) as broker:
-        for _ in range(2):
-            workers(broker.endpoint, "-w", "1", app=f"{APP}:broker")
-        await broker.wait_workers(2)
+    async with served(workers, hosts=2) as broker:
         members = [signature(task(broker, "square"), i) for i in range(1000)]
         chord = group(broker, members).call_next(task(broker, "gathered"))
         result = await (await chord.kiq()).wait_result(timeout=60)
         assert result.return_value == [i * i for i in range(1000)]
         ran = runs(log)
         assert all(ran[f"square/{i}"] == 1 for i in range(1000)) and ran["gathered/1000"] == 1
-        pids = {line.split()[1] for line in log.read_text().splitlines()}
+        pids = read_log(log)[1]
         print(f"FIGURES fan-out: 1000 members on {len(pids)} worker processes")
         assert len(pids) == 2  # both workers took part
 
 
 async def test_a_group_in_a_pipeline_in_a_group(workers: Callable[..., Worker], log: Path) -> None:
-    async with ZeroMQBroker("tcp://127.0.0.1:*", heartbeat_s=0.2, liveness_timeout_s=1.0) as broker:
-        workers(broker.endpoint, "-w", "2", app=f"{APP}:broker")
-        await broker.wait_workers(2)
+    async with served(workers, processes=2) as broker:
         square, add, total = task(broker, "square"), task(broker, "add"), task(broker, "total")
         inner = (
             Pipeline(broker)
@@ -78,11 +88,7 @@ async def test_a_group_in_a_pipeline_in_a_group(workers: Callable[..., Worker], 
 async def test_a_task_waits_for_its_dependencies_and_fails_with_them(
     workers: Callable[..., Worker], log: Path
 ) -> None:
-    from zq.exceptions import DependencyFailedError
-
-    async with ZeroMQBroker("tcp://127.0.0.1:*", heartbeat_s=0.2, liveness_timeout_s=1.0) as broker:
-        workers(broker.endpoint, "-w", "1", "--queues", "default", app=f"{APP}:broker")
-        await broker.wait_workers(1)
+    async with served(workers, "--queues", "default") as broker:
         first = await task(broker, "slow").kiq(3)  # 20 ms of work
         second = await task(broker, "slow").kiq(4)
         after = await task(broker, "add").depends_on(first, second).kiq(1, y=2)
@@ -117,11 +123,7 @@ async def test_a_task_waits_for_its_dependencies_and_fails_with_them(
 async def test_cancelling_a_workflow_s_handle_stops_its_steps(
     workers: Callable[..., Worker], log: Path
 ) -> None:
-    from zq.exceptions import TaskCancelledError
-
-    async with ZeroMQBroker("tcp://127.0.0.1:*", heartbeat_s=0.2, liveness_timeout_s=1.0) as broker:
-        workers(broker.endpoint, "-w", "1", "--max-async-tasks", "4", app=f"{APP}:broker")
-        await broker.wait_workers(1)
+    async with served(workers, "--max-async-tasks", "4") as broker:
         pipe = (
             Pipeline(broker, task(broker, "numbers"))
             .map(task(broker, "sleepy"))  # 10 items, 4 slots: 4 run, 6 wait

@@ -39,6 +39,8 @@ from zq.transport.sockets import AddressLock, SocketConfig, router
 
 log = logging.getLogger("zq.dispatcher")
 
+ROLE_NAMES = {KEY_PRODUCER: "a producer", KEY_OBSERVER: "an observer"}  # the narrow key roles
+
 
 class Gate:
     """The dispatcher's door: authenticates connections (CURVE) and checks what peers send.
@@ -256,7 +258,7 @@ class Gate:
         self.stats.refused += 1
         kind = type(message).__name__
         if isinstance(message, Hello):
-            named = {KEY_PRODUCER: "a producer", KEY_OBSERVER: "an observer"}.get(user)
+            named = ROLE_NAMES.get(user)
             why = (
                 f"this key is allowed as {named} only"
                 if named is not None
@@ -264,7 +266,7 @@ class Gate:
             )
             self._send(peer, Refuse(f"{why}: it may not run tasks"))
         elif isinstance(message, Query):  # an action from a read-only key: say why, at once
-            role = {KEY_PRODUCER: "a producer", KEY_OBSERVER: "an observer"}.get(user, repr(user))
+            role = ROLE_NAMES.get(user, repr(user))
             why = f"refused: this key is allowed as {role} only, which may not {message.what!r}"
             self._send(peer, Answer(message.ref, None, why))
         if worth_logging(self.stats.refused):

@@ -213,7 +213,7 @@ class Inspection:
         if kept is None:
             letter = self._dispatcher.records.dead_letters.get(task_id)
             return None if letter is None else self._letter(letter)
-        rec = dict(kept) if isinstance(kept, dict) else self.record(kept)
+        rec = self._as_record(kept)
         if not args:
             rec["args"] = None
         return rec
@@ -232,12 +232,16 @@ class Inspection:
             task_state = hist.state_of(kept)
             if (state and task_state != state) or (name and task_name != name):
                 continue
-            rec = dict(kept) if isinstance(kept, dict) else self.record(kept)
+            rec = self._as_record(kept)
             if since is not None and (rec["finished_at"] or 0) < since:
                 break  # newest first: the rest finished earlier
             rec["args"] = None
             found.append(rec)
         return found
+
+    def _as_record(self, kept: Raw | Record) -> Record:
+        """A kept entry as a fresh record (one from the journal is one already)."""
+        return dict(kept) if isinstance(kept, dict) else self.record(kept)
 
     def _rates(self, now: float) -> tuple[float, float]:
         """Tasks submitted and completed per second over the last minute (or since start)."""

@@ -17,6 +17,7 @@ from zq.actors.records import Records
 from zq.actors.results import ResultStore
 from zq.actors.routing import Routing
 from zq.actors.standby import Standby
+from zq.core import labels as zq_labels
 from zq.core import workflow
 from zq.core.dependencies import LABEL as DEPENDS
 from zq.core.dependencies import Dependencies, Released, Verdict
@@ -92,7 +93,7 @@ class Outcomes:
             if is_zq_error(error, TaskRejectedError):
                 reason = f"rejected by the task: {error.message}"
                 self.dead(entry.task, reason, done.origin, ended=False)
-        self._deliver(result, done.origin)
+        self.deliver(result, done.origin)
         labels = entry.task.labels
         if labels and not workflow.LABELS.isdisjoint(labels):  # a pipeline's step: what next
             self._next(self.workflows.after(entry.task, result))
@@ -109,7 +110,7 @@ class Outcomes:
         for task in then.submit:
             self.submit(task, None)
         for result in then.fail:
-            self._deliver(result, None)
+            self.deliver(result, None)
 
     def _ended(self, task: TaskMsg, state: str, why: str) -> None:
         """A task that ended without a run of its own (dead-lettered, cancelled): its history."""
@@ -152,14 +153,14 @@ class Outcomes:
         self._executions.dropped(task.task_id)
         if self._journal:
             self._records.finished(task.task_id)
-        self._deliver(result, origin)
+        self.deliver(result, origin)
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """A task the ledger gave up on: dead-lettered, and its caller gets the error."""
         task = letter.task
         self.dead(task, letter.reason, letter.origin)
         result = error_result(task.task_id, task.labels, letter.error, letter.reason)
-        self._deliver(result, letter.origin)
+        self.deliver(result, letter.origin)
 
     def _count_again(self, result: ResultMsg) -> None:
         again = self._executions.again(result.task_id, result.run)
@@ -174,16 +175,13 @@ class Outcomes:
         result = self._routing.routed(task_id) or self._store.peek(task_id)
         return None if result is None else result.run
 
-    def _deliver(self, result: ResultMsg, origin: bytes | None) -> None:
+    def deliver(self, result: ResultMsg, origin: bytes | None) -> None:
+        """A task's result to whoever waits for it (its submitter, watchers, the journal)."""
         if self._journal:
             self._records.stored(result)
         self._routing.result(result, origin)
         if self.dependencies.waiters and result.task_id in self.dependencies.waiters:
             self._released(self.dependencies.finished(result))
-
-    def deliver(self, result: ResultMsg, origin: bytes | None) -> None:
-        """A result zq gives on its own (a cancelled workflow's handle)."""
-        self._deliver(result, origin)
 
     def depends(self, task: TaskMsg, origin: bytes | None) -> Verdict:
         """A task with ``depends_on`` arrived: it runs, waits, or fails at once.
@@ -191,15 +189,15 @@ class Outcomes:
         Failing, its caller gets ``DependencyFailedError`` (delivered here).
         """
         wanted = task.labels[DEPENDS]
-        if not (isinstance(wanted, list) and all(isinstance(i, str) for i in wanted)):
-            verdict = Verdict(reason=f"depends_on must be a list of task ids, not {wanted!r}")
+        if (expected := zq_labels.problem(DEPENDS, wanted)) is not None:  # (from a peer)
+            verdict = Verdict(reason=f"label 'depends_on' must be {expected}, not {wanted!r}")
         else:
             result_of = self._result_of
             verdict = self.dependencies.arrived(task.task_id, wanted, result_of, self._ledger.holds)
         if verdict.reason is not None:
             why = verdict.reason
             self._ended(task, "failed", why)
-            self._deliver(
+            self.deliver(
                 error_result(task.task_id, task.labels, "DependencyFailedError", why), origin
             )
         return verdict

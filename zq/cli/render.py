@@ -19,22 +19,10 @@ def status(answer: dict[str, Any]) -> str:
         "",
         f"workers: {len(answer['workers'])}",
     ]
-    rows = [["HOST", "PID", "QUEUES", "BUSY/SLOTS", "RAN", "LAST SEEN"]]
-    for w in answer["workers"]:
-        queues = ",".join(w["queues"]) or "*"
-        seen = f"{w['last_seen_s']:.1f}s ago"
-        rows.append(
-            [w["host"], str(w["pid"]), queues, f"{w['busy']}/{w['slots']}", str(w["ran"]), seen]
-        )
+    rows = [[h.upper() for h in WORKER_COLUMNS], *worker_rows(answer["workers"])]
     lines += table(rows) if answer["workers"] else ["  (none connected)"]
     lines += ["", f"queues: {len(answer['queues'])}"]
-    rows = [["QUEUE", "PENDING", "BY PRIORITY", "DELAYED", "RUNNING"]]
-    for name, q in sorted(answer["queues"].items()):
-        levels = q["pending"]
-        by = ", ".join(f"{p}: {n}" for p, n in sorted(levels.items(), key=lambda i: -int(i[0])))
-        rows.append(
-            [name, str(sum(levels.values())), by or "-", str(q["delayed"]), str(q["running"])]
-        )
+    rows = [[h.upper() for h in QUEUE_COLUMNS], *queue_rows(answer["queues"])]
     lines += table(rows) if answer["queues"] else ["  (no task held)"]
     lines += [
         "",
@@ -44,6 +32,30 @@ def status(answer: dict[str, Any]) -> str:
         f"{rates['completed_per_s']:g} completed/s",
     ]
     return "\n".join(lines)
+
+
+WORKER_COLUMNS = ("host", "pid", "queues", "busy/slots", "ran", "last seen")
+QUEUE_COLUMNS = ("queue", "pending", "by priority", "delayed", "running")
+
+
+def worker_rows(workers: list[dict[str, Any]]) -> list[list[str]]:
+    """The workers of a status, a row of text each (``zq status``, the dashboard)."""
+    return [
+        [w["host"], str(w["pid"]), ",".join(w["queues"]) or "*", f"{w['busy']}/{w['slots']}",
+         str(w["ran"]), f"{w['last_seen_s']:.1f}s ago"]
+        for w in workers
+    ]  # fmt: skip
+
+
+def queue_rows(queues: dict[str, Any]) -> list[list[str]]:
+    """The queues of a status, by name, a row of text each: pending by priority (highest first)."""
+    rows = []
+    for name, q in sorted(queues.items()):
+        levels = q["pending"]
+        by = ", ".join(f"{p}: {n}" for p, n in sorted(levels.items(), key=lambda i: -int(i[0])))
+        pending = str(sum(levels.values()))
+        rows.append([name, pending, by or "-", str(q["delayed"]), str(q["running"])])
+    return rows
 
 
 def task(rec: dict[str, Any], serializer: TaskiqSerializer | None = None) -> str:

@@ -148,7 +148,7 @@ class Ledger:
         released = 0
         while delayed and delayed[0][0] <= now:
             due, _, entry = heapq.heappop(delayed)
-            if entry.due != due or self._tasks.get(entry.task.task_id) is not entry:
+            if not self._live(due, entry):
                 continue  # stale: completed or replaced meanwhile
             entry.due = None
             self._delayed_count -= 1
@@ -171,7 +171,7 @@ class Ledger:
         delayed = self._delayed
         while delayed:
             due, _, entry = delayed[0]
-            if entry.due == due and self._tasks.get(entry.task.task_id) is entry:
+            if self._live(due, entry):
                 return None if due == math.inf else due
             heapq.heappop(delayed)
         return None
@@ -380,6 +380,10 @@ class Ledger:
 
     # --- helpers --------------------------------------------------------------------------
 
+    def _live(self, due: float, entry: _Entry) -> bool:
+        """Whether a delayed heap item is still the task's (not completed, replaced, released)."""
+        return entry.due == due and self._tasks.get(entry.task.task_id) is entry
+
     def _place(self, entry: _Entry, due: float | None) -> None:
         if due is None:
             self._waiting.add(entry, front=False)
@@ -466,7 +470,7 @@ class Ledger:
             return found.setdefault(queue, {"pending": {}, "delayed": 0, "running": 0})
 
         for due, _, entry in self._delayed:
-            if entry.due == due and self._tasks.get(entry.task.task_id) is entry:
+            if self._live(due, entry):
                 of(entry.task.queue)["delayed"] += 1
         for executor in self._executors.values():
             for entry in executor.leases.values():

@@ -228,8 +228,8 @@ class Pending:
         """Pending tasks by queue, then by priority (the quarantine's under their queue)."""
         found: dict[str, dict[int, int]] = {}
         for key, queue in self.queues.items():
-            levels = found.setdefault(key[0], {})
-            levels[_priority(key)] = levels.get(_priority(key), 0) + len(queue)
+            levels, level = found.setdefault(key[0], {}), _priority(key)
+            levels[level] = levels.get(level, 0) + len(queue)
         for entry in self.quarantine:
             levels = found.setdefault(entry.task.queue, {})
             level = zq_labels.priority(entry.task.labels) if entry.task.labels else 0

@@ -75,16 +75,8 @@ def overview(status: dict[str, Any]) -> str:
         f"<p>dispatcher <code>{e(d['address'])}</code>, pid {e(d['pid'])} on {e(d['host'])}, "
         f"up {e(render.age(d['uptime_s']))}; journal {e(d['journal'] or 'none')}</p>"
     )
-    workers = table(
-        ["host", "pid", "queues", "busy/slots", "ran", "last seen"],
-        worker_rows(status["workers"]),
-        live="workers",
-    )
-    queues = table(
-        ["queue", "pending", "by priority", "delayed", "running"],
-        queue_rows(status["queues"]),
-        live="queues",
-    )
+    workers = table(render.WORKER_COLUMNS, worker_rows(status["workers"]), live="workers")
+    queues = table(render.QUEUE_COLUMNS, queue_rows(status["queues"]), live="queues")
     return (
         f"{about}<div class=figures>{figures}</div>{chart}"
         f"<h2>Workers</h2>{workers}<h2>Queues</h2>{queues}"
@@ -92,23 +84,13 @@ def overview(status: dict[str, Any]) -> str:
 
 
 def worker_rows(workers: list[dict[str, Any]]) -> list[list[str]]:
-    """The workers table's rows (the script builds the same ones from pushed statuses)."""
-    return [
-        [e(w["host"]), e(w["pid"]), e(",".join(w["queues"]) or "*"),
-         f"{e(w['busy'])}/{e(w['slots'])}", e(w["ran"]), f"{e(w['last_seen_s'])} s ago"]
-        for w in workers
-    ]  # fmt: skip
+    """The workers table's rows, escaped (the live stream sends the same)."""
+    return [[e(cell) for cell in row] for row in render.worker_rows(workers)]
 
 
 def queue_rows(queues: dict[str, Any]) -> list[list[str]]:
-    """The queues table's rows."""
-    rows = []
-    for name, q in sorted(queues.items()):
-        levels = q["pending"]
-        by = ", ".join(f"{p}: {n}" for p, n in sorted(levels.items(), key=lambda i: -int(i[0])))
-        pending = sum(levels.values())
-        rows.append([e(name), e(pending), e(by or "-"), e(q["delayed"]), e(q["running"])])
-    return rows
+    """The queues table's rows, escaped."""
+    return [[e(cell) for cell in row] for row in render.queue_rows(queues)]
 
 
 def task_list(found: list[dict[str, Any]], query: dict[str, str]) -> str:
