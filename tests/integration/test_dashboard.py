@@ -50,7 +50,12 @@ async def serve_dashboard(address: str) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        await process.wait()
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:  # (a failure shows its own error, not the suite's timeout)
+            process.kill()
+            await process.wait()
+            raise AssertionError("zq dashboard did not stop within 15 s of SIGTERM") from None
 
 
 @pytest.fixture

@@ -72,4 +72,6 @@ def dashboard(**options: Any) -> None:
         where = f"http://{host}:{options['port']}/"
         click.echo(f"zq dashboard of {broker.address} running on {where}", err=True)
 
-    web.run_app(board.app(), host=host, port=options["port"], print=ready)
+    # Live pages hold a stream open for as long as they are shown: on SIGTERM, close them
+    # after a second instead of aiohttp's default minute.
+    web.run_app(board.app(), host=host, port=options["port"], print=ready, shutdown_timeout=1.0)
