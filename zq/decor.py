@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from zq.kicker import AsyncKicker, portable_labels, send
+from zq.streams import hold
 from zq.task import AsyncTaskiqTask
 
 if TYPE_CHECKING:
@@ -35,6 +36,10 @@ class AsyncTaskiqDecoratedTask(Generic[_Params, _ReturnType]):
         self.labels = labels
         self.return_type = return_type
         self.is_async = inspect.iscoroutinefunction(original_func)
+        # A generator: its items stream to the caller (zq.streams), kept for kiq()'s handle.
+        self.streams = inspect.isasyncgenfunction(original_func) or inspect.isgeneratorfunction(
+            original_func
+        )
         self._wire_labels = portable_labels(labels)
         self.__name__ = getattr(original_func, "__name__", task_name)
         self.__qualname__ = getattr(original_func, "__qualname__", task_name)
@@ -69,9 +74,12 @@ class AsyncTaskiqDecoratedTask(Generic[_Params, _ReturnType]):
             wire_labels=self._wire_labels,
             admitted=admission,
         )
-        return AsyncTaskiqTask(
+        handle: AsyncTaskiqTask[_ReturnType] = AsyncTaskiqTask(
             task_id, broker.result_backend, self.return_type, kicked=True, broker=broker
         )
+        if self.streams:
+            hold(broker, task_id, handle)
+        return handle
 
     def kicker(self) -> AsyncKicker[_Params, _ReturnType]:
         """A kicker, to set labels, a task id or another broker for one kick."""

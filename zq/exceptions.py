@@ -202,3 +202,12 @@ class ResultExpiredError(ResultGetError):
     Results that no handle holds expire after ``result_ttl_s`` and beyond ``max_results``;
     a handle returned by ``kiq()`` keeps its task's result for as long as it lives.
     """
+
+
+class StreamLostError(ZQError):
+    """Items of a generator task's stream were dropped before ``stream()`` was called.
+
+    A stream's items are kept for the handle ``kiq()`` returned while it lives; items of a
+    task nobody holds a handle for, or whose result was awaited without ``stream()``, are
+    dropped so that the task never waits for a reader.
+    """

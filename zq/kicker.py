@@ -14,6 +14,7 @@ from zq.core.codec import portable
 from zq.core.messages import TaskMsg
 from zq.exceptions import SendTaskError
 from zq.message import TaskiqMessage
+from zq.streams import hold
 from zq.task import AsyncTaskiqTask
 
 if TYPE_CHECKING:
@@ -244,9 +245,13 @@ class AsyncKicker(Generic[_Params, _ReturnType]):
             kwargs,
             admitted=admission,
         )
-        return AsyncTaskiqTask(
+        handle: AsyncTaskiqTask[_ReturnType] = AsyncTaskiqTask(
             task_id, broker.result_backend, self.return_type, kicked=True, broker=broker
         )
+        found = broker.find_task(self.task_name)
+        if found is not None and getattr(found, "streams", False):  # a generator (zq.streams)
+            hold(broker, task_id, handle)
+        return handle
 
     async def schedule_by_cron(
         self,

@@ -10,6 +10,7 @@ from zq.core.casting import cast_result
 from zq.exceptions import ResultGetError, ResultIsReadyError, TaskiqResultTimeoutError
 from zq.result import TaskiqResult
 from zq.result_backends.embedded import EmbeddedResultBackend, failed_save
+from zq.streams import TaskStream
 
 if TYPE_CHECKING:
     from zq.abc.broker import AsyncBroker
@@ -27,7 +28,7 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
     result.
     """
 
-    __slots__ = ("broker", "kicked_here", "result_backend", "return_type", "task_id")
+    __slots__ = ("__weakref__", "broker", "kicked_here", "result_backend", "return_type", "task_id")
 
     def __init__(
         self,
@@ -124,6 +125,14 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
         except TimeoutError:
             raise TaskiqResultTimeoutError(timeout=timeout) from None
         return await self.get_result(with_logs=with_logs)
+
+    def stream(self) -> TaskStream[Any]:
+        """The items of a generator task, as it yields them (a zq extension; ``zq.streams``).
+
+        ``async for item in handle.stream(): ...`` ends when the task does, and raises its
+        error if it failed; the stream's ``result`` is then the task's result.
+        """
+        return TaskStream(self)
 
     def _cast(self, result: TaskiqResult[Any]) -> TaskiqResult[_ReturnType]:
         if not isinstance(result, TaskiqResult):  # a backend written for taskiq returns its own

@@ -100,6 +100,18 @@ class Actor:
         if waker is not None and not waker.done():
             waker.set_result(None)
 
+    def tell_or_drop(self, message: Any) -> bool:
+        """Post ``message`` if the actor runs and has room; whether it was posted.
+
+        For messages whose loss the sender recovers from on its own (a stream reader's
+        position, which the writer asks for again).
+        """
+        try:
+            self.tell_nowait(message)
+        except (WouldBlock, ActorDeadError):
+            return False
+        return True
+
     async def tell(self, message: Any) -> None:
         """Post ``message``, waiting for room in the mailbox if it is full."""
         while len(self._mailbox) >= self.mailbox_size and not self._dead:

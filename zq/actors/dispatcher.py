@@ -59,9 +59,11 @@ from zq.core.messages import (
     Handoff,
     Heartbeat,
     Hello,
+    Items,
     Message,
     Progress,
     Query,
+    Read,
     Rejoin,
     Resubmit,
     ResultMsg,
@@ -128,14 +130,17 @@ class Dispatcher(LocalProducer, Actor):
         self._channel: Channel | None = None
         self._ledger = Ledger(delivery_limit)
         self._liveness: Liveness[bytes] = Liveness(heartbeat_s, liveness_timeout_s)
-        self._routing = Routing(results)
+        self._routing = routing = Routing(results)
+        ledger = self._ledger
         # One handler per message type a peer may send (the gate checked the role already).
         self._handlers: dict[type, Callable[[bytes, Any], None]] = {
             Results: self._results_from,
             Submit: lambda peer, message: self._producers.submitted(peer, message, self._submit),
             Resubmit: lambda peer, msg: self._producers.submitted(peer, msg, self._submit),
             Ack: self._acked,
-            Progress: self._progressed,
+            Progress: lambda _peer, msg: routing.progressed(msg.items, ledger.origin_of),
+            Items: lambda peer, msg: routing.items(peer, msg.items, ledger.route_of),
+            Read: lambda _peer, msg: routing.read(msg.acks, ledger.route_of, self._send),
             Fetch: lambda peer, message: self._fetch(peer, message.task_ids),
             Credit: self._credited,
             Heartbeat: lambda _peer, _message: None,  # any message is a sign of life
@@ -235,6 +240,8 @@ class Dispatcher(LocalProducer, Actor):
             self._dirty = self._delays.fired() or self._dirty
         elif type(message) is FetchResults:
             self._fetch(None, message.task_ids)
+        elif type(message) is Read:  # this process's reader of streams (zq.core.streams)
+            self._handlers[Read](b"", message)
         elif type(message) is list:  # adopt(): tasks of this process a submitter held
             for task in message:
                 self._submit(task, None)
@@ -311,13 +318,6 @@ class Dispatcher(LocalProducer, Actor):
 
     def _acked(self, peer: bytes, message: Ack) -> None:
         self.stats.acked += sum(self._ledger.ack(peer, task_id) for task_id in message.task_ids)
-
-    def _progressed(self, _peer: bytes, message: Progress) -> None:
-        origin_of = self._ledger.origin_of
-        for item in message.items:
-            known, origin = origin_of(item[0])
-            if known:
-                self._routing.progress(item, origin)
 
     def _credited(self, peer: bytes, message: Credit) -> None:
         self._ledger.grant(peer, message.amount)

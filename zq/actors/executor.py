@@ -45,8 +45,10 @@ from zq.core.messages import (
     Forward,
     Heartbeat,
     Hello,
+    Items,
     Message,
     Progress,
+    Read,
     Refuse,
     Rejoin,
     ResultMsg,
@@ -70,7 +72,7 @@ class _Tick:
 
 @dataclass(slots=True, frozen=True)
 class _Side:
-    """Something a running task sends its dispatcher: a kick, progress or an ack."""
+    """Something a running task sends its dispatcher: a kick, an item, progress, an ack."""
 
     link: Link
     kind: str
@@ -141,6 +143,7 @@ class Executor(Actor):
             Busy: lambda link, message: link.deferred.extend(message.tasks),
             Cancel: lambda _link, message: self.pool.stop(message.task_ids),
             Cancelled: lambda link, message: link.cancel_answered(message),
+            Read: lambda link, message: link.read(message.acks),
             Farewell: lambda link, _message: self.credit.farewell(link.account),
             Forward: self._forwarded,
             Welcome: self._welcomed,
@@ -162,6 +165,8 @@ class Executor(Actor):
         self._drained = asyncio.Event()
         self._joined = asyncio.Event()
         self.receiver.startup()
+        if self.results is not None:
+            self.results.streams.report = lambda acks: self.tell_or_drop(Read(acks))
         for n, address in enumerate(self.addresses):
             link = self.link_class(n, address, self, self.credit.open())
             link.heartbeat_s = self.heartbeat_s
@@ -250,15 +255,11 @@ class Executor(Actor):
             self.credit.finished(link.account)
             self.tasks_run += 1
         elif type(message) is _Side:
-            link = message.link
-            if message.kind == "submit":
-                link.submits.append(message.value)
-            elif message.kind == "progress":
-                link.progress.append(message.value)
-            elif message.kind == "cancel":  # a task's broker.cancel: answered by Cancelled
-                self._send(link, link.cancel(*message.value))
-            else:
-                link.acks.append(message.value)
+            self._side(message)
+        elif type(message) is Read:  # readers in this process (a task reads a stream)
+            for link in self._links:
+                if link.joined:
+                    self._send(link, message)
         elif type(message) is _Tick:
             self._tick()
             self.send_after(min(0.2, self.heartbeat_s / 2), _Tick())
@@ -275,6 +276,13 @@ class Executor(Actor):
                 self._cancel_slots()
         else:
             super().receive(message)
+
+    def _side(self, message: _Side) -> None:
+        link = message.link
+        if message.kind == "cancel":  # a task's broker.cancel: answered by Cancelled
+            self._send(link, link.cancel(*message.value))
+        else:  # out with the next batch: the link's submits, items, progress or acks
+            getattr(link, message.kind).append(message.value)
 
     def poll_io(self) -> bool:
         more = False
@@ -408,6 +416,8 @@ class Executor(Actor):
                 self._renew(link, f"silent for {silent:.1f}s")
             elif liveness.quiet_for(link.index, now) >= link.heartbeat_s:  # this link's rhythm
                 self._send(link, Heartbeat())
+            if link.streams:
+                link.resend_streams(now)
 
     def after_batch(self) -> None:
         if self.pool.forked:  # a forked copy of this process must send nothing (zq.worker)
@@ -421,6 +431,9 @@ class Executor(Actor):
             if link.progress:
                 self._send(link, Progress(link.progress))
                 link.progress = []
+            if link.items:
+                self._send(link, Items(link.items))
+                link.items = []
             if link.acks:
                 self._send(link, Ack(link.acks))
                 link.acks = []

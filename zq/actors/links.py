@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
+from zq.actors.streams import StreamWriter
 from zq.core import codec
 from zq.core.credit import Account
 from zq.core.messages import (
@@ -28,6 +29,7 @@ from zq.core.messages import (
     Cancel,
     Cancelled,
     CancelOutcome,
+    Items,
     Message,
     Progress,
     ResultMsg,
@@ -61,6 +63,8 @@ class Link:
         self.submits: list[TaskMsg] = []  # kicked by tasks: sent before the next Results
         self.deferred: list[TaskMsg] = []  # handed back by a full dispatcher: sent on the tick
         self.progress: list[tuple[str, bytes]] = []
+        self.items: list[tuple[str, int, bytes]] = []  # streamed by generator tasks
+        self.streams: dict[str, StreamWriter] = {}  # of tasks this dispatcher leased
         self.acks: list[str] = []
         self.joined = False
         self.refused = False  # a handshake failure was logged for this session
@@ -196,8 +200,43 @@ class Link:
         self.unacked.clear()
         self.acked = 0
         if maybe:
-            return [*outbox, Results(maybe, 0, resent=True)]
-        return outbox
+            outbox = [*outbox, Results(maybe, 0, resent=True)]
+        return self._streams_again(outbox)
+
+    def _streams_again(self, outbox: list[Message]) -> list[Message]:
+        """Items the readers have not acknowledged may have been in the dropped pipe.
+
+        They are sent again (the readers drop what they have): items that were waiting in the
+        old socket are not carried (see ``close``), so they are sent once, in order.
+        """
+        again = [
+            (task_id, seq, payload)
+            for task_id, stream in self.streams.items()
+            for seq, payload in stream.window.resend()
+        ]
+        return [*outbox, Items(again)] if again else outbox
+
+    def read(self, acks: list[tuple[str, int]]) -> None:
+        """The readers' positions (``Read``): room in their streams' windows."""
+        for task_id, upto in acks:
+            stream = self.streams.get(task_id)
+            if stream is not None:
+                stream.acked(upto)
+
+    def resend_streams(self, now: float) -> None:
+        """Send again the items of streams whose reader has been quiet too long (the tick)."""
+        for task_id, stream in self.streams.items():
+            self.items.extend((task_id, seq, payload) for seq, payload in stream.due_again(now))
+
+    def open_stream(self, executor: Executor, task_id: str, window: int) -> StreamWriter:
+        """The writer of a generator task's items, sent through this link."""
+
+        async def send(task_id: str, seq: int, payload: bytes) -> None:
+            await executor.side(self, "items", (task_id, seq, payload))
+
+        stream = StreamWriter(task_id, window, send, lambda s: self.streams.pop(s.task_id, None))
+        self.streams[task_id] = stream
+        return stream
 
 
 UNANSWERED_WARN_S = 5.0  # first "nobody answers" warning; then at doubling intervals
@@ -213,18 +252,21 @@ class LinkPort:
         self.link = link
 
     async def submit(self, task: TaskMsg) -> None:
-        await self.executor.side(self.link, "submit", task)
+        await self.executor.side(self.link, "submits", task)
 
     async def progress(self, task_id: str, payload: bytes) -> None:
         await self.executor.side(self.link, "progress", (task_id, payload))
 
     async def ack(self, task_id: str) -> None:
-        await self.executor.side(self.link, "ack", task_id)
+        await self.executor.side(self.link, "acks", task_id)
 
     async def cancel(self, task_ids: list[str]) -> list[CancelOutcome]:
         answer: asyncio.Future[list[CancelOutcome]] = asyncio.get_running_loop().create_future()
         await self.executor.side(self.link, "cancel", (task_ids, answer))
         return await answer
+
+    def open_stream(self, task_id: str, window: int) -> StreamWriter:
+        return self.link.open_stream(self.executor, task_id, window)
 
 
 class FirstLinkPort:
@@ -250,3 +292,6 @@ class FirstLinkPort:
 
     async def cancel(self, task_ids: list[str]) -> list[CancelOutcome]:
         return await self.executor.default_port.cancel(task_ids)
+
+    def open_stream(self, task_id: str, window: int) -> StreamWriter:
+        return self.executor.default_port.open_stream(task_id, window)

@@ -16,6 +16,22 @@ from typing import Protocol
 from zq.core.messages import CancelOutcome, ResultMsg, TaskMsg
 
 
+class StreamSink(Protocol):
+    """Where a generator task's items go (``zq.actors.streams.StreamWriter``)."""
+
+    async def put(self, payload: bytes) -> None:
+        """Send one encoded item; waits while the reader is a window behind."""
+
+    def put_threadsafe(self, payload: bytes) -> None:
+        """``put`` from a sync generator's thread (blocks it while the window is full)."""
+
+    async def finish(self) -> None:
+        """Wait until the reader has taken every item (the result goes after them)."""
+
+    def close(self) -> None:
+        """The task ended: no more items."""
+
+
 class TaskPort(Protocol):
     """What a task in flight can send back to the dispatcher that leased it."""
 
@@ -30,6 +46,10 @@ class TaskPort(Protocol):
 
     async def cancel(self, task_ids: list[str]) -> list[CancelOutcome]:
         """Cancel these tasks (any of the app's); the dispatcher's outcome for each."""
+        ...
+
+    def open_stream(self, task_id: str, window: int) -> StreamSink:
+        """A stream for the items of ``task_id`` (a generator task), ``window`` in flight."""
         ...
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zq.actors.base import Actor
+from zq.actors.stream_inbox import Item, Streams
 from zq.core.messages import Forward, ResultMsg
 from zq.core.result_table import ResultTable
 from zq.exceptions import ActorDeadError, ResultExpiredError
@@ -168,6 +169,7 @@ class ResultStore(Actor):
             WaitProgress: lambda m: self._wait_progress(m.task_id, m.seen),
         }
         self._progress_waiters: dict[str, list[asyncio.Future[bytes]]] = {}
+        self.streams = Streams()  # generator tasks' items, for their readers
 
     async def on_start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -230,8 +232,29 @@ class ResultStore(Actor):
         """Fail every current waiter with ``error`` (their tasks can no longer finish)."""
         self._now_or_queued(FailWaiters(error))
 
+    def put_items(self, items: list[Item]) -> None:
+        """Items streamed by generator tasks: for their readers (``stream_inbox``)."""
+        self.streams.put(items)
+
+    async def next_item(self, task_id: str) -> bytes | None:
+        """The next item of ``task_id``'s stream, or None once the stream ended (its result).
+
+        The reader must have opened the stream (``streams.open``). The writer sends the
+        result only once the reader took every item, so a result here means the end.
+        """
+        streams = self.streams
+        while True:
+            payload = streams.take(task_id)
+            if payload is not None:
+                return payload
+            if task_id in self._table:
+                return None
+            await streams.waiter(task_id)
+
     def forwarded(self, message: Forward) -> None:
         """What a dispatcher forwarded to this process: results, progress, expired fetches."""
+        if message.items:  # before results: a task's last items may share its result's batch
+            self.put_items(message.items)
         if message.results:
             self.put(message.results)
         if message.progress:
@@ -254,6 +277,8 @@ class ResultStore(Actor):
 
     async def result(self, task_id: str) -> ResultMsg:
         """The result of ``task_id``, now or once it arrives."""
+        if self.streams.active:  # awaited without stream(): its items are not wanted
+            self.streams.unread(task_id)
         if not self._ready():
             answer: ResultMsg = await self.ask(WaitFor(task_id))
             return answer
@@ -262,6 +287,9 @@ class ResultStore(Actor):
 
     async def results(self, task_ids: list[str]) -> list[ResultMsg]:
         """The results of ``task_ids`` in order, once all have arrived (one waiter in all)."""
+        if self.streams.active:
+            for task_id in task_ids:
+                self.streams.unread(task_id)
         if not self._ready():
             answers: list[ResultMsg] = await self.ask(WaitAll(task_ids))
             return answers
@@ -343,11 +371,14 @@ class ResultStore(Actor):
         table.expire(now)
         waiters = self._waiters
         stored: list[ResultMsg] | None = [] if self._listener is not None else None
+        streams = self.streams if self.streams.active else None  # readers wait for the end
         for result in results:
             if not table.put(result.task_id, result, now):
                 continue
             if stored is not None:
                 stored.append(result)
+            if streams is not None:
+                streams.ended([result.task_id])
             pending = waiters.pop(result.task_id, None)
             if pending is None:
                 continue

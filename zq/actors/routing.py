@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from zq.actors.results import ResultStore
-from zq.core.messages import Forward, ResultMsg
+from zq.core.messages import Forward, Read, ResultMsg
 
 Progress = tuple[str, bytes]
+Item = tuple[str, int, bytes]
+RouteOf = Callable[[str], "tuple[bytes | None, bytes | None] | None"]  # (origin, holder)
 
 
 class Routing:
@@ -26,6 +28,8 @@ class Routing:
         self._forwards: dict[bytes, list[ResultMsg]] = {}
         self._local_progress: list[Progress] = []
         self._forward_progress: dict[bytes, list[Progress]] = {}
+        self._local_items: list[Item] = []
+        self._forward_items: dict[bytes, list[Item]] = {}
         self._expired: dict[bytes, list[str]] = {}
         self._local_expired: list[str] = []
         self._watchers: dict[str, set[bytes | None]] = {}  # task id -> who fetched it
@@ -62,6 +66,15 @@ class Routing:
         """
         self._local_expired.extend(task_ids)
 
+    def progressed(
+        self, items: list[Progress], origin_of: Callable[[str], tuple[bool, bytes | None]]
+    ) -> None:
+        """Progress reports of running tasks (a ``Progress`` message): each one routed."""
+        for item in items:
+            known, origin = origin_of(item[0])
+            if known:
+                self.progress(item, origin)
+
     def progress(self, item: Progress, origin: bytes | None) -> None:
         """A running task's progress, for its submitter and watchers."""
         for target in {origin, *self._watchers.get(item[0], ())}:
@@ -69,6 +82,34 @@ class Routing:
                 self._local_progress.append(item)
             else:
                 self._forward_progress.setdefault(target, []).append(item)
+
+    def items(self, peer: bytes, items: list[Item], route_of: RouteOf) -> None:
+        """Items a generator task streamed: for its submitter and watchers, as progress.
+
+        Only from the executor holding the task's lease: a run that lost it (its executor
+        was declared lost, the task runs elsewhere) streams to nobody.
+        """
+        for item in items:
+            route = route_of(item[0])
+            if route is None or route[1] != peer:
+                continue
+            for target in {route[0], *self._watchers.get(item[0], ())}:
+                if target is None:
+                    self._local_items.append(item)
+                else:
+                    self._forward_items.setdefault(target, []).append(item)
+
+    def read(
+        self, acks: list[tuple[str, int]], route_of: RouteOf, send: Callable[[bytes, Read], None]
+    ) -> None:
+        """A reader's positions in streams: to the executors running those tasks."""
+        relay: dict[bytes, list[tuple[str, int]]] = {}
+        for ack in acks:
+            route = route_of(ack[0])
+            if route is not None and route[1] is not None:
+                relay.setdefault(route[1], []).append(ack)
+        for holder, relayed in relay.items():
+            send(holder, Read(relayed))
 
     def watch(self, task_id: str, peer: bytes | None) -> None:
         """``peer`` (None: this process) wants the result of a task still in the ledger."""
@@ -105,7 +146,13 @@ class Routing:
         self._watchers.pop(task_id, None)
 
     def flush(self, send: Callable[[bytes, Forward], None]) -> None:
-        """Send what gathered: one ``put`` into the store, one ``Forward`` per peer."""
+        """Send what gathered: one ``put`` into the store, one ``Forward`` per peer.
+
+        Streamed items go before results: a task's last items may end in its result's batch.
+        """
+        if self._local_items:
+            self._store.put_items(self._local_items)
+            self._local_items = []
         if self._local:
             self._store.put(self._local)
             self._local = []
@@ -121,12 +168,18 @@ class Routing:
         if self._local_expired:
             self._store.expire(self._local_expired)
             self._local_expired = []
-        if self._forwards or self._forward_progress or self._expired:
+        if self._forwards or self._forward_progress or self._expired or self._forward_items:
             forwards, self._forwards = self._forwards, {}
             progress, self._forward_progress = self._forward_progress, {}
             expired, self._expired = self._expired, {}
-            for peer in forwards.keys() | progress.keys() | expired.keys():
+            items, self._forward_items = self._forward_items, {}
+            for peer in forwards.keys() | progress.keys() | expired.keys() | items.keys():
                 send(
                     peer,
-                    Forward(forwards.get(peer, []), progress.get(peer, []), expired.get(peer, [])),
+                    Forward(
+                        forwards.get(peer, []),
+                        progress.get(peer, []),
+                        expired.get(peer, []),
+                        items.get(peer, []),
+                    ),
                 )

@@ -49,6 +49,7 @@ from zq.core.messages import (
     Hello,
     Leaving,
     Message,
+    Read,
     Refuse,
     Rejoin,
     Resubmit,
@@ -198,6 +199,8 @@ class Submitter(Actor):
                 self._take(task, again=True)
         elif type(message) is FetchResults:
             self._send(Fetch(message.task_ids))
+        elif type(message) is Read:  # this process's stream readers, for the executors
+            self._send(message)
         elif type(message) is _Tick:
             self._tick()
             self.send_after(self.heartbeat_s / 2, _Tick())

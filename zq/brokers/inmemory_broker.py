@@ -11,6 +11,7 @@ from typing import Any
 from zq.abc.broker import AsyncBroker, ShutdownReport
 from zq.abc.result_backend import AsyncResultBackend
 from zq.actors.results import ResultStore
+from zq.actors.streams import StreamWriter
 from zq.core import labels as zq_labels
 from zq.core.messages import CancelOutcome, ResultMsg, TaskMsg
 from zq.core.progress import TaskProgress
@@ -32,6 +33,7 @@ class _LocalPort:
 
     def __init__(self, broker: InMemoryBroker) -> None:
         self.broker = broker
+        self.streams: dict[str, StreamWriter] = {}  # generator tasks running, by id
 
     async def submit(self, task: TaskMsg) -> None:
         await self.broker.kick(task)
@@ -44,6 +46,25 @@ class _LocalPort:
 
     async def cancel(self, task_ids: list[str]) -> list[CancelOutcome]:
         return await self.broker.cancel_many(task_ids)
+
+    def open_stream(self, task_id: str, window: int) -> StreamWriter:
+        """A generator task's items go straight into this process's store."""
+        store = self.broker.result_store
+
+        async def send(task_id: str, seq: int, payload: bytes) -> None:
+            if store is not None:
+                store.put_items([(task_id, seq, payload)])
+
+        stream = StreamWriter(task_id, window, send, lambda s: self.streams.pop(s.task_id, None))
+        self.streams[task_id] = stream
+        return stream
+
+    def read(self, acks: list[tuple[str, int]]) -> None:
+        """The store's readers' positions: room in those streams' windows."""
+        for task_id, upto in acks:
+            stream = self.streams.get(task_id)
+            if stream is not None:
+                stream.acked(upto)
 
 
 class InmemoryResultBackend(AsyncResultBackend[Any]):
@@ -144,6 +165,7 @@ class InMemoryBroker(AsyncBroker):
         self._running = set()
         listener = self._save_elsewhere if self.custom_result_backend else None
         self._store = ResultStore(self.max_stored_results, listener=listener)
+        self._store.streams.report = self._port.read
         await self._store.start()
         if not self.custom_result_backend:
             self.result_backend = EmbeddedResultBackend(self._store, self.serializer)
@@ -155,6 +177,11 @@ class InMemoryBroker(AsyncBroker):
         )
         self._receiver.startup()
         self._slots = asyncio.Semaphore(self.max_async_tasks)
+
+    @property
+    def result_store(self) -> ResultStore | None:
+        """The result store of this process, while the broker runs."""
+        return self._store
 
     async def shutdown(self) -> ShutdownReport:
         """Wait for running tasks, run the shutdown handlers, then stop."""

@@ -21,7 +21,7 @@ from zq.brokers.inprocess import InProcessWorkers, ShutdownSwitch
 from zq.brokers.queries import DispatcherQueries
 from zq.core.endpoints import check_endpoint
 from zq.core.limits import task_overhead, task_too_large
-from zq.core.messages import ResultMsg, TaskMsg
+from zq.core.messages import Read, ResultMsg, TaskMsg
 from zq.exceptions import (
     ActorDeadError,
     AddressInUseError,
@@ -191,6 +191,8 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
         sink.watch(self._sink_died)
         sink.admission.timeout_s = self.kiq_timeout_s
         self._sink = sink
+        if self._store is not None:  # stream readers' positions, for the executors
+            self._store.streams.report = lambda acks: sink.tell_or_drop(Read(acks))
         if isinstance(sink, Dispatcher):
             self.dispatcher = sink
             self.endpoint = sink.endpoint

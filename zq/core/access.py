@@ -34,6 +34,7 @@ from zq.core.messages import (
     Hello,
     Message,
     Query,
+    Read,
     Resubmit,
     Results,
     Submit,
@@ -47,7 +48,7 @@ ZAP_DOMAIN = b"zq"  # set on every CURVE server socket and enforced (fail closed
 ZAP_VERSION = b"1.0"
 
 _SUBMITTER_MESSAGES = frozenset(
-    {Submit, Resubmit, Fetch, Heartbeat, Bye, Copied, Handoff, Cancel, Query}
+    {Submit, Resubmit, Fetch, Heartbeat, Bye, Copied, Handoff, Cancel, Query, Read}
 )
 
 

@@ -18,6 +18,9 @@ Labels are taskiq's: any key and value travel with a task. These few mean someth
 - ``unique_key``: a non-empty string; while a task of that name and key is pending, delayed or
   running, another kick of it is the same task (same id, same result). ``unique_for`` (seconds,
   a number > 0): also for that long after it finished.
+- ``stream_window``: for a generator task, how many of its items may be on their way to the
+  reader at once before the task waits (a whole number >= 1; default
+  ``zq.core.streams.DEFAULT_WINDOW``).
 
 ``check`` is called where the user writes them (``@broker.task(...)``, ``with_labels(...)``),
 so a mistake fails at that line. The readers (``delay_s``, ``timeout_s``, ``max_deliveries``,
@@ -138,6 +141,7 @@ _CHECKS = {
     "rate_limit_key": _check_unique_key,  # a non-empty string
     "unique_for": _check_unique_for,
     "depends_on": _check_depends_on,
+    "stream_window": _check_max_concurrency,  # the same rule: a whole number >= 1
 }
 
 
@@ -207,6 +211,12 @@ def concurrency_key(labels: Mapping[str, Any]) -> str | None:
     """The task's concurrency key, or None (absent or bad)."""
     key = labels.get("concurrency_key")
     return key if isinstance(key, str) and key else None
+
+
+def stream_window(labels: Mapping[str, Any], default: int) -> int:
+    """The ``stream_window`` label, or ``default`` if it is not set or malformed."""
+    value = _number(labels.get("stream_window"))
+    return int(value) if value is not None and value >= 1 else default
 
 
 def max_concurrency(labels: Mapping[str, Any]) -> int:

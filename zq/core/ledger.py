@@ -418,6 +418,11 @@ class Ledger:
         entry = self._tasks.get(task_id)
         return (False, None) if entry is None else (True, entry.origin)
 
+    def route_of(self, task_id: str) -> tuple[bytes | None, bytes | None] | None:
+        """``(origin, holder)`` of a task here, or None: where its stream goes, whence."""
+        entry = self._tasks.get(task_id)
+        return None if entry is None else (entry.origin, entry.holder)
+
     def held_by(self, keep: Callable[[bytes | None], bool]) -> list[TaskMsg]:
         """The tasks held here (pending, delayed or leased) whose origin ``keep`` accepts."""
         return [e.task for e in self._tasks.values() if keep(e.origin)]

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import msgspec
 
-PROTOCOL_VERSION = 4  # 2: Busy, Forward.expired; 3: Cancel, Cancelled; 4: observers
+PROTOCOL_VERSION = 5  # 2: Busy, Forward.expired; 3: Cancel, Cancelled; 4: observers; 5: streams
 SIGNATURE = b"ZQ" + bytes([PROTOCOL_VERSION])
 SIGNATURE_PREFIX = b"ZQ"
 
@@ -250,6 +250,27 @@ class Forward(msgspec.Struct, tag="forward", array_like=True, omit_defaults=True
     results: list[ResultMsg]
     progress: list[tuple[str, bytes]] = []
     expired: list[str] = []
+    items: list[tuple[str, int, bytes]] = []  # streamed items, as in ``Items``
+
+
+class Items(msgspec.Struct, tag="items", array_like=True):
+    """Items generator tasks yielded: ``(task_id, sequence number, encoded item)`` triples.
+
+    From the executor running the task to the dispatcher, which forwards them to the task's
+    submitter and watchers (``Forward.items``); see ``zq.core.streams``.
+    """
+
+    items: list[tuple[str, int, bytes]]
+
+
+class Read(msgspec.Struct, tag="read", array_like=True):
+    """How far the readers of these streams have got: ``(task_id, items taken)`` pairs.
+
+    From the reader's process to the dispatcher, which passes it to the executor running the
+    task: that frees room in the task's window (``zq.core.streams``).
+    """
+
+    acks: list[tuple[str, int]]
 
 
 class Ack(msgspec.Struct, tag="ack", array_like=True):
@@ -346,4 +367,6 @@ Message = (
     | Cancelled
     | Query
     | Answer
+    | Items
+    | Read
 )

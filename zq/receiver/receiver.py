@@ -34,6 +34,7 @@ from zq.core.remote_errors import describe
 from zq.exceptions import NoResultError, UnknownTaskError
 from zq.message import TaskiqMessage
 from zq.plugins import taskiq_object
+from zq.receiver.streaming import drive, is_generator, streaming
 from zq.receiver.task_logs import capturing
 from zq.receiver.workflow_steps import run_built_in, with_input
 from zq.result import TaskiqResult
@@ -105,16 +106,27 @@ def dependency_aliases() -> tuple[list[type], list[type]]:
 class _Plan:
     """What running one task needs, worked out once per task name."""
 
-    __slots__ = ("caster", "contexts", "func", "graph", "is_async", "plain", "states", "task_name")
+    __slots__ = (
+        "caster",
+        "contexts",
+        "func",
+        "graph",
+        "is_async",
+        "plain",
+        "states",
+        "stream",
+        "task_name",
+    )
 
     def __init__(self, func: Any, is_async: bool, validate: bool, task_name: str) -> None:
         self.func = func
         self.task_name = task_name
-        self.is_async = is_async
+        self.stream = is_generator(func)  # its items go to the caller (receiver.streaming)
+        self.is_async = is_async and not self.stream
         caster = ParamCaster(func, task_name) if validate else None
         self.caster = caster if caster is not None and caster.needed else None
         self.graph = _dependency_graph(func)
-        self.plain = self.caster is None and self.graph is None
+        self.plain = self.caster is None and self.graph is None and not self.stream
         # What a dependency may be annotated with: zq's Context and state, and taskiq's once
         # imported (a plug-in written for taskiq, such as dishka's, asks for those).
         self.contexts, self.states = dependency_aliases()
@@ -284,6 +296,7 @@ class Receiver:
         error: BaseException | None = None
         stop: BaseException | None = None  # a cancel from outside: dependencies see it too
         dep_ctx: Any = None
+        streams = plan is not None and plan.stream
         try:
             if plan is None:
                 raise UnknownTaskError(task_name=message.task_name)
@@ -299,10 +312,11 @@ class Receiver:
                 dep_ctx = plan.graph.async_ctx(context, self.broker.dependency_overrides or None)
                 kwargs = {**await dep_ctx.resolve_kwargs(), **message.kwargs}
             timeout = message.labels.get("timeout")
-            if timeout is None:
-                value = await self._call(plan, message.args, kwargs)
-            else:
-                value = await self._call_with_timeout(plan, message, kwargs, float(timeout))
+            with streaming(streams, port, message.task_id, message.labels):
+                if timeout is None:
+                    value = await self._call(plan, message.args, kwargs)
+                else:
+                    value = await self._call_with_timeout(plan, message, kwargs, float(timeout))
         except NoResultError as exc:
             error = exc
         except BaseException as exc:
@@ -346,13 +360,18 @@ class Receiver:
     async def _call(self, plan: _Plan, args: list[Any], kwargs: dict[str, Any]) -> Any:
         if plan.is_async:
             return await plan.func(*args, **kwargs)
+        if plan.stream:  # a generator (sync ones in a thread, also with a process pool)
+            return await drive(plan.func, args, kwargs, self.broker.serializer, self._in_thread)
         if self.process_pool is not None:
             return await self.process_pool.run(plan.task_name, args, kwargs)
+        return await self._in_thread(functools.partial(plan.func, *args, **kwargs))
+
+    async def _in_thread(self, func: Callable[[], Any]) -> Any:
+        """Run ``func`` in the thread pool, in a copy of this context."""
         if self._pool is None:
             self.startup()
         assert self._pool is not None
-        call = functools.partial(contextvars.copy_context().run, plan.func, *args, **kwargs)
-        running = self._pool.submit(call)
+        running = self._pool.submit(contextvars.copy_context().run, func)
         try:
             return await asyncio.wrap_future(running)
         except BaseException:

@@ -16,6 +16,7 @@ from typing import Any
 
 from zq.abc.broker import AsyncBroker
 from zq.acks import AckController, AcknowledgeType
+from zq.actors.ports import StreamSink
 from zq.core.messages import CancelOutcome, TaskMsg
 from zq.core.remote_errors import is_zq_error
 from zq.exceptions import NoResultError
@@ -49,6 +50,12 @@ class _ListenPort:
 
     async def cancel(self, task_ids: list[str]) -> list[CancelOutcome]:
         return await self.broker.cancel_many(task_ids)
+
+    def open_stream(self, task_id: str, window: int) -> StreamSink:
+        raise TypeError(
+            f"task {task_id} is a generator: its items stream to the caller only through zq's "
+            f"own brokers, not through {type(self.broker).__name__}"
+        )
 
 
 class BrokerListener:

@@ -1,0 +1,62 @@
+"""Generator tasks for the stream tests; their runs append to the execution log (the oracle)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from zq import ZeroMQBroker
+
+broker = ZeroMQBroker("tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_s=1.0)
+
+
+def _log(line: str) -> None:
+    path = os.environ.get("ZQ_STREAM_LOG")
+    if path:
+        with open(path, "a") as log:
+            log.write(f"{line} {os.getpid()}\n")
+
+
+def rss_kib() -> int:
+    """This process's resident set size in KiB (from /proc)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+@broker.task
+async def rows(n: int, every: int = 10_000) -> AsyncIterator[list[Any]]:
+    """``n`` small items ``[i, rss]``: every ``every``-th carries the worker's RSS (KiB)."""
+    _log(f"rows/{n}")
+    for i in range(n):
+        yield [i, rss_kib() if i % every == 0 else 0, "x" * 40]
+
+
+@broker.task
+def numbers(n: int) -> Iterator[int]:
+    """A sync generator (it runs in a thread) with a return value."""
+    _log(f"numbers/{n}")
+    for i in range(n):
+        yield i
+    return f"{n} numbers"  # type: ignore[misc]  # (a generator's return value: its result)
+
+
+@broker.task
+async def breaks(after: int) -> AsyncIterator[int]:
+    """Yields ``after`` items, then fails."""
+    for i in range(after):
+        yield i
+    raise ValueError(f"broke after {after}")
+
+
+@broker.task
+async def reads(n: int) -> int:
+    """A task that reads another task's stream (the reader is in a worker)."""
+    handle = await rows.kiq(n)
+    total = 0
+    async for item in handle.stream():
+        total += item[0]
+    return total
