@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 from zq import ZeroMQBroker
@@ -28,20 +28,20 @@ def rss_kib() -> int:
 
 
 @broker.task
-async def rows(n: int, every: int = 10_000) -> AsyncIterator[list[Any]]:
-    """``n`` small items ``[i, rss]``: every ``every``-th carries the worker's RSS (KiB)."""
+async def rows(n: int, every: int = 10_000, pad: int = 40) -> AsyncIterator[list[Any]]:
+    """``n`` small items ``[i, rss, padding]``: every ``every``-th has the worker's RSS (KiB)."""
     _log(f"rows/{n}")
     for i in range(n):
-        yield [i, rss_kib() if i % every == 0 else 0, "x" * 40]
+        yield [i, rss_kib() if i % every == 0 else 0, "x" * pad]
+    _log(f"rows-done/{n}")
 
 
 @broker.task
-def numbers(n: int) -> Iterator[int]:
-    """A sync generator (it runs in a thread) with a return value."""
+def numbers(n: int) -> Generator[int, None, str]:
+    """A sync generator (it runs in a thread) with a return value: the task's result."""
     _log(f"numbers/{n}")
-    for i in range(n):
-        yield i
-    return f"{n} numbers"  # type: ignore[misc]  # (a generator's return value: its result)
+    yield from range(n)
+    return f"{n} numbers"
 
 
 @broker.task

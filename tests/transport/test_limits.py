@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 import zmq
@@ -12,7 +13,17 @@ from tests.actors.fakes import FakeSocket
 from zq import ZeroMQBroker
 from zq.core import codec
 from zq.core.framing import MAX_FRAMES, frames_within, parse
-from zq.core.messages import Assign, Copy, Drop, Forward, Resubmit, ResultMsg, Results, TaskMsg
+from zq.core.messages import (
+    Assign,
+    Copy,
+    Drop,
+    Forward,
+    Items,
+    Resubmit,
+    ResultMsg,
+    Results,
+    TaskMsg,
+)
 from zq.exceptions import MessageTooLargeError, RemoteProtocolError, ResultTooLargeError
 from zq.transport.channel import Channel
 
@@ -40,6 +51,21 @@ def test_results_keep_their_credit_once_and_forwards_split_too() -> None:
     decoded = [codec.decode(*f) for f in forwards]
     assert [r for p in decoded for r in p.results] == results  # type: ignore[union-attr]
     assert [tuple(x) for p in decoded for x in p.progress] == progress  # type: ignore[union-attr]
+
+
+def test_streamed_items_split_and_stay_ahead_of_the_results_they_travel_with() -> None:
+    items = [(f"t{i % 3}", i, bytes(10_000)) for i in range(30)]
+    parts: list[Any] = [codec.decode(*f) for f in frames_within(Items(items), LIMIT)]
+    assert len(parts) > 4
+    assert [tuple(x) for p in parts for x in p.items] == items
+    results = [ResultMsg(f"t{i}", False, bytes(10_000), 0.0) for i in range(10)]
+    split = frames_within(Forward(results, [], ["gone"], items), LIMIT)
+    forwards: list[Any] = [codec.decode(*f) for f in split]
+    arrived = [  # what a reader's process applies, in order (items before results per part)
+        kind for p in forwards for kind in ["item"] * len(p.items) + ["result"] * len(p.results)
+    ]
+    assert arrived == ["item"] * 30 + ["result"] * 10  # a stream never ends before its items
+    assert [e for p in forwards for e in p.expired] == ["gone"]
 
 
 def test_a_standby_copy_splits_with_its_ack_number_on_the_last_part_only() -> None:

@@ -121,7 +121,7 @@ class Executor(Actor):
         # own rhythm (Link.heartbeat_s), so the table's interval is only the default.
         self._liveness: Liveness[int] = Liveness(heartbeat_s, liveness_timeout_s)
         self.config = config or sockets.SocketConfig()
-        self._result_limit = result_limit(self.config.max_msg_size)
+        self.result_limit = result_limit(self.config.max_msg_size)  # a result's (or item's)
         self.session = uuid.uuid4().hex
         self.results = results  # where results of tasks kicked from this worker arrive
         self.tasks_run = 0
@@ -248,8 +248,8 @@ class Executor(Actor):
     def receive(self, message: Any) -> None:
         if type(message) is tuple:  # (link, result) from a slot: the hot path
             link, result = message
-            if len(result.payload) > self._result_limit:
-                result = too_large(result, self._result_limit)
+            if len(result.payload) > self.result_limit:
+                result = too_large(result, self.result_limit)
             result.run = self._run_base + self.tasks_run  # unique to this execution
             link.results.append(result)
             self.credit.finished(link.account)

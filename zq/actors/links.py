@@ -234,7 +234,10 @@ class Link:
         async def send(task_id: str, seq: int, payload: bytes) -> None:
             await executor.side(self, "items", (task_id, seq, payload))
 
-        stream = StreamWriter(task_id, window, send, lambda s: self.streams.pop(s.task_id, None))
+        limit = executor.result_limit
+        stream = StreamWriter(
+            task_id, window, send, lambda s: self.streams.pop(s.task_id, None), limit
+        )
         self.streams[task_id] = stream
         return stream
 

@@ -48,6 +48,11 @@ class Streams:
         """Whether any stream is read or may be (the store's hot path looks only at this)."""
         return bool(self._inboxes or self._handles or self._readers)
 
+    def buffered(self, task_id: str) -> int:
+        """Items of ``task_id`` here, not yet taken by its reader (at most its window)."""
+        inbox = self._inboxes.get(task_id)
+        return 0 if inbox is None else len(inbox.items)
+
     def hold(self, task_id: str, handle: Any) -> None:
         """Keep ``task_id``'s items for ``handle`` (``kiq()``'s) while it lives."""
         self._handles[task_id] = handle

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from zq.core.streams import RESEND_AFTER_S, Window
+from zq.exceptions import ResultTooLargeError
 
 log = logging.getLogger("zq.streams")
 
@@ -39,6 +40,7 @@ class StreamWriter:
         "closed",
         "finishing",
         "last_heard",
+        "max_item",
         "quiet_s",
         "stalled_since",
         "task_id",
@@ -51,8 +53,10 @@ class StreamWriter:
         size: int,
         send: Send,
         on_close: Callable[[StreamWriter], object] = lambda _w: None,
+        max_item: int | None = None,
     ) -> None:
         self.task_id = task_id
+        self.max_item = max_item  # bytes: an item over this could not be sent
         self.window = Window(size)
         self._send = send
         self._on_close = on_close
@@ -66,7 +70,16 @@ class StreamWriter:
         self.stalled_since: float | None = None
 
     async def put(self, payload: bytes) -> None:
-        """Send one item, once the window has room; raises ``StreamClosedError`` if closed."""
+        """Send one item, once the window has room; raises ``StreamClosedError`` if closed.
+
+        An item over the message size limit fails the task (``ResultTooLargeError``) here,
+        where its generator can be named, not as a dropped connection later.
+        """
+        if self.max_item is not None and len(payload) > self.max_item:
+            raise ResultTooLargeError(
+                f"item {self.window.sent} of task {self.task_id}'s stream is {len(payload)} "
+                f"bytes, over the {self.max_item}-byte limit (max_msg_size): yield smaller items"
+            )
         window = self.window
         while window.full and not self.closed:
             if self.stalled_since is None:

@@ -16,6 +16,7 @@ from zq.core.messages import (
     Copy,
     Drop,
     Forward,
+    Items,
     Message,
     Resubmit,
     Results,
@@ -71,15 +72,33 @@ def _halves(message: Message) -> tuple[Message, Message] | None:
         half = len(message.results) // 2
         results, resent = message.results, message.resent
         return Results(results[:half], message.credit, resent), Results(results[half:], 0, resent)
-    if isinstance(message, Forward) and len(message.results) + len(message.progress) > 1:
-        results, progress = message.results, message.progress
-        if len(results) > 1:
-            half = len(results) // 2
-            return Forward(results[:half], progress), Forward(results[half:])
-        if len(progress) > 1:
-            half = len(progress) // 2
-            return Forward(results, progress[:half]), Forward([], progress[half:])
-        return Forward(results), Forward([], progress)
+    if isinstance(message, Items) and len(message.items) > 1:
+        half = len(message.items) // 2
+        return Items(message.items[:half]), Items(message.items[half:])
+    if isinstance(message, Forward):
+        return _forward_halves(message)
+    return None
+
+
+def _forward_halves(message: Forward) -> tuple[Forward, Forward] | None:
+    """A ``Forward`` in two; streamed items stay ahead of results (a stream ends at its result)."""
+    results, progress, expired, items = (
+        message.results,
+        message.progress,
+        message.expired,
+        message.items,
+    )
+    if len(items) > 1:
+        half = len(items) // 2
+        return Forward([], [], [], items[:half]), Forward(results, progress, expired, items[half:])
+    if len(results) > 1:
+        half = len(results) // 2
+        return Forward(results[:half], progress, expired, items), Forward(results[half:])
+    if len(progress) > 1:
+        half = len(progress) // 2
+        return Forward(results, progress[:half], expired, items), Forward([], progress[half:])
+    if len(results) + len(progress) + len(items) > 1:
+        return Forward(results, [], expired, items), Forward([], progress)
     return None
 
 
