@@ -5,6 +5,7 @@ cost nothing (they are skipped when the middleware is added, not checked per tas
 """
 
 import os
+from collections.abc import AsyncIterator
 
 from zq import TaskiqMiddleware, ZeroMQBroker
 
@@ -22,3 +23,10 @@ async def noop() -> None:
 async def step(value: int | None = None) -> int:
     """A pipeline's no-op step: one more than what it was given (``bench/workflows.py``)."""
     return (value or 0) + 1
+
+
+@broker.task
+async def count(n: int) -> AsyncIterator[int]:
+    """A stream of ``n`` small items (``bench/streams.py``)."""
+    for i in range(n):
+        yield i
