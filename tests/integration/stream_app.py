@@ -6,7 +6,10 @@ import os
 from collections.abc import AsyncIterator, Generator
 from typing import Any
 
+from taskiq_dependencies import Depends
+
 from zq import ZeroMQBroker
+from zq.depends.progress_tracker import ProgressTracker, TaskState
 
 broker = ZeroMQBroker("tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_s=1.0)
 
@@ -60,3 +63,11 @@ async def reads(n: int) -> int:
     async for item in handle.stream():
         total += item[0]
     return total
+
+
+@broker.task
+async def tracked(n: int, tracker: ProgressTracker[int] = Depends()) -> AsyncIterator[int]:
+    """Reports its progress as it streams (``ProgressTracker`` in a generator task)."""
+    for i in range(n):
+        await tracker.set_progress(TaskState.STARTED, i)
+        yield i

@@ -107,6 +107,11 @@ async def test_sync_generators_errors_readers_in_tasks_and_results_without_readi
         gc.collect()
         await wait_for_log(log, lambda ran: ran["rows-done/3001"] == 1, timeout=30)
 
+        tracked = await task(broker, "tracked").kiq(50)
+        assert [i async for i in tracked.stream()] == list(range(50))
+        progress = await tracked.get_progress()
+        assert progress is not None and progress.meta == 49
+
         small = task(broker, "rows", stream_window=4)  # a window smaller than the reader's step
         assert len([i async for i in (await small.kiq(100)).stream()]) == 100
 
