@@ -85,6 +85,21 @@ async def test_a_group_in_a_pipeline_in_a_group(workers: Callable[..., Worker], 
         assert outcome.is_err and str(outcome.error) == "member 1 broke"
 
 
+async def test_a_step_s_retry_retries_that_step_only(
+    workers: Callable[..., Worker], log: Path
+) -> None:
+    log.touch()
+    async with served(workers) as broker:
+        square = task(broker, "square")
+        # (kicked by name: the labels the app's decorator has travel from here, as in taskiq)
+        flaky = task(broker, "flaky").with_labels(retry_on_error=True, max_retries=3)
+        pipe = Pipeline(broker, square).call_next(flaky).call_next(square)
+        result = await (await pipe.kiq(3)).wait_result(timeout=30)
+        assert result.return_value == (3 * 3 + 10) ** 2
+        ran = runs(log)
+        assert ran["flaky/9"] == 2 and ran["square/3"] == 1 and ran["square/19"] == 1
+
+
 async def test_a_task_waits_for_its_dependencies_and_fails_with_them(
     workers: Callable[..., Worker], log: Path
 ) -> None:

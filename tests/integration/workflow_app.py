@@ -5,8 +5,10 @@ import os
 import random
 
 from zq import ZeroMQBroker
+from zq.middlewares import SimpleRetryMiddleware
 
 broker = ZeroMQBroker("tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_s=1.0)
+broker.add_middlewares(SimpleRetryMiddleware())  # for tasks labelled retry_on_error only
 
 
 def _log(line: str) -> None:
@@ -73,3 +75,15 @@ async def sleepy(x: int) -> int:
     finally:
         _log(f"sleepy-finally/{x}")
     return x
+
+
+@broker.task(retry_on_error=True, max_retries=3)
+async def flaky(x: int) -> int:
+    """Fails its first run for each ``x`` (the log counts runs), then adds 10."""
+    path = os.environ.get("ZQ_WORKFLOW_LOG", "")
+    with open(path or os.devnull) as ran:
+        before = sum(1 for line in ran if line.startswith(f"flaky/{x} ")) if path else 1
+    _log(f"flaky/{x}")
+    if before == 0:
+        raise ValueError(f"flaky {x}: first run fails")
+    return x + 10

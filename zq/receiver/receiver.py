@@ -253,17 +253,20 @@ class Receiver:
     ) -> ResultMsg:
         broker = self.broker
         hooks = broker.hooks
+        labels = dict(task.labels)
         try:
             args, kwargs = broker.serializer.loadb(task.payload)
-            if workflow.IN in task.labels:  # a pipeline's step: its input
-                args, kwargs = with_input(broker.serializer, task.labels, args, kwargs)
+            if workflow.IN in labels:  # a pipeline's step: its input, now in its arguments
+                args, kwargs = with_input(broker.serializer, labels, args, kwargs)
+                del labels[workflow.IN]  # (a retry kicked from them must not get it twice)
+                labels.pop(workflow.IN_PARAM, None)
         except Exception as exc:
             log.warning("task %s (%s): undecodable arguments", task.task_id, task.task_name)
             return ResultMsg(task.task_id, True, b"", 0.0, task.labels, describe(exc))
         message = TaskiqMessage(
             task_id=task.task_id,
             task_name=task.task_name,
-            labels=dict(task.labels),
+            labels=labels,
             args=list(args),
             kwargs=kwargs,
         )
