@@ -51,7 +51,10 @@ async def test_500_pending_and_10_running_cancelled_the_rest_complete(
     log = tmp_path / "log"
     await serve(producer, workers, 2, "--max-async-tasks", "10")
     kicker = AsyncKicker(f"{APP}:stoppable", producer, {})
-    handles = [await kicker.kiq(i, str(log), 1.0) for i in range(1000)]
+    # The first 20 fill the 20 slots for 1 s (10 of them are cancelled while they run); the
+    # rest take 50 ms, so the 490 that complete take 2.5 s, not 25, and the 500 at the back
+    # are still pending when they are cancelled (the queue ahead of them takes seconds).
+    handles = [await kicker.kiq(i, str(log), 1.0 if i < 20 else 0.05) for i in range(1000)]
     counts = await wait_for_log(log, lambda c: len(lines(c, "start")) >= 20)
     running = sorted(lines(counts, "start"))[:10]
     pending = list(range(500, 1000))
