@@ -1,0 +1,74 @@
+"""The test bed's producer: binds the dispatcher in its host, kicks tasks, reports as JSON.
+
+    python tests/lan/producer.py BIND --workers N --tasks N [--in-flight N] [--seconds S]
+
+Prints ``ready`` once bound, then waits for ``--workers`` executor processes, kicks
+``--tasks`` tasks of ``tests.lan.lan_app:work`` keeping at most ``--in-flight`` unfinished,
+and prints one JSON line: the time taken, the p50 and p99 round trip of a task (kiq to
+result, ms) and the dispatcher's stats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from zq import ZeroMQBroker
+from zq.kicker import AsyncKicker
+
+
+async def main(args: argparse.Namespace) -> None:
+    async with ZeroMQBroker(args.bind, heartbeat_s=0.2, liveness_timeout_s=1.0) as broker:
+        print("ready", flush=True)
+        await asyncio.wait_for(broker.wait_workers(args.workers), 60)
+        work = AsyncKicker("tests.lan.lan_app:work", broker, {})
+        room = asyncio.Semaphore(args.in_flight)
+        trips: list[float] = []
+
+        async def one(i: int) -> None:
+            start = time.perf_counter()
+            handle = await work.kiq(i, args.seconds)
+            result = await handle.wait_result(timeout=120)
+            assert result.return_value == i, result
+            trips.append(time.perf_counter() - start)
+            room.release()
+
+        started = time.perf_counter()
+        running = []
+        for i in range(args.tasks):
+            await room.acquire()
+            running.append(asyncio.ensure_future(one(i)))
+        await asyncio.gather(*running)
+        took = time.perf_counter() - started
+        trips.sort()
+        stats = dataclasses.asdict((await broker.stats())["stats"])
+        print(
+            json.dumps(
+                {
+                    "tasks": args.tasks,
+                    "seconds": took,
+                    "p50_ms": statistics.median(trips) * 1000,
+                    "p99_ms": trips[int(len(trips) * 0.99)] * 1000,
+                    "stats": {k: v for k, v in stats.items() if isinstance(v, int | float)},
+                }
+            ),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("bind")
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--tasks", type=int, required=True)
+    parser.add_argument("--in-flight", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=0.0)
+    asyncio.run(main(parser.parse_args()))
