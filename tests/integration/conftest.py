@@ -165,7 +165,7 @@ def read_log(path: Path) -> tuple[Counter[str], set[str]]:
     pids: set[str] = set()
     if path.exists():
         for line in path.read_text().splitlines():
-            token, pid = line.split()
+            token, pid, *_ = line.split()  # (a third field: when, in some logs)
             counts[token] += 1
             pids.add(pid)
     return counts, pids

@@ -1,9 +1,10 @@
-"""The test bed's app: each run of ``work`` appends ``work/<i> <pid>`` to the execution log."""
+"""The test bed's app: each run of ``work`` appends ``work/<i> <pid> <time>`` to the log."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 from zq import ZeroMQBroker
 
@@ -16,7 +17,7 @@ async def work(i: int, seconds: float = 0.0) -> int:
     if path:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, f"work/{i} {os.getpid()}\n".encode())
+            os.write(fd, f"work/{i} {os.getpid()} {time.time():.3f}\n".encode())
         finally:
             os.close(fd)
     if seconds:

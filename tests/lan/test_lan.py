@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.conftest import wait_for_log
 from tests.lan import netbed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,11 +29,17 @@ pytestmark = pytest.mark.skipif(why_not is not None, reason=why_not or "")
 
 def executions(log: Path) -> Counter[int]:
     """How many times each task ran, from the execution log the tasks write."""
-    runs: Counter[int] = Counter()
+    return Counter(i for i, _, _ in runs_of(log))
+
+
+def runs_of(log: Path) -> list[tuple[int, int, float]]:
+    """Every run in the execution log: (task, worker pid, when it started: epoch seconds)."""
+    found = []
     if log.exists():
         for line in log.read_text().splitlines():
-            runs[int(line.split()[0].split("/")[1])] += 1
-    return runs
+            token, pid, at = line.split()
+            found.append((int(token.split("/")[1]), int(pid), float(at)))
+    return found
 
 
 def first_line(process: subprocess.Popen[str], timeout: float = 30.0) -> str:
@@ -137,3 +144,84 @@ async def test_delay_jitter_and_black_holes_lose_nothing_and_count_every_duplica
     assert lost == []
     assert windows >= 1
     assert stats["duplicates"] == twice
+
+
+async def test_a_worker_cut_off_past_the_liveness_timeout_rejoins_and_nothing_is_lost(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "executions.log"
+    tasks = 2_000  # 6.7 s of work on 30 slots: the cut-off host is back before the end
+    with netbed.lan(4, tag="b") as net:
+        cluster = Cluster(net, log)
+        args = ("--workers", "3", "--tasks", str(tasks), "--in-flight", "60", "--seconds", "0.1")
+        producer = cluster.producer(*args)
+        for host in cluster.workers:
+            cluster.worker(host, "--max-async-tasks", "10")
+        victim = cluster.workers[0]
+        await wait_for_log(log, lambda ran: sum(ran.values()) >= 300)  # the load is on
+        cut = time.time()
+        net.cable(victim, up=False)
+        await asyncio.sleep(3.0)  # three times the liveness timeout (1 s)
+        net.cable(victim, up=True)
+        back = time.time()
+        report = await finished(producer, 120)
+    runs = runs_of(log)
+    counts = Counter(i for i, _, _ in runs)
+    started = {i: pid for i, pid, at in runs if at < cut}
+    moved = {i for i, pid, at in runs if at >= cut and i in started and started[i] != pid}
+    rejoined = sorted(at for _, pid, at in runs if at > back and pid in _pids_of(runs, cut, back))
+    twice = sum(count - 1 for count in counts.values())
+    stats = report["stats"]
+    recovery = rejoined[0] - back if rejoined else float("nan")
+    print(
+        f"FIGURES lan: a worker host cut off for 3 s (liveness 1 s) and plugged back: "
+        f"{len(moved)} of its tasks ran elsewhere, it ran a task again {recovery:.2f} s after "
+        f"its cable was back; ran twice {twice}, duplicates counted {stats['duplicates']}; "
+        f"{tasks} tasks in {report['seconds']:.1f} s"
+    )
+    assert [i for i in range(tasks) if counts[i] == 0] == []
+    assert moved  # what it held when cut off ran elsewhere
+    assert rejoined  # it rejoined and took tasks again
+    assert stats["duplicates"] == twice
+
+
+def _pids_of(runs: list[tuple[int, int, float]], cut: float, back: float) -> set[int]:
+    """Worker processes that ran nothing while the cable was out: the cut-off host's."""
+    before = {pid for _, pid, at in runs if at < cut}
+    during = {pid for _, pid, at in runs if cut + 0.5 < at < back}
+    return before - during
+
+
+async def test_the_dispatcher_cut_off_for_10_s_gets_the_results_workers_kept(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "executions.log"
+    tasks = 120  # four rounds of 30 slots: 0.5 s each, one of them cut off for 10 s
+    with netbed.lan(4, tag="c") as net:
+        cluster = Cluster(net, log)
+        args = ("--workers", "3", "--tasks", str(tasks), "--in-flight", "30", "--seconds", "0.5")
+        producer = cluster.producer(*args)
+        for host in cluster.workers:
+            cluster.worker(host, "--max-async-tasks", "10")
+        await wait_for_log(log, lambda ran: sum(ran.values()) >= 30)  # every slot busy
+        cut = time.time()
+        net.cable(cluster.dispatcher, up=False)
+        await asyncio.sleep(10.0)
+        net.cable(cluster.dispatcher, up=True)
+        report = await finished(producer, 120)
+    runs = runs_of(log)
+    counts = Counter(i for i, _, _ in runs)
+    held = {i for i, _, at in runs if at < cut and counts[i] >= 1}  # running when cut off
+    rerun = {i for i in held if counts[i] > 1}
+    twice = sum(count - 1 for count in counts.values())
+    stats = report["stats"]
+    print(
+        f"FIGURES lan: the dispatcher cut off for 10 s: {len(held)} tasks had started, "
+        f"{len(rerun)} of them ran again; ran twice {twice}, duplicates counted "
+        f"{stats['duplicates']}; {tasks} tasks in {report['seconds']:.1f} s"
+    )
+    assert [i for i in range(tasks) if counts[i] == 0] == []
+    assert stats["duplicates"] == twice
+    # The results the workers kept ended their tasks: only those another worker took first
+    # (it rejoined before their own worker did) ran again, at most two workers' worth.
+    assert len(held) >= 30 and len(rerun) <= 20

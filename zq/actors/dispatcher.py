@@ -341,12 +341,12 @@ class Dispatcher(LocalProducer, Actor):
         known = ledger.knows(peer)
         if (info := self.peers.get(peer)) is not None:
             info.ran += len(results)
-        if message.resent:
+        complete, now, retried = self._outcomes.complete, self.clock, False
+        if message.resent:  # kept through a silence: a success ends its task (see resent)
             for result in results:
-                self._outcomes.resent(result)
+                if self._outcomes.resent(result):
+                    complete(peer, result, now)
         else:
-            complete, now = self._outcomes.complete, self.clock
-            retried = False
             for result in results:
                 retried = complete(peer, result, now) or retried
             if retried:  # a retry's successor waits: dispatch it (or arm its delay)

@@ -353,14 +353,11 @@ class Executor(Actor):
         else:  # the supervisor says it once for the host ("registered ... dispatcher(s)")
             log.debug("joined the dispatcher at %s", link.address)
         link.incarnation = message.incarnation
-        for carried in link.carried:  # from the session before: after our Hello
-            self._send(link, carried)
-        link.carried = []
 
     def _rejoin(self, link: Link, _message: Rejoin) -> None:
         link.joined = False  # the dispatcher restarted: it counts our results from zero
         link.carried = link.restart_count(link.carried)
-        self._hello(link)
+        self._hello(link, carry=True)
 
     def _refused(self, link: Link, message: Refuse) -> None:
         raise PeerRefusedError(f"dispatcher {link.address} refused us: {message.reason}")
@@ -370,7 +367,7 @@ class Executor(Actor):
         log.warning("lost contact with the dispatcher at %s (%s); reconnecting", link.address, why)
         link.carried = link.restart_count([*link.carried, *link.close()])
         self._connect(link)
-        self._hello(link)
+        self._hello(link, carry=True)
 
     def _connect(self, link: Link) -> None:
         assert self._ctx is not None and self._loop is not None
@@ -378,7 +375,12 @@ class Executor(Actor):
         self._liveness.heard(link.index, self._loop.time())  # silence counts from the connect
         self.credit.connected(link.account)
 
-    def _hello(self, link: Link) -> None:
+    def _hello(self, link: Link, *, carry: bool = False) -> None:
+        """A new session's Hello; the tick repeats this one (its credit too) until a Welcome.
+
+        With ``carry``, what the session before left follows it at once: kept results reach
+        the dispatcher in the batch that registers us, before it assigns anything.
+        """
         credit = self.credit.hello(link.account)
         tasks = sorted(self.receiver.task_names())
         hello = Hello(
@@ -391,7 +393,12 @@ class Executor(Actor):
             self.queues,
             credit,
         )
-        self._send(link, hello, queue=False)  # retried by the tick until welcomed
+        link.hello = hello
+        self._send(link, hello, queue=carry)  # retried by the tick until welcomed
+        if carry:
+            for carried in link.carried:
+                self._send(link, carried)
+            link.carried = []
 
     def _tick(self) -> None:
         assert self._loop is not None
@@ -401,17 +408,9 @@ class Executor(Actor):
             if link.deferred:
                 link.submits.extend(link.deferred)
                 link.deferred = []
-            if not link.joined:
-                self._hello(link)  # until a Welcome: the dispatcher may not be up yet
-                waited = liveness.silent_for(link.index, now)
-                if waited >= link.warn_after_s:
-                    link.warn_after_s = min(2 * link.warn_after_s, 300.0)
-                    log.warning(
-                        "no zq dispatcher answers at %s after %.0fs: is the app running and "
-                        "bound to that address? Still trying",
-                        link.address,
-                        waited,
-                    )
+            if not link.joined:  # the same Hello until a Welcome: the dispatcher may not be up
+                self._send(link, link.hello, queue=False)
+                link.unanswered(liveness.silent_for(link.index, now))
             elif (silent := liveness.silent_for(link.index, now)) > self.liveness_timeout_s:
                 self._renew(link, f"silent for {silent:.1f}s")
             elif liveness.quiet_for(link.index, now) >= link.heartbeat_s:  # this link's rhythm

@@ -29,6 +29,7 @@ from zq.core.messages import (
     Cancel,
     Cancelled,
     CancelOutcome,
+    Heartbeat,
     Items,
     Message,
     Progress,
@@ -73,7 +74,8 @@ class Link:
         self.cancelled: list[str] = []  # started, then cancelled by a forced stop
         self.bye = False  # say Bye on the next batch (we are draining)
         self.incarnation = ""
-        self.carried: list[Message] = []  # from a dropped session: sent once welcomed
+        self.carried: list[Message] = []  # from a dropped session: sent right after the Hello
+        self.hello: Message = Heartbeat()  # this session's Hello, repeated until a Welcome
         self.curve = False  # whether the session uses CURVE (for what its failures mean)
         self.heartbeat_s = 1.0  # beat after this much silence (the faster of ours and its)
         # what a frame that does not decode does (log it, or refuse another protocol version)
@@ -215,6 +217,17 @@ class Link:
             for seq, payload in stream.window.resend()
         ]
         return [*outbox, Items(again)] if again else outbox
+
+    def unanswered(self, waited: float) -> None:
+        """No Welcome for ``waited`` seconds: said at doubling intervals (up to 5 minutes)."""
+        if waited >= self.warn_after_s:
+            self.warn_after_s = min(2 * self.warn_after_s, 300.0)
+            log.warning(
+                "no zq dispatcher answers at %s after %.0fs: is the app running and bound to "
+                "that address? Still trying",
+                self.address,
+                waited,
+            )
 
     def read(self, acks: list[tuple[str, int]]) -> None:
         """The readers' positions (``Read``): room in their streams' windows."""

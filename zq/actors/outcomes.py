@@ -118,16 +118,24 @@ class Outcomes:
         if self.keep is not None:
             self.keep(raw)
 
-    def resent(self, result: ResultMsg) -> None:
-        """A result sent again after its session ended: count its run, never complete with it.
+    def resent(self, result: ResultMsg) -> bool:
+        """A result sent again after its session ended; True if it ends its task after all.
 
-        The task it belongs to may have a successor (a retry) by now, or run elsewhere: its
-        own result ends it.
+        A success ends a task the ledger still holds (requeued when its executor went
+        silent, perhaps running again elsewhere: that run is then the duplicate), unless a
+        retry follows it. An error never does: a retry its run kicked may have been lost
+        with the session, and the caller must not get the error the retry was for; its run
+        is counted, and the task's own next result ends it.
         """
-        if self._ledger.holds(result.task_id):
-            self._executions.early(result.task_id, result.run)
-        else:
+        task_id = result.task_id
+        entry = self._ledger.entry(task_id)
+        if entry is None:
             self._count_again(result)
+            return False
+        if not result.is_err and entry.successor is None and not entry.cancelled:
+            return True
+        self._executions.early(task_id, result.run)
+        return False
 
     def dead(self, task: TaskMsg, reason: str, origin: bytes | None, *, ended: bool = True) -> None:
         """Take ``task`` out of circulation (its caller's result comes separately, if any).

@@ -13,8 +13,9 @@ Rules:
    store keeps (``accepted``, a lookup the dispatcher passes in: no second copy here).
 2. A later result with another run is a duplicate: an execution beyond the first.
 3. A result with a run already seen for that task is the same execution sent again.
-4. A resent result of a task still in the ledger is remembered as an early run; if the task
-   ends with another run, each early run is a duplicate.
+4. A resent error of a task still in the ledger is remembered as an early run; if the task
+   ends with another run, each early run is a duplicate. (A resent success ends the task,
+   unless a retry follows it: ``Outcomes.resent``; a run of it elsewhere is then rule 2.)
 5. A result for a task whose result is not kept (never seen, or expired) is *unknown*: stale
    (from before a restart without a journal) or forged, never a duplicate.
 
