@@ -45,6 +45,16 @@ def test_max_tasks_clamps_the_credit_over_every_link_and_says_when_spent() -> No
     assert book.results(first, joined=True) == 0  # no more credit, ever
 
 
+def test_links_to_several_dispatchers_share_the_capacity() -> None:
+    book = CreditBook(capacity=31)
+    links = [book.open() for _ in range(3)]
+    assert [book.hello(link) for link in links] == [11, 10, 10]  # never 3 x 31 in all
+    book.assigned(links[0], 11)
+    book.finished(links[0])
+    assert book.results(links[0], joined=True) == 1  # its own place back, not another's
+    assert book.hello(links[1]) == 10  # a new session: its share again
+
+
 def test_draining_grants_nothing_and_hands_back_what_crosses_the_bye() -> None:
     book = CreditBook(capacity=3)
     account = book.open()
@@ -164,7 +174,9 @@ class CreditAgainstADispatcher(RuleBasedStateMachine):
             assert account.outstanding == self.running[n] >= 0
             assert account.granted == self.granted[n] + sum(self.in_flight[n])
             assert self.granted[n] >= 0
-            assert account.outstanding + account.granted + account.credit_back <= self.book.capacity
+            held = account.outstanding + account.granted + account.credit_back
+            assert held <= self.book.share(account)
+        assert sum(self.book.share(a) for a in self.accounts) == self.book.capacity
 
     @invariant()
     def max_tasks_is_never_exceeded(self) -> None:

@@ -1,9 +1,9 @@
 """Executor: the worker side. One DEALER per dispatcher address, credit, and a pool of slots.
 
-Credit: each dispatcher (link) is granted ``max_async_tasks + max_prefetch`` slots at hello; a
-finished task hands one back with its result. The pool is ``max_async_tasks`` slot coroutines
-that take tasks from one ready queue, so at most that many run at once and the rest wait here
-(prefetched). The slots belong to this actor and share its ready queue within the loop.
+Credit: the ``max_async_tasks + max_prefetch`` slots are shared evenly among the dispatchers
+(links) and granted at hello (``zq.core.credit``); a finished task hands one back with its
+result. The pool is ``max_async_tasks`` slot coroutines taking tasks from one ready queue: at
+most that many run at once, the rest wait here (prefetched).
 
 Graceful stop (``drain``): a ``Bye`` hands the unstarted tasks back at once, running tasks
 finish (up to a timeout), their results go out, then the sockets close.
@@ -65,9 +65,7 @@ from zq.transport.curve import check_libzmq
 log = logging.getLogger("zq.executor")
 
 
-@dataclass(slots=True, frozen=True)
-class _Tick:
-    pass
+_TICK = object()  # the executor's own periodic message (heartbeats, hellos, resends)
 
 
 @dataclass(slots=True, frozen=True)
@@ -109,6 +107,8 @@ class Executor(Actor):
             raise ValueError("max_async_tasks must be >= 1 and max_prefetch >= 0")
         if not addresses:
             raise ValueError("an executor needs at least one dispatcher address")
+        if max_async_tasks + max_prefetch < len(addresses):  # (zq worker says it first)
+            raise ValueError("each dispatcher address needs one of the slots it shares")
         self.receiver = receiver
         self.addresses = addresses
         self.max_async_tasks = max_async_tasks
@@ -167,15 +167,16 @@ class Executor(Actor):
         self.receiver.startup()
         if self.results is not None:
             self.results.streams.report = lambda acks: self.tell_or_drop(Read(acks))
+        accounts = [self.credit.open() for _ in self.addresses]  # all, before shares are given
         for n, address in enumerate(self.addresses):
-            link = self.link_class(n, address, self, self.credit.open())
+            link = self.link_class(n, address, self, accounts[n])
             link.heartbeat_s = self.heartbeat_s
             link.on_bad_frame = bad_frame_logger(log, address, fatal_version=True)
             self._connect(link)
             self._links.append(link)
             self._hello(link)
         self.pool.start(self._loop, self.max_async_tasks)
-        self.send_after(min(0.2, self.heartbeat_s / 2), _Tick())
+        self.send_after(min(0.2, self.heartbeat_s / 2), _TICK)
 
     async def on_stop(self) -> None:
         self.pool.cancel()
@@ -260,9 +261,9 @@ class Executor(Actor):
             for link in self._links:
                 if link.joined:
                     self._send(link, message)
-        elif type(message) is _Tick:
+        elif message is _TICK:
             self._tick()
-            self.send_after(min(0.2, self.heartbeat_s / 2), _Tick())
+            self.send_after(min(0.2, self.heartbeat_s / 2), _TICK)
         elif type(message) is _Drain:
             self.credit.drain()
             for link in self._links:

@@ -86,7 +86,8 @@ def _queue_list(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
     multiple=True,
     metavar="ADDRESS",
     callback=_endpoints,
-    help="Dispatcher address to connect to; repeatable.  [default: the broker's address]",
+    help="Dispatcher address to connect to; repeatable (each process's slots are then shared "
+    "evenly among them).  [default: the broker's address]",
 )
 @click.option(
     "--queues",
@@ -242,6 +243,12 @@ def worker(**options: Any) -> None:
     processes one by one (graceful reload).
     """  # noqa: D301 (\b is click's no-rewrap marker)
     config = worker_config(options)
+    if len(config.connect) > config.max_async_tasks + config.max_prefetch:
+        raise click.UsageError(
+            f"{len(config.connect)} --connect addresses share each process's "
+            f"--max-async-tasks + --max-prefetch = {config.max_async_tasks + config.max_prefetch}"
+            " slots evenly: each dispatcher needs at least one"
+        )
     configure_logging(config)
     logging.getLogger("zq").setLevel(config.log_level)
     reload_dirs = list(options["reload_dir"]) or [os.getcwd()]

@@ -3,15 +3,18 @@
 Rules (each is a method below; ``tests/unit/test_credit*.py`` check them, the stateful test
 against a model dispatcher):
 
-1. **Hello grants the room left.** A new session (a link's ``Hello``) voids what the old one
-   held and grants ``capacity - outstanding`` (``capacity`` = ``max_async_tasks +
-   max_prefetch``): tasks still running from the old session keep their places.
+1. **Hello grants the room left in the link's share.** A new session (a link's ``Hello``)
+   voids what the old one held and grants ``share - outstanding``: tasks still running from
+   the old session keep their places. ``capacity`` (``max_async_tasks + max_prefetch``) is
+   split evenly among the links (the first ones get the remainder), so a worker connected to
+   several dispatchers is never sent more than its capacity in all, and each dispatcher gets
+   the same share under load; a dispatcher with nothing to send leaves its share unused.
 2. **Assign consumes.** Each task assigned is one more outstanding and one less granted.
 3. **A result returns its place** as credit owed back (``credit_back``), sent with the next
    ``Results``; a task handed back unstarted (drain) or cancelled returns its place without
    credit: the dispatcher requeues it.
-4. **Per link, outstanding + granted + credit_back <= capacity**, always; equal when nothing
-   was handed back and no ``max_tasks`` applies.
+4. **Per link, outstanding + granted + credit_back <= its share**, always (so, over every
+   link, <= capacity); equal when nothing was handed back and no ``max_tasks`` applies.
 5. **max_tasks clamps.** With ``--max-tasks-per-child``, credit is clamped so that the tasks
    received plus the credit granted on every link never exceed it; the executor is *spent*
    once it received that many (it is then replaced by its supervisor).
@@ -64,9 +67,15 @@ class CreditBook:
         """A new session on ``account``'s link: the credit its ``Hello`` grants."""
         account.granted = 0  # the old session's credit is void
         account.credit_back = 0
-        credit = 0 if self.draining else self._allow(self.capacity - account.outstanding)
+        credit = 0 if self.draining else self._allow(self.share(account) - account.outstanding)
         account.granted = credit
         return credit
+
+    def share(self, account: Account) -> int:
+        """The part of ``capacity`` that ``account``'s link may hold (rule 1)."""
+        links = len(self.accounts)
+        base, extra = divmod(self.capacity, links)
+        return base + (1 if self.accounts.index(account) < extra else 0)
 
     def connected(self, account: Account) -> None:
         """A new socket for ``account``'s link: no Bye is pending on it."""

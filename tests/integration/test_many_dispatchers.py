@@ -1,0 +1,61 @@
+"""One worker, several dispatchers: its slots are shared evenly, never given twice (issue 22)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.integration.conftest import Worker
+from zq import ZeroMQBroker
+from zq.funcs import gather
+from zq.kicker import AsyncKicker
+
+APP = "tests.integration.app_tasks"
+
+
+async def test_thirty_slots_and_three_dispatchers_never_more_than_thirty_and_even_shares(
+    workers: Callable[..., Worker], tmp_path: Path
+) -> None:
+    settings: dict[str, Any] = {"heartbeat_s": 0.2, "liveness_timeout_s": 1.0}
+    async with contextlib.AsyncExitStack() as stack:
+        brokers = [
+            await stack.enter_async_context(ZeroMQBroker("tcp://127.0.0.1:*", **settings))
+            for _ in range(3)
+        ]
+        connect = [option for b in brokers for option in ("--connect", b.endpoint)]
+        workers(None, *connect, "-w", "1", "--max-async-tasks", "30", app=f"{APP}:broker")
+        for broker in brokers:
+            await broker.wait_workers(1)
+        most = [0, 0, 0]  # the most tasks each dispatcher had assigned at once (after each batch)
+        finished_first: list[int] = []
+
+        def watch(n: int, count: int) -> Callable[[dict[str, Any]], bool]:
+            def seen(stats: dict[str, Any]) -> bool:
+                most[n] = max(most[n], stats["leased"])
+                done = stats["stats"].completed >= count
+                if done and not finished_first:
+                    finished_first.extend(
+                        [b.dispatcher.stats.completed for b in brokers if b.dispatcher]
+                    )
+                return done
+
+            return seen
+
+        count = 150
+        handles = []
+        for broker in brokers:
+            span = AsyncKicker(f"{APP}:span", broker, {})
+            handles.append([await span.kiq(i, str(tmp_path / "log"), 0.02) for i in range(count)])
+        await asyncio.gather(*(b.wait_until(watch(n, count)) for n, b in enumerate(brokers)))
+        for handle in handles:
+            assert all(not r.is_err for r in await gather(*handle, timeout=30))
+    print(
+        f"FIGURES many dispatchers: 30 slots, 3 dispatchers x {count} tasks of 20 ms: most "
+        f"assigned at once per dispatcher {most}; completed when the first was done "
+        f"{finished_first}"
+    )
+    assert max(most) <= 10 and sum(most) <= 30  # before: each could be sent 30
+    assert min(finished_first) >= 0.8 * count  # even shares: they finish together
