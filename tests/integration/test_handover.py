@@ -89,9 +89,11 @@ async def test_a_script_that_kicks_and_exits_has_every_task_run_once(
     tmp_path: Path, workers: object
 ) -> None:
     address, log = free_address(), tmp_path / "runs.log"
+    script = await Producer.start(address, COUNT, log, "s", start_stdin=True)
+    assert await script.expect("STARTED ") == "STARTED bound"
     worker = workers(address, "-w", "2", capture=True)  # type: ignore[operator]
-    await worker.expect("dispatcher(s): ")  # the worker is up before the script starts
-    script = await Producer.start(address, COUNT, log, "s")
+    await worker.expect("dispatcher(s): ")  # the worker has joined before the script kicks
+    script.release()  # (a worker that finds no dispatcher says it is up only after 10 s)
     report = await script.report()
     assert report == {"unfinished": 0, "kept_by": None, "lost": 0}
     exactly_once(log, [f"s{n}" for n in range(COUNT)])

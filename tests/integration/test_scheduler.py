@@ -60,8 +60,8 @@ async def test_two_schedulers_fire_each_slot_once(
         start_scheduler("labels", env, "--state-file", str(tmp_path / f"state{i}.db"))
         for i in range(2)
     ]
-    # Ten seconds of one-second slots, counted by the dispatcher as they complete.
-    await asyncio.wait_for(producer.wait_until(lambda s: s["stats"].completed >= 10), 30)
+    # Six seconds of one-second slots, counted by the dispatcher as they complete.
+    await asyncio.wait_for(producer.wait_until(lambda s: s["stats"].completed >= 6), 30)
     kicked = [(await stop(proc)).count("kicked tick as every-second@") for proc in pair]
     await asyncio.wait_for(producer.wait_until(lambda s: not s["pending"] and not s["leased"]), 30)
     runs = Counter(log_lines(log))

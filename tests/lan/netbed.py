@@ -27,6 +27,7 @@ import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 PREFIX = "zqlan"  # every namespace this makes: zqlan<pid>-<tag><n>
@@ -121,6 +122,14 @@ class Lan:
         self.processes.append(process)
         return process
 
+    def names(self, host: Host, entries: dict[str, list[Host]]) -> None:
+        """What ``host`` resolves names to: its own /etc/hosts (``ip netns exec`` mounts it)."""
+        folder = Path("/etc/netns") / host.name
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = ["127.0.0.1 localhost"]
+        lines += [f"{there.address} {name}" for name, hosts in entries.items() for there in hosts]
+        (folder / "hosts").write_text("\n".join(lines) + "\n")
+
     def cable(self, host: Host, up: bool) -> None:
         """Plug (``up``) or pull ``host``'s cable at the switch."""
         ip("-n", self.switch, "link", "set", host.port, "up" if up else "down")
@@ -150,6 +159,7 @@ def delete(name: str) -> None:
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid), signal.SIGKILL)
     ip("netns", "del", name, check=False)
+    shutil.rmtree(Path("/etc/netns") / name, ignore_errors=True)  # its /etc/hosts, if any
 
 
 def remove_stale() -> None:

@@ -1,6 +1,7 @@
 """The test bed's producer: binds the dispatcher in its host, kicks tasks, reports as JSON.
 
     python tests/lan/producer.py BIND --workers N --tasks N [--in-flight N] [--seconds S]
+        [--delay S]
 
 Prints ``ready`` once bound, then waits for ``--workers`` executor processes, kicks
 ``--tasks`` tasks of ``tests.lan.lan_app:work`` keeping at most ``--in-flight`` unfinished,
@@ -29,7 +30,8 @@ async def main(args: argparse.Namespace) -> None:
     async with ZeroMQBroker(args.bind, heartbeat_s=0.2, liveness_timeout_s=1.0) as broker:
         print("ready", flush=True)
         await asyncio.wait_for(broker.wait_workers(args.workers), 60)
-        work = AsyncKicker("tests.lan.lan_app:work", broker, {})
+        labels = {"delay": args.delay} if args.delay else {}
+        work = AsyncKicker("tests.lan.lan_app:work", broker, labels)
         room = asyncio.Semaphore(args.in_flight)
         trips: list[float] = []
 
@@ -57,6 +59,7 @@ async def main(args: argparse.Namespace) -> None:
                     "seconds": took,
                     "p50_ms": statistics.median(trips) * 1000,
                     "p99_ms": trips[int(len(trips) * 0.99)] * 1000,
+                    "min_ms": trips[0] * 1000,
                     "stats": {k: v for k, v in stats.items() if isinstance(v, int | float)},
                 }
             ),
@@ -71,4 +74,5 @@ if __name__ == "__main__":
     parser.add_argument("--tasks", type=int, required=True)
     parser.add_argument("--in-flight", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=0.0)
+    parser.add_argument("--delay", type=float, default=0.0, help="each task's delay label")
     asyncio.run(main(parser.parse_args()))

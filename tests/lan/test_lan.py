@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -61,18 +62,28 @@ class Cluster:
         self.dispatcher, *self.workers = net.hosts
         self.env = {"ZQ_LAN_LOG": str(log), "PYTHONPATH": str(ROOT)}
 
-    def producer(self, *args: str) -> subprocess.Popen[str]:
-        bind = f"tcp://{self.dispatcher.address}:{PORT}"
+    def producer(self, *args: str, host: netbed.Host | None = None) -> subprocess.Popen[str]:
+        host = host or self.dispatcher
+        bind = f"tcp://{host.address}:{PORT}"
         command = [sys.executable, str(ROOT / "tests/lan/producer.py"), bind, *args]
-        process = self.net.spawn(
-            self.dispatcher, command, self.env, stdout=subprocess.PIPE, text=True
-        )
+        process = self.net.spawn(host, command, self.env, stdout=subprocess.PIPE, text=True)
         assert first_line(process) == "ready"
         return process
 
-    def worker(self, host: netbed.Host, *args: str, delay_ms: float | None = None) -> None:
-        """A `zq worker` on ``host``, through a delay proxy in that host if ``delay_ms``."""
-        target = f"{self.dispatcher.address}:{PORT}"
+    def worker(
+        self,
+        host: netbed.Host,
+        *args: str,
+        delay_ms: float | None = None,
+        clock: list[str] | None = None,
+        connect: str | None = None,
+    ) -> None:
+        """A `zq worker` on ``host``, through a delay proxy in that host if ``delay_ms``.
+
+        ``clock``: a command that runs it with its clock skewed (``faketime``); ``connect``:
+        the address to give it instead of the dispatcher host's.
+        """
+        target = connect or f"{self.dispatcher.address}:{PORT}"
         if delay_ms is not None:
             jitter = str(delay_ms / 4)
             proxy = [str(ROOT / "tests/lan/delay_proxy.py"), "127.0.0.1:0", target]
@@ -84,7 +95,15 @@ class Cluster:
         options = ["--connect", f"tcp://{target}", "-w", "1", "--log-level", "WARNING", *args]
         self.net.spawn(
             host,
-            [sys.executable, "-m", "zq", "worker", "tests.lan.lan_app:broker", *options],
+            [
+                *(clock or []),
+                sys.executable,
+                "-m",
+                "zq",
+                "worker",
+                "tests.lan.lan_app:broker",
+                *options,
+            ],
             self.env,
             cwd=ROOT,
         )
@@ -225,3 +244,47 @@ async def test_the_dispatcher_cut_off_for_10_s_gets_the_results_workers_kept(
     # The results the workers kept ended their tasks: only those another worker took first
     # (it rejoined before their own worker did) ran again, at most two workers' worth.
     assert len(held) >= 30 and len(rerun) <= 20
+
+
+@pytest.mark.skipif(shutil.which("faketime") is None, reason="faketime is not installed")
+async def test_workers_with_skewed_clocks_run_delayed_tasks_on_the_dispatcher_s_time(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "executions.log"
+    tasks, delay = 60, 1.0
+    with netbed.lan(3, tag="e") as net:
+        cluster = Cluster(net, log)
+        args = ("--workers", "2", "--tasks", str(tasks), "--in-flight", str(tasks))
+        producer = cluster.producer(*args, "--delay", str(delay))
+        for host, skew in zip(cluster.workers, ("+3h", "-3h"), strict=True):
+            cluster.worker(host, "--max-async-tasks", "10", clock=["faketime", "-f", skew])
+        report = await finished(producer, 60)
+    runs = runs_of(log)
+    skews = sorted({round((at - time.time()) / 3600) for _, _, at in runs})
+    stats = report["stats"]
+    print(
+        f"FIGURES lan: {tasks} tasks with delay {delay:g} s on two workers whose clocks read "
+        f"{skews} h off: kiq to result {report['min_ms']:.0f}..{report['p99_ms']:.0f} ms "
+        f"(p50 {report['p50_ms']:.0f}); executors lost {stats['executors_lost']}"
+    )
+    assert skews == [-3, 3]  # both ran tasks, each on its skewed clock
+    assert sorted(executions(log).values()) == [1] * tasks
+    assert delay * 1000 <= report["min_ms"] and report["p99_ms"] < delay * 1000 + 1500
+    assert stats["executors_lost"] == 0
+
+
+async def test_a_name_with_two_addresses_is_two_dispatchers_for_one_worker(tmp_path: Path) -> None:
+    log = tmp_path / "executions.log"
+    with netbed.lan(3, tag="f") as net:
+        cluster = Cluster(net, log)
+        first, second, worker = net.hosts
+        net.names(worker, {"dispatchers.lan": [first, second]})  # a round-robin name
+        args = ("--workers", "1", "--tasks", "100")
+        producers = [cluster.producer(*args, host=host) for host in (first, second)]
+        cluster.worker(worker, "--max-async-tasks", "10", connect=f"dispatchers.lan:{PORT}")
+        reports = [await finished(producer, 60) for producer in producers]
+    assert [report["stats"]["completed"] for report in reports] == [100, 100]
+    print(
+        f"FIGURES lan: one worker, --connect tcp://dispatchers.lan:{PORT} (two A records): "
+        "both dispatchers' 100 tasks ran"
+    )

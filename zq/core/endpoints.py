@@ -41,3 +41,32 @@ def check_endpoint(address: str, *, bind: bool = False) -> str:
     if host.startswith("[") != host.endswith("]"):
         raise ValueError(f"{address!r}: an IPv6 host goes in brackets, e.g. tcp://[::1]:5555")
     return address
+
+
+def named_host(address: str) -> tuple[str, int] | None:
+    """``(name, port)`` of a ``tcp://NAME:PORT`` address whose host is a name, else None."""
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme != "tcp" or not port.isdigit() or not host or host.startswith("["):
+        return None
+    if host.replace(".", "").isdigit() or host in ("*", "localhost"):
+        return None  # an IPv4 address, a wildcard, or this host (not spread over ::1)
+    return host, int(port)
+
+
+def spread(address: str, found: list[str]) -> list[str]:
+    """``address`` (``tcp://NAME:PORT``) as one address per IP its name resolved to.
+
+    ``found`` are the resolver's answers in its order: the IPv4 ones if there are any (a host
+    with both an A and an AAAA record is one dispatcher, not two), else the IPv6 ones; each
+    once. Nothing found: ``address`` as it is (ZeroMQ resolves it again, and retries).
+    """
+    named = named_host(address)
+    if named is None:
+        return [address]
+    v4 = [ip for ip in found if ":" not in ip]
+    chosen = list(dict.fromkeys(v4 or found))
+    if len(chosen) < 2:
+        return [address]  # one address: ZeroMQ follows the name itself
+    port = named[1]
+    return [f"tcp://{ip}:{port}" if ":" not in ip else f"tcp://[{ip}]:{port}" for ip in chosen]

@@ -29,6 +29,7 @@ from zq.brokers.zmq_broker import ZeroMQBroker
 from zq.core.worker_policy import jittered
 from zq.exceptions import PeerRefusedError, SecurityConfigError
 from zq.receiver import Receiver, task_logs
+from zq.transport.names import each_dispatcher
 from zq.worker.child_state import BEAT_S, ChildState
 from zq.worker.config import EXIT_CONFIG, Report, WorkerConfig, configure_logging
 from zq.worker.listener import serve_listener
@@ -168,6 +169,12 @@ def _addresses(config: WorkerConfig, broker: AsyncBroker) -> list[str]:
     addresses = config.connect or [getattr(broker, "endpoint", "")]
     if not addresses[0]:
         raise SystemExit(f"{config.app} has no address: pass --connect")
+    addresses = list(dict.fromkeys(a for given in addresses for a in each_dispatcher(given)))
+    if len(addresses) > config.max_async_tasks + config.max_prefetch:
+        raise SystemExit(
+            f"{len(addresses)} dispatchers ({', '.join(addresses)}) share this process's "
+            "slots evenly and each needs one: raise --max-async-tasks"
+        )
     return addresses
 
 
