@@ -121,7 +121,7 @@ async def test_delay_jitter_and_black_holes_lose_nothing_and_count_every_duplica
     tmp_path: Path,
 ) -> None:
     log = tmp_path / "executions.log"
-    tasks, slots, delay_ms = 20_000, 20, 20.0
+    tasks, slots, delay_ms = 20_000, 30, 20.0
     with netbed.lan(4, tag="a") as net:
         cluster = Cluster(net, log)
         producer = cluster.producer(
