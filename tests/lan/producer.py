@@ -6,7 +6,8 @@
 Prints ``ready`` once bound, then waits for ``--workers`` executor processes, kicks
 ``--tasks`` tasks of ``tests.lan.lan_app:work`` keeping at most ``--in-flight`` unfinished,
 and prints one JSON line: the time taken, the p50 and p99 round trip of a task (kiq to
-result, ms) and the dispatcher's stats.
+result, ms) and the dispatcher's stats (with ``--settle``, once they count the duplicate runs
+the test read in the execution log and wrote to stdin).
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.gather(*running)
         took = time.perf_counter() - started
         trips.sort()
+        if args.settle:  # the test says how many runs it saw twice: until they are all counted
+            print("done", flush=True)
+            told = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            twice = int(told)
+            await asyncio.wait_for(
+                broker.wait_until(lambda s: s["stats"].duplicates >= twice), args.settle
+            )
         stats = dataclasses.asdict((await broker.stats())["stats"])
         print(
             json.dumps(
@@ -75,4 +83,11 @@ if __name__ == "__main__":
     parser.add_argument("--in-flight", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=0.0)
     parser.add_argument("--delay", type=float, default=0.0, help="each task's delay label")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="once done, read a count of duplicate runs from stdin and wait (at most this "
+        "many seconds) until the stats count them: late results of a partitioned worker",
+    )
     asyncio.run(main(parser.parse_args()))
