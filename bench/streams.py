@@ -13,12 +13,9 @@ and the ratio of the time to the first item to the round trip.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,8 +25,8 @@ import uvloop
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.tasks import broker, count, noop  # noqa: E402
-from zq import ZeroMQBroker  # noqa: E402
+from bench.serving import served  # noqa: E402
+from bench.tasks import count, noop  # noqa: E402
 
 
 async def round_trips(calls: int) -> float:
@@ -66,15 +63,7 @@ async def items_per_second(items: int) -> float:
 
 
 async def main(args: argparse.Namespace) -> None:
-    producer = ZeroMQBroker("tcp://127.0.0.1:*")
-    producer.available_tasks = broker.available_tasks
-    await producer.startup()
-    noop.broker = count.broker = producer
-    cmd = [sys.executable, "-m", "zq", "worker", "bench.tasks:broker", "-w", str(args.workers),
-           "--connect", producer.endpoint, "--log-level", "WARNING"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    try:
-        await asyncio.wait_for(producer.wait_workers(args.workers), 30)
+    async with served(args.workers, noop, count):
         await round_trips(50)  # warm-up, every way
         await first_items(50)
         await items_per_second(10_000)
@@ -83,10 +72,6 @@ async def main(args: argparse.Namespace) -> None:
             trips.append(await round_trips(args.calls))
             firsts.append(await first_items(args.calls))
             rates.append(await items_per_second(args.items))
-    finally:
-        proc.send_signal(signal.SIGINT)
-        await asyncio.to_thread(proc.wait, 30)
-        await producer.shutdown()
     print(
         f"# zq streams: {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {args.workers} worker process(es), {args.calls} calls "

@@ -13,12 +13,9 @@ the runs, and their ratio.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,7 +25,8 @@ import uvloop
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.tasks import broker, step  # noqa: E402
+from bench.serving import served  # noqa: E402
+from bench.tasks import step  # noqa: E402
 from zq import ZeroMQBroker  # noqa: E402
 from zq.pipelines import Pipeline  # noqa: E402
 
@@ -54,25 +52,13 @@ async def pipelined(producer: ZeroMQBroker, chains: int) -> float:
 
 
 async def main(args: argparse.Namespace) -> None:
-    producer = ZeroMQBroker("tcp://127.0.0.1:*")
-    producer.available_tasks = broker.available_tasks
-    await producer.startup()
-    step.broker = producer
-    cmd = [sys.executable, "-m", "zq", "worker", "bench.tasks:broker", "-w", str(args.workers),
-           "--connect", producer.endpoint, "--log-level", "WARNING"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    try:
-        await asyncio.wait_for(producer.wait_workers(args.workers), 30)
+    async with served(args.workers, step) as producer:
         await sequential(50)  # warm-up, both ways
         await pipelined(producer, 50)
         seq, pipe = [], []
         for _ in range(args.runs):
             seq.append(await sequential(args.chains))
             pipe.append(await pipelined(producer, args.chains))
-    finally:
-        proc.send_signal(signal.SIGINT)
-        await asyncio.to_thread(proc.wait, 30)
-        await producer.shutdown()
     print(
         f"# zq workflows: {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {args.workers} worker process(es), {args.chains} chains "

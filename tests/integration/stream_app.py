@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 from taskiq_dependencies import Depends
 
+from tests.execution_log import record
 from zq import ZeroMQBroker
 from zq.depends.progress_tracker import ProgressTracker, TaskState
 
@@ -15,10 +15,7 @@ broker = ZeroMQBroker("tcp://127.0.0.1:5555", heartbeat_s=0.2, liveness_timeout_
 
 
 def _log(line: str) -> None:
-    path = os.environ.get("ZQ_STREAM_LOG")
-    if path:
-        with open(path, "a") as log:
-            log.write(f"{line} {os.getpid()}\n")
+    record("ZQ_STREAM_LOG", line)
 
 
 def rss_kib() -> int:

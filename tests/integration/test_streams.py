@@ -65,7 +65,7 @@ async def test_a_hundred_thousand_items_in_order_and_a_slow_reader_keeps_memory_
                 worker_rss.append(rss)
             if index % 200 == 0:  # a deliberately slow reader: the task must wait for it
                 most_buffered = max(most_buffered, store.streams.buffered(handle.task_id))
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(0.002)  # the reader's slowness, not a wait for anything
             if index % 5_000 == 0:
                 producer_rss.append(rss_kib())
         assert expected == n

@@ -4,6 +4,7 @@ import asyncio
 import os
 import random
 
+from tests.execution_log import record
 from zq import ZeroMQBroker
 from zq.middlewares import SimpleRetryMiddleware
 
@@ -12,13 +13,7 @@ broker.add_middlewares(SimpleRetryMiddleware())  # for tasks labelled retry_on_e
 
 
 def _log(line: str) -> None:
-    path = os.environ.get("ZQ_WORKFLOW_LOG")
-    if path:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, f"{line} {os.getpid()}\n".encode())
-        finally:
-            os.close(fd)
+    record("ZQ_WORKFLOW_LOG", line)
 
 
 @broker.task

@@ -180,7 +180,7 @@ class Outcomes:
 
     def _accepted_run(self, task_id: str) -> int | None:
         """The run of the result kept for a finished task (zq.core.executions), or None."""
-        result = self._routing.routed(task_id) or self._store.peek(task_id)
+        result = self._result_of(task_id)
         return None if result is None else result.run
 
     def deliver(self, result: ResultMsg, origin: bytes | None) -> None:
@@ -223,6 +223,7 @@ class Outcomes:
                 self.cancelled(decided.task, result, decided.origin)
 
     def _result_of(self, task_id: str) -> ResultMsg | None:
+        """The result of a finished task: routed in this batch, or in the store."""
         return self._routing.routed(task_id) or self._store.peek(task_id)
 
 

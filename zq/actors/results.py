@@ -378,7 +378,7 @@ class ResultStore(Actor):
             if stored is not None:
                 stored.append(result)
             if streams is not None:
-                streams.ended([result.task_id])
+                streams.wake(result.task_id)  # its reader has had every item
             pending = waiters.pop(result.task_id, None)
             if pending is None:
                 continue

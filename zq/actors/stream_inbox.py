@@ -69,7 +69,7 @@ class Streams:
                     continue
                 inbox = self._inboxes[task_id] = Inbox()
             inbox.arrived(seq, payload)
-            self._wake(task_id)
+            self.wake(task_id)
         if acks:
             self._report(list(acks.items()))
 
@@ -104,11 +104,6 @@ class Streams:
         if task_id not in self._readers:
             self.close(task_id)
 
-    def ended(self, task_ids: list[str]) -> None:
-        """Results arrived for these tasks: their readers have read everything there is."""
-        for task_id in task_ids:
-            self._wake(task_id)
-
     def take(self, task_id: str) -> bytes | None:
         """The reader's next item if one is here, else None (and its position is reported)."""
         inbox = self._inboxes.get(task_id)
@@ -127,7 +122,8 @@ class Streams:
             waker = self._wakers[task_id] = asyncio.get_running_loop().create_future()
         return waker
 
-    def _wake(self, task_id: str) -> None:
+    def wake(self, task_id: str) -> None:
+        """An item or the result of ``task_id`` arrived: its reader looks again."""
         waker = self._wakers.pop(task_id, None)
         if waker is not None and not waker.done():
             waker.set_result(None)
