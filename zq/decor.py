@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from zq.kicker import AsyncKicker, portable_labels, send
-from zq.streams import hold
+from zq.streams import hold, is_generator
 from zq.task import AsyncTaskiqTask
 
 if TYPE_CHECKING:
@@ -37,9 +37,7 @@ class AsyncTaskiqDecoratedTask(Generic[_Params, _ReturnType]):
         self.return_type = return_type
         self.is_async = inspect.iscoroutinefunction(original_func)
         # A generator: its items stream to the caller (zq.streams), kept for kiq()'s handle.
-        self.streams = inspect.isasyncgenfunction(original_func) or inspect.isgeneratorfunction(
-            original_func
-        )
+        self.streams = is_generator(original_func)
         self._wire_labels = portable_labels(labels)
         self.__name__ = getattr(original_func, "__name__", task_name)
         self.__qualname__ = getattr(original_func, "__qualname__", task_name)

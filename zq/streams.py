@@ -21,6 +21,7 @@ reads is in ``zq.actors.stream_inbox``.
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from zq.actors.results import ResultStore
@@ -31,6 +32,11 @@ if TYPE_CHECKING:
     from zq.task import AsyncTaskiqTask
 
 _Item = TypeVar("_Item")
+
+
+def is_generator(func: Any) -> bool:
+    """Whether ``func`` is a generator function (async or sync): a task that streams."""
+    return inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func)
 
 
 def store_of(handle: AsyncTaskiqTask[Any]) -> ResultStore:
@@ -116,5 +122,4 @@ class TaskStream(Generic[_Item]):
             self._store.streams.close(self._handle.task_id)
 
     def __del__(self) -> None:  # a loop left with ``break`` never says so otherwise
-        if self._opened:
-            self._store.streams.close(self._handle.task_id)
+        self._close()

@@ -34,11 +34,12 @@ from zq.core.remote_errors import describe
 from zq.exceptions import NoResultError, UnknownTaskError
 from zq.message import TaskiqMessage
 from zq.plugins import taskiq_object
-from zq.receiver.streaming import drive, is_generator, streaming
+from zq.receiver.streaming import drive, streaming
 from zq.receiver.task_logs import capturing
 from zq.receiver.workflow_steps import run_built_in, with_input
 from zq.result import TaskiqResult
 from zq.state import TaskiqState
+from zq.streams import is_generator
 
 if TYPE_CHECKING:
     from zq.abc.broker import AsyncBroker

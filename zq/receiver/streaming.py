@@ -26,11 +26,6 @@ from zq.serializers.base import TaskiqSerializer
 current_sink: ContextVar[StreamSink | None] = ContextVar("zq_stream_sink", default=None)
 
 
-def is_generator(func: Any) -> bool:
-    """Whether ``func`` is a generator function (async or sync): a task that streams."""
-    return inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func)
-
-
 def open_sink(port: TaskPort | None, task_id: str, labels: dict[str, Any]) -> StreamSink | None:
     """The stream for a generator task's items; None where nobody can read them.
 
