@@ -7,7 +7,10 @@ For each worker count: a warm-up, then ``--runs`` timed runs of ``--tasks`` no-o
 and their results awaited (median and spread reported, and the producer's CPU time per task,
 which a busy shared machine disturbs less than the rate); then ``--latency`` sequential single
 round trips (kiq + wait_result) for p50/p99; then peak RSS of the producer and the workers.
-Both producer and workers run on uvloop.
+Both producer and workers run on uvloop. Before zq's rows for each worker count, the raw
+transport's (``bench/raw.py``: pyzmq and msgspec alone, the same processes and loop): zq's
+rate and p50 are also printed as ratios of it, so that a figure means something on any machine
+(``--no-raw`` skips it).
 
 ``--journal`` adds, for each worker count, a row with the SQLite journal on (a fresh file in a
 temporary directory) next to the in-memory row. With a journal ``kiq()`` returns only once the
@@ -55,6 +58,7 @@ import uvloop
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import raw  # noqa: E402
 from bench.tasks import broker, noop  # noqa: E402
 from zq import ZeroMQBroker, gather  # noqa: E402
 from zq.transport.curve import generate  # noqa: E402
@@ -223,9 +227,9 @@ async def main(args: argparse.Namespace) -> None:
     print(f"# {args.tasks} no-op tasks x {args.runs} runs; {args.latency} sequential round trips")
     print(
         "| worker processes | tasks/s (median) | min-max | producer CPU µs/task | p50 ms | "
-        "p99 ms | producer peak RSS MB | worker peak RSS MB |"
+        "p99 ms | producer peak RSS MB | worker peak RSS MB | tasks/s ÷ raw | p50 ÷ raw |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     concurrency = args.concurrency if args.journal or args.standby else 1
     variants = [""] + (["journal"] if args.journal else []) + (["CURVE"] if args.curve else [])
     variants += (["standby"] if args.standby else []) + (
@@ -234,6 +238,14 @@ async def main(args: argparse.Namespace) -> None:
     variants += ["labels"] if args.labels else []
     variants += ["observer"] if args.observer else []
     for workers in args.workers:
+        base = None
+        if not args.no_raw:  # the transport's own limit, in this run (bench/raw.py)
+            base = await raw.measure(workers, args.tasks, args.runs, args.latency)
+            print(
+                f"| {workers} raw transport | {base['rate']:,.0f} | | | {base['p50_ms']:.3f} | "
+                f"{base['p99_ms']:.3f} | | | 1 | 1 |",
+                flush=True,
+            )
         for variant in variants:
             with tempfile.TemporaryDirectory() as tmp:
                 journal = os.path.join(tmp, "zq.db") if variant == "journal" else None
@@ -250,10 +262,14 @@ async def main(args: argparse.Namespace) -> None:
                 )
             wr = ", ".join(f"{x:.0f}" for x in r["worker_rss"] if x)  # type: ignore[attr-defined]
             label = f"{workers}{f' + {variant}' if variant else ''}"
+            ratios = "| |"
+            if base is not None:
+                rate, p50 = float(r["median"]), float(r["p50"])  # type: ignore[arg-type]
+                ratios = f"{rate / base['rate']:.2f} | {p50 / base['p50_ms']:.2f} |"
             print(
                 f"| {label} | {r['median']:,.0f} | {r['min']:,.0f}-{r['max']:,.0f} | "
                 f"{r['cpu_us']:.1f} | {r['p50']:.3f} | {r['p99']:.3f} | "
-                f"{r['producer_rss']:.0f} | {wr} |",
+                f"{r['producer_rss']:.0f} | {wr} | {ratios}",
                 flush=True,
             )
 
@@ -276,5 +292,8 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--observer", action="store_true", help="also run with `zq status --watch` connected"
+    )
+    parser.add_argument(
+        "--no-raw", action="store_true", help="skip the raw-transport baseline (bench/raw.py)"
     )
     uvloop.run(main(parser.parse_args()))

@@ -141,6 +141,10 @@ class SecurityConfigError(ZQError):
     """CURVE is misconfigured (a key file missing or unreadable, libzmq too old): nothing starts."""
 
 
+class DiscoveryError(ZQError):
+    """Discovery cannot run (python-zeroconf is missing) or cannot announce this address."""
+
+
 class MessageTooLargeError(SendTaskError):
     """A task's message would be over ``max_msg_size``: it is refused before it is sent."""
 

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import Worker
+import pytest
+
+from tests.integration.conftest import Worker, free_address
 from zq import ZeroMQBroker
 from zq.funcs import gather
 from zq.kicker import AsyncKicker
@@ -59,3 +61,32 @@ async def test_thirty_slots_and_three_dispatchers_never_more_than_thirty_and_eve
     )
     assert max(most) <= 10 and sum(most) <= 30  # before: each could be sent 30
     assert min(finished_first) >= 0.8 * count  # even shares: they finish together
+
+
+async def test_a_routed_queue_s_tasks_are_held_cancelled_and_drained_by_its_dispatcher() -> None:
+    main, other = free_address(), free_address()
+    broker = ZeroMQBroker(main, routes={"b": other}, shutdown_timeout_s=0.5)
+    async with broker:  # both addresses free: this process binds both
+        assert broker.dispatcher_addresses() == [main, other]
+        assert broker.dispatcher_addresses(["b"]) == [other]
+        kicker = AsyncKicker(f"{APP}:sync_where", broker, {})
+        here = await kicker.kiq(1)
+        routed = await AsyncKicker(f"{APP}:sync_where", broker, {"queue": "b"}).kiq(2)
+        assert (await broker.stats())["pending"] == 1  # the main dispatcher holds only its own
+        assert await broker.cancel_many([routed.task_id, here.task_id, "nope"]) == [
+            "cancelled",
+            "cancelled",
+            "unknown",
+        ]
+        await AsyncKicker(f"{APP}:sync_where", broker, {"queue": "b"}).kiq(3)
+        report = await broker.shutdown()  # no worker: the routed one is reported, not hidden
+    assert len(report.unfinished) == 1 and report.lost == report.unfinished
+
+
+def test_routes_are_checked_where_they_are_given() -> None:
+    with pytest.raises(ValueError, match=r"routes\['b'\]: 'localhost:1' has no scheme"):
+        ZeroMQBroker(routes={"b": "localhost:1"})
+    with pytest.raises(ValueError, match="the broker's own address"):
+        ZeroMQBroker("tcp://127.0.0.1:5555", routes={"b": "tcp://127.0.0.1:5555"})
+    with pytest.raises(ValueError, match="is not a queue name"):
+        ZeroMQBroker(routes={"": "tcp://127.0.0.1:5556"})

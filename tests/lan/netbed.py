@@ -92,6 +92,8 @@ class Lan:
                 ip("-n", host.name, "addr", "add", f"{host.address}/24", "dev", "eth0")
                 ip("-n", host.name, "link", "set", "eth0", "up")
                 ip("-n", host.name, "link", "set", "lo", "up")
+                # multicast (mDNS discovery) goes out on the LAN: there is no default route
+                ip("-n", host.name, "route", "add", "224.0.0.0/4", "dev", "eth0")
         except BaseException:
             self.close()
             raise

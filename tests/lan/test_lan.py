@@ -15,118 +15,15 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.integration.conftest import wait_for_log
 from tests.lan import netbed
+from tests.lan.cluster import PORT, ROOT, Cluster, executions, finished, runs_of
 
-ROOT = Path(__file__).resolve().parents[2]
-PORT = 5600
 why_not = netbed.available()
 pytestmark = pytest.mark.skipif(why_not is not None, reason=why_not or "")
-
-
-def executions(log: Path) -> Counter[int]:
-    """How many times each task ran, from the execution log the tasks write."""
-    return Counter(i for i, _, _ in runs_of(log))
-
-
-def runs_of(log: Path) -> list[tuple[int, int, float]]:
-    """Every run in the execution log: (task, worker pid, when it started: epoch seconds)."""
-    found = []
-    if log.exists():
-        for line in log.read_text().splitlines():
-            token, pid, at = line.split()
-            found.append((int(token.split("/")[1]), int(pid), float(at)))
-    return found
-
-
-def first_line(process: subprocess.Popen[str], timeout: float = 30.0) -> str:
-    """The first line a process prints (it says it is ready); bounded."""
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    line = process.stdout.readline()
-    if not line or time.monotonic() > deadline:
-        raise AssertionError(f"no ready line from {process.args!r}")
-    return line.strip()
-
-
-class Cluster:
-    """A dispatcher host and worker hosts on one test-bed LAN."""
-
-    def __init__(self, net: netbed.Lan, log: Path) -> None:
-        self.net = net
-        self.log = log
-        self.dispatcher, *self.workers = net.hosts
-        self.env = {"ZQ_LAN_LOG": str(log), "PYTHONPATH": str(ROOT)}
-
-    def producer(self, *args: str, host: netbed.Host | None = None) -> subprocess.Popen[str]:
-        host = host or self.dispatcher
-        bind = f"tcp://{host.address}:{PORT}"
-        command = [sys.executable, str(ROOT / "tests/lan/producer.py"), bind, *args]
-        process = self.net.spawn(
-            host, command, self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        assert first_line(process) == "ready"
-        return process
-
-    def start(
-        self, tasks: int, slots: int, *options: str, delay_ms: float | None = None
-    ) -> subprocess.Popen[str]:
-        """The producer (``tasks`` tasks for every worker host) and a worker on each host."""
-        workers = str(len(self.workers))
-        producer = self.producer("--workers", workers, "--tasks", str(tasks), *options)
-        for host in self.workers:
-            self.worker(host, "--max-async-tasks", str(slots), delay_ms=delay_ms)
-        return producer
-
-    def worker(
-        self,
-        host: netbed.Host,
-        *args: str,
-        delay_ms: float | None = None,
-        clock: list[str] | None = None,
-        connect: str | None = None,
-    ) -> None:
-        """A `zq worker` on ``host``, through a delay proxy in that host if ``delay_ms``.
-
-        ``clock``: a command that runs it with its clock skewed (``faketime``); ``connect``:
-        the address to give it instead of the dispatcher host's.
-        """
-        target = connect or f"{self.dispatcher.address}:{PORT}"
-        if delay_ms is not None:
-            jitter = str(delay_ms / 4)
-            proxy = [str(ROOT / "tests/lan/delay_proxy.py"), "127.0.0.1:0", target]
-            knobs = ["--delay-ms", str(delay_ms), "--jitter-ms", jitter]
-            running = self.net.spawn(
-                host, [sys.executable, *proxy, *knobs], stdout=subprocess.PIPE, text=True
-            )
-            target = f"127.0.0.1:{first_line(running).split()[1]}"
-        options = ["--connect", f"tcp://{target}", "-w", "1", "--log-level", "WARNING", *args]
-        self.net.spawn(
-            host,
-            [
-                *(clock or []),
-                sys.executable,
-                "-m",
-                "zq",
-                "worker",
-                "tests.lan.lan_app:broker",
-                *options,
-            ],
-            self.env,
-            cwd=ROOT,
-        )
-
-
-async def finished(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
-    """The producer's JSON report, once it finished (bounded)."""
-    assert process.stdout is not None
-    line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), timeout)
-    report: dict[str, Any] = json.loads(line)
-    return report
 
 
 async def test_delay_jitter_and_black_holes_lose_nothing_and_count_every_duplicate(
@@ -299,3 +196,36 @@ async def test_a_name_with_two_addresses_is_two_dispatchers_for_one_worker(tmp_p
         f"FIGURES lan: one worker, --connect tcp://dispatchers.lan:{PORT} (two A records): "
         "both dispatchers' 100 tasks ran"
     )
+
+
+async def test_a_producer_routes_one_queue_to_another_dispatcher(tmp_path: Path) -> None:
+    log, tasks = tmp_path / "executions.log", 200
+    with netbed.lan(4, tag="h") as net:
+        cluster = Cluster(net, log)
+        first, second, *workers = net.hosts
+        routed = f"tcp://{second.address}:{PORT}"  # queue "b" lives there: `zq dispatcher`
+        dispatcher = [sys.executable, "-m", "zq", "dispatcher", "tests.lan.lan_app:broker"]
+        options = ["--address", routed, "--no-journal", "--log-level", "WARNING"]
+        net.spawn(second, [*dispatcher, *options], cluster.env, cwd=ROOT)
+        args = ("--workers", "2", "--tasks", str(tasks), "--route", f"b={routed}")
+        producer = cluster.producer(*args, "--split", "b")  # odd-numbered tasks to queue b
+        app = {"ZQ_LAN_ADDRESS": f"tcp://{first.address}:{PORT}", "ZQ_LAN_ROUTES": ""}
+        app["ZQ_LAN_ROUTES"] = json.dumps({"b": routed})
+        for host in workers:  # the app's addresses: both dispatchers
+            cluster.worker(host, "--max-async-tasks", "10", connect="", env=app)
+        report = await finished(producer, 60)
+        status = [sys.executable, "-m", "zq", "status", "--connect", routed, "--json"]
+        shown = net.spawn(first, status, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        routed_stats = json.loads(shown.communicate(timeout=30)[0])["counters"]
+    runs = runs_of(log)
+    by_worker: dict[int, set[int]] = {}
+    for i, pid, _ in runs:
+        by_worker.setdefault(pid, set()).add(i % 2)
+    print(
+        f"FIGURES lan: queue b routed to a second dispatcher: {report['stats']['completed']} "
+        f"tasks completed on the first, {routed_stats['completed']} on the second; each worker "
+        "ran tasks of both"
+    )
+    assert executions(log) == dict.fromkeys(range(tasks), 1)
+    assert report["stats"]["completed"] == routed_stats["completed"] == tasks // 2
+    assert sorted(map(sorted, by_worker.values())) == [[0, 1], [0, 1]]

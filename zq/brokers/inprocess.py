@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from zq.abc.broker import AsyncBroker
 from zq.actors.executor import Executor
-from zq.actors.ports import TaskRunner
+from zq.actors.ports import TaskPort, TaskRunner
 from zq.actors.results import ResultStore
 from zq.receiver import Receiver
+from zq.transport.sockets import SocketConfig
 
 if TYPE_CHECKING:
     from zq.brokers.zmq_broker import ZeroMQBroker
@@ -106,7 +107,7 @@ async def run_executors(
         build_executor(
             broker,
             Receiver(broker, max_threadpool_threads, ack_type=ack_type),
-            [broker.endpoint],
+            broker.dispatcher_addresses(queues or []),
             max_async_tasks=max_async_tasks,
             max_prefetch=max_prefetch,
             queues=queues,
@@ -140,9 +141,34 @@ async def run_executors(
 
 
 class InProcessWorkers:
-    """``ZeroMQBroker``'s in-process workers: ``arun_worker``, ``run_worker``, their stop."""
+    """``ZeroMQBroker``'s executors: in-process workers, and what any executor is set up with.
+
+    ``arun_worker``, ``run_worker`` and their stop; ``executor_settings``, ``attach_port``.
+    """
 
     shutdown_switch: ShutdownSwitch
+    heartbeat_s: float
+    liveness_timeout_s: float
+    _worker_port: TaskPort | None
+
+    if TYPE_CHECKING:
+
+        def socket_config(self) -> SocketConfig: ...
+
+    def executor_settings(self) -> dict[str, Any]:
+        """What an executor of this app follows (``zq.brokers.inprocess.build_executor``)."""
+        return {
+            "heartbeat_s": self.heartbeat_s,
+            "liveness_timeout_s": self.liveness_timeout_s,
+            "config": self.socket_config(),
+        }
+
+    def attach_port(self, port: TaskPort) -> None:
+        """In a worker process: kicks and progress from outside any task go out by ``port``.
+
+        (Inside a task they go to the dispatcher that leased it: ``current_port``.)
+        """
+        self._worker_port = port
 
     async def arun_worker(
         self,

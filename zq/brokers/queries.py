@@ -9,7 +9,7 @@ that bound or joined the address.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from zq.actors.control import CancelTasks, Explain
@@ -43,6 +43,8 @@ class DispatcherQueries:
     _sink: Dispatcher | Submitter | None
     _port: Callable[[], TaskPort | None]
     socket_config: Callable[[], SocketConfig]
+    routes: dict[str, str]
+    _cancel_routed: Callable[[list[str], list[CancelOutcome]], Awaitable[list[CancelOutcome]]]
     _bound: asyncio.Event | None = None  # set while this process has the dispatcher
 
     def _bound_event(self) -> asyncio.Event:
@@ -63,8 +65,15 @@ class DispatcherQueries:
         """Cancel tasks, from the process that bound the address or one that joined it.
 
         One outcome per id (see ``AsyncBroker.cancel``). In a worker process (a task cancelling
-        another) it goes through the worker's link to its dispatcher.
+        another) it goes through the worker's link to its dispatcher. With ``routes``, the ids
+        the main dispatcher does not know go to the routed ones.
         """
+        outcomes = await self._cancel_here(task_ids)
+        if self.routes and not self.is_worker_process:
+            outcomes = await self._cancel_routed(task_ids, list(outcomes))
+        return outcomes
+
+    async def _cancel_here(self, task_ids: list[str]) -> list[CancelOutcome]:
         sink = self._sink
         if isinstance(sink, Dispatcher):
             # (with a journal, answered once the cancel is on disk)

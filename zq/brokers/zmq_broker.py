@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
-from typing import Any
+from collections.abc import Mapping
 
 from zq.abc.broker import AsyncBroker, ShutdownReport
 from zq.actors.admission import Admission
 from zq.actors.base import Actor
 from zq.actors.dispatcher import Dispatcher
 from zq.actors.ports import TaskPort, current_port
-from zq.actors.results import FetchResults, ResultStore
+from zq.actors.results import ResultStore
 from zq.actors.submitter import Submitter
-from zq.brokers import handover
+from zq.brokers import handover, lan
 from zq.brokers.inprocess import InProcessWorkers, ShutdownSwitch
 from zq.brokers.queries import DispatcherQueries
+from zq.brokers.routes import QueueRoutes, check_routes, merged
 from zq.core.endpoints import check_endpoint
 from zq.core.limits import task_overhead, task_too_large
-from zq.core.messages import Read, ResultMsg, TaskMsg
+from zq.core.messages import ResultMsg, TaskMsg
 from zq.exceptions import (
     ActorDeadError,
     AddressInUseError,
@@ -29,17 +29,17 @@ from zq.exceptions import (
     MessageTooLargeError,
     SecurityConfigError,
     SendTaskError,
-    WouldBlock,
 )
 from zq.result_backends.embedded import EmbeddedResultBackend, store_results
 from zq.storage.journal import Journal
 from zq.transport.curve import CurveSettings
+from zq.transport.discovery import require as require_discovery
 from zq.transport.sockets import DEFAULT_HANDSHAKE_TIMEOUT_S, DEFAULT_MAX_MSG_SIZE, SocketConfig
 
 log = logging.getLogger("zq.broker")
 
 
-class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
+class ZeroMQBroker(QueueRoutes, DispatcherQueries, InProcessWorkers, AsyncBroker):
     """A broker whose queue is a dispatcher embedded in the process that kicks tasks.
 
     The first producer to start on ``address`` binds it; another producer (another process of
@@ -77,6 +77,14 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
     a ``ShutdownReport``; tasks nothing holds any more are also logged at ERROR. When the
     process that bound the address leaves (or crashes), a joined process of the app on the
     same host binds it and carries on as the dispatcher (takeover).
+
+    **On a LAN** (``zq.brokers.lan``): ``announce=True`` announces the dispatcher this process
+    binds as ``app_name`` (default: the module that made the broker); ``discover=True`` joins
+    one announced on the LAN before binding ``address``.
+
+    **Queues on other dispatchers** (``zq.brokers.routes``): ``routes={"reports":
+    "tcp://10.0.0.2:5556"}`` sends the ``reports`` queue's tasks to that dispatcher, every other
+    queue to ``address``: an app splits its load over several dispatcher processes.
     """
 
     def __init__(
@@ -104,12 +112,23 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
         shutdown_timeout_s: float = 30.0,
         history: int = 10_000,
         history_retention_s: float = 86400.0,
+        app_name: str | None = None,
+        announce: bool = False,
+        discover: bool = False,
+        routes: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.app_name = app_name or lan.default_app_name()
+        if announce or discover:
+            require_discovery()  # python-zeroconf missing: say so here, not in the background
+        self.announce, self.discover = announce, discover
+        self._presence = lan.Presence(self.app_name)
         if shutdown_timeout_s < 0:
             raise ValueError(f"shutdown_timeout_s must not be negative, not {shutdown_timeout_s}")
         self.shutdown_timeout_s = shutdown_timeout_s
         check_endpoint(address, bind=True)  # a typo fails here, not as a silent worker
+        self.routes = check_routes(routes, address)
+        self._init_routes()
         if max_msg_size < 1024:
             raise ValueError(f"max_msg_size {max_msg_size} is too small (at least 1024 bytes)")
         self.curve = CurveSettings.resolve(
@@ -161,8 +180,14 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
         await super().startup()
 
     def _new_store(self) -> ResultStore:
-        listener = self._save_elsewhere if self.custom_result_backend else None
+        listener = self._arrived if self.custom_result_backend or self.routes else None
         return ResultStore(self.max_results, self.result_ttl_s, listener=listener)
+
+    def _arrived(self, results: list[ResultMsg]) -> None:
+        if self.routes:
+            self._routed_results(results)
+        if self.custom_result_backend:
+            self._save_elsewhere(results)
 
     async def _start_actors(self) -> None:
         store, self._worker_store = self._worker_store or self._new_store(), None
@@ -184,7 +209,10 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
             raise
         self._stop_by = None
         self._install(sink)
+        if self.routes:
+            await self._start_routes(store)
         store.check_live = self._check_live
+        await self._presence.announced()  # once started, a worker that browses finds it
 
     def _install(self, sink: Dispatcher | Submitter) -> None:
         """Make ``sink`` the one this process kicks into (at start-up, or on a takeover)."""
@@ -192,11 +220,14 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
         sink.admission.timeout_s = self.kiq_timeout_s
         self._sink = sink
         if self._store is not None:  # stream readers' positions, for the executors
-            self._store.streams.report = lambda acks: sink.tell_or_drop(Read(acks))
+            self._store.streams.report = self._report_reads
         if isinstance(sink, Dispatcher):
             self.dispatcher = sink
             self.endpoint = sink.endpoint
             self._bound_event().set()
+            if self.announce:
+                curve = self.socket_config().curve
+                self._presence.announce(sink.endpoint, curve.public if curve else None)
         else:
             sink.on_orphaned = self._orphaned
 
@@ -228,15 +259,26 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
             self._takeover = None
 
     async def _bind_or_join(
-        self, store: ResultStore, *, quiet: bool = False
+        self, store: ResultStore, *, quiet: bool = False, address: str | None = None
     ) -> Dispatcher | Submitter:
-        """Bind the dispatcher at ``address``, or, if it is taken, join the one bound there.
+        """Bind a dispatcher at ``address`` (default: the broker's), or join the one there.
 
         The one place that chooses; what joining means is in ``Submitter``.
         """
         config = self.socket_config()
+        address = address or self.address
+        if self.discover and address == self.address:
+            curve = config.curve
+            joined = await self._presence.join(
+                min(self.join_timeout_s, 2.0),
+                curve.server if curve else None,
+                lambda found: self._submitter(found, store, timeout_s=2.0),
+                quiet=quiet,
+            )
+            if joined is not None:
+                return joined
         dispatcher = Dispatcher(
-            self.address,
+            address,
             store,
             heartbeat_s=self.heartbeat_s,
             liveness_timeout_s=self.liveness_timeout_s,
@@ -259,27 +301,21 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
             if not self.may_join:
                 why = "" if isinstance(exc, AddressNotLocalError) else " (by another process)"
                 raise type(exc)(f"{exc}{why}: zq dispatcher binds, it does not join") from None
-            submitter = Submitter(
-                self.address,
-                store,
-                # on a takeover: a dispatcher that is up answers at once; retried anyway
-                join_timeout_s=min(self.join_timeout_s, 0.5) if quiet else self.join_timeout_s,
-                heartbeat_s=self.heartbeat_s,
-                liveness_timeout_s=self.liveness_timeout_s,
-                config=config,
-                max_pending=self.max_pending,
+            # on a takeover: a dispatcher that is up answers at once; retried anyway
+            submitter = self._submitter(
+                address, store, timeout_s=0.5 if quiet else self.join_timeout_s
             )
             await submitter.start()
             if quiet:
                 return submitter
-            log.info("joined the dispatcher already bound to %s", self.address)
+            log.info("joined the dispatcher already bound to %s", address)
             if self.journal:
                 log.warning(
                     "journal %s is not used: this process joined the dispatcher at %s, whose "
                     "process journals its tasks; this one keeps its unfinished tasks in memory "
                     "and submits them again if that dispatcher restarts",
                     self.journal,
-                    self.address,
+                    address,
                 )
             return submitter
         if not quiet:
@@ -287,6 +323,17 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
                 "dispatcher bound to %s; %s", dispatcher.endpoint, dispatcher.records.guarantee()
             )
         return dispatcher
+
+    def _submitter(self, address: str, store: ResultStore, *, timeout_s: float) -> Submitter:
+        return Submitter(
+            address,
+            store,
+            join_timeout_s=min(self.join_timeout_s, timeout_s),
+            heartbeat_s=self.heartbeat_s,
+            liveness_timeout_s=self.liveness_timeout_s,
+            config=self.socket_config(),
+            max_pending=self.max_pending,
+        )
 
     def use_curve(self, **settings: str) -> None:
         """Replace some CURVE settings (``key``, ``server_key``, ``workers``, ``producers``...).
@@ -333,6 +380,10 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
 
     async def _drain(self) -> ShutdownReport:
         report = await self._drain_sink()
+        if self.routes:
+            assert self._stop_by is not None
+            report = merged([report, await self._drain_routes(self._stop_by)])
+        await self._presence.withdraw()  # only now: workers serve its last tasks until then
         # Results that arrived meanwhile are stored in a plugged backend before it shuts down.
         if self._saving:
             await asyncio.gather(*self._saving, return_exceptions=True)
@@ -371,6 +422,9 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
         the dispatcher that leased the running task (or the first one).
         """
         admission = self.admission()
+        if self.routes and current_port.get() is None:  # (admission() is None then)
+            routed = self._route_for(message) or self._sink
+            admission = routed.admission if routed is not None else None
         if admission is not None:
             await admission.enter()
         await self.kick_admitted(message)
@@ -381,13 +435,15 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
         None inside a running task: its kicks go through its executor.
         """
         sink = self._sink
-        if sink is None or current_port.get() is not None:
-            return None
+        if sink is None or current_port.get() is not None or self.routes:
+            return None  # (with routes, ``kick`` takes the place: it needs the message's queue)
         return sink.admission
 
     async def kick_admitted(self, message: TaskMsg) -> None:
         """``kick`` for a task that already has its place in ``admission()`` (``kiq()``)."""
         sink, port = self._sink, current_port.get()  # as admission() says, without the call
+        if self.routes and port is None:
+            sink = self._route_for(message) or sink
         admission = sink.admission if sink is not None and port is None else None
         if len(message.payload) + task_overhead(message) > self.max_msg_size:
             if admission is not None:
@@ -403,14 +459,6 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
             )
         await port.submit(message)
 
-    def executor_settings(self) -> dict[str, Any]:
-        """What an executor of this app follows (``zq.brokers.inprocess.build_executor``)."""
-        return {
-            "heartbeat_s": self.heartbeat_s,
-            "liveness_timeout_s": self.liveness_timeout_s,
-            "config": self.socket_config(),
-        }
-
     def worker_store(self) -> ResultStore:
         """In a worker process, before ``startup``: the store it will start, for the executor.
 
@@ -422,13 +470,6 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
             self._worker_store = self._new_store()
         return self._worker_store
 
-    def attach_port(self, port: TaskPort) -> None:
-        """In a worker process: kicks and progress from outside any task go out by ``port``.
-
-        (Inside a task they go to the dispatcher that leased it: ``current_port``.)
-        """
-        self._worker_port = port
-
     def _port(self) -> TaskPort | None:
         """In a worker: the running task's link, else the worker's own port."""
         return current_port.get() or self._worker_port
@@ -437,17 +478,6 @@ class ZeroMQBroker(DispatcherQueries, InProcessWorkers, AsyncBroker):
         port = self._port()
         if port is not None:
             await port.progress(task_id, payload)
-
-    def _check_live(self, task_ids: list[str]) -> None:
-        """The store dropped results: the sink says which waited-for tasks are gone."""
-        sink = self._sink
-        if sink is not None and sink.alive:
-            with contextlib.suppress(WouldBlock):  # a full mailbox: they wait, as before
-                sink.tell_nowait(FetchResults(task_ids))
-
-    async def _fetch(self, task_ids: list[str]) -> None:
-        if self._sink is not None:
-            await self._sink.tell(FetchResults(task_ids))
 
     def _save_elsewhere(self, results: list[ResultMsg]) -> None:
         """With ``with_result_backend``: store each arriving result in that backend too."""

@@ -90,6 +90,12 @@ def _queue_list(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
     "evenly among them).  [default: the broker's address]",
 )
 @click.option(
+    "--discover",
+    is_flag=True,
+    help="Join the app's dispatchers announced on the LAN (ZeroMQBroker(announce=True); needs "
+    "zq[discovery]), besides any --connect; follows them as they come and go.",
+)
+@click.option(
     "--queues",
     "-q",
     multiple=True,
@@ -273,6 +279,7 @@ def worker_config(options: dict[str, Any]) -> WorkerConfig:
         fs_discover=options["fs_discover"],
         tasks_patterns=list(options["tasks_pattern"]),
         connect=list(options["connect"]),
+        discover=options["discover"],
         queues=options["queues"],
         max_async_tasks=options["max_async_tasks"],
         max_async_tasks_jitter=options["max_async_tasks_jitter"],

@@ -16,6 +16,7 @@ import click
 from zq.brokers.zmq_broker import ZeroMQBroker
 from zq.cli.options import app_options, curve_options, curve_overrides, logging_options
 from zq.exceptions import SecurityConfigError
+from zq.transport.discovery import require as require_discovery
 from zq.worker.loader import discover, import_modules, load_object
 
 if TYPE_CHECKING:
@@ -58,6 +59,12 @@ log = logging.getLogger("zq.scheduler")
     help="On stop, seconds to wait for the runs kicked here to be run (or journaled by the "
     "dispatcher).  [default: the broker's shutdown_timeout_s]",
 )
+@click.option(
+    "--discover",
+    is_flag=True,
+    help="Join the app's dispatcher announced on the LAN (ZeroMQBroker(announce=True); needs "
+    "zq[discovery]) before binding the broker's address: ZeroMQBroker(discover=True).",
+)
 def scheduler(**options: Any) -> None:
     """Run the TaskiqScheduler MODULE:SCHEDULER, importing MODULES for their tasks.
 
@@ -96,6 +103,11 @@ def _load_scheduler(options: dict[str, Any]) -> TaskiqScheduler:
         if not isinstance(target.broker, ZeroMQBroker):
             raise TypeError("--curve-* options need the scheduler's broker to be a ZeroMQBroker")
         target.broker.use_curve(**curve)
+    if options.get("discover"):
+        if not isinstance(target.broker, ZeroMQBroker):
+            raise TypeError("--discover needs the scheduler's broker to be a ZeroMQBroker")
+        require_discovery()
+        target.broker.discover = True
     if options.get("shutdown_timeout") is not None and isinstance(target.broker, ZeroMQBroker):
         target.broker.shutdown_timeout_s = options["shutdown_timeout"]
     return target

@@ -1,12 +1,15 @@
-"""The dispatcher a shell command talks to: ``--app``'s broker, or ``--connect ADDRESS``.
+"""The dispatcher a shell command talks to: ``--app``'s broker, ``--connect`` or ``--discover``.
 
 Shared by the commands that reach a running dispatcher without binding it (``zq cancel``,
 ``zq status``, ``zq task show``, ``zq tasks``): they take its address and CURVE settings from
-the app's broker, overridden by ``--connect`` and ``--curve-*``.
+the app's broker, overridden by ``--connect`` (or the first dispatcher of the app announced on
+the LAN, ``--discover``) and ``--curve-*``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,6 +18,7 @@ import click
 from zq.brokers.zmq_broker import ZeroMQBroker
 from zq.cli.options import _stack, curve_options, curve_overrides
 from zq.core.endpoints import check_endpoint
+from zq.transport.discovery import discover
 from zq.worker.loader import load_object
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,6 +41,12 @@ def target_options(command: F) -> F:
             metavar="ADDRESS",
             default=None,
             help=f"The dispatcher's address.  [default: the app broker's, else {DEFAULT_ADDRESS}]",
+        ),
+        click.option(
+            "--discover",
+            is_flag=True,
+            help="Find the app's dispatcher on the LAN (ZeroMQBroker(announce=True); needs "
+            "zq[discovery] and the app), instead of an address.",
         ),
         click.option("--app-dir", default=None, help="Directory to import the app from."),
         click.option(
@@ -66,7 +76,12 @@ def target_broker(options: dict[str, Any]) -> ZeroMQBroker:
         if not isinstance(found, ZeroMQBroker):
             raise click.BadParameter(f"{app} is not a ZeroMQBroker", param_hint="APP")
         broker = found
-    address = options["connect"] or (broker.address if broker else DEFAULT_ADDRESS)
+    if curve := curve_overrides(options):
+        if broker is None:
+            broker = ZeroMQBroker(options["connect"] or DEFAULT_ADDRESS)
+        broker.use_curve(**curve)
+    announced = _discovered(broker, options) if options.get("discover") else None
+    address = announced or options["connect"] or (broker.address if broker else DEFAULT_ADDRESS)
     try:
         check_endpoint(address)
     except ValueError as exc:
@@ -77,6 +92,22 @@ def target_broker(options: dict[str, Any]) -> ZeroMQBroker:
             plain.curve = broker.curve
             plain.serializer = broker.serializer
         broker = plain
-    if curve := curve_overrides(options):
-        broker.use_curve(**curve)
     return broker
+
+
+def _discovered(broker: ZeroMQBroker | None, options: dict[str, Any]) -> str:
+    """The first address where a dispatcher of the app is announced (exit 2 if none)."""
+    if broker is None or options["connect"]:
+        raise click.UsageError("--discover needs the app (APP or --app), and no --connect")
+    curve = broker.socket_config().curve
+    found = asyncio.run(
+        discover(broker.app_name, options["timeout"], key=curve.server.decode() if curve else "")
+    )
+    if not found:
+        click.echo(
+            f"no dispatcher of {broker.app_name!r} announced on the LAN within "
+            f"{options['timeout']:g}s",
+            err=True,
+        )
+        sys.exit(2)
+    return found[0]

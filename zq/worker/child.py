@@ -32,6 +32,7 @@ from zq.receiver import Receiver, task_logs
 from zq.transport.names import each_dispatcher
 from zq.worker.child_state import BEAT_S, ChildState
 from zq.worker.config import EXIT_CONFIG, Report, WorkerConfig, configure_logging
+from zq.worker.lan import Discovered
 from zq.worker.listener import serve_listener
 from zq.worker.loader import (
     AppLoadError,
@@ -100,7 +101,7 @@ async def serve(config: WorkerConfig) -> int:
     broker, modules = _load_app(config)
     if broker.listens():  # a broker of the app's own, with taskiq's contract
         return await _serve_listening(config, broker, modules, report)
-    addresses = _addresses(config, broker)
+    addresses, lan = await _dispatchers(config, broker, report)
     receiver = build_receiver(broker, config, modules)
     executor = _executor(config, broker, receiver, addresses)
     executor.on_spent = lambda: report(Report(event="spent"))
@@ -139,6 +140,8 @@ async def serve(config: WorkerConfig) -> int:
     report(ready)
     await stop.wait()
     report(Report(event="draining", count=executor.running + executor.prefetched))
+    if lan is not None:
+        await lan.stop()
     if executor.alive:
         await _drain(executor, cancel, config)
     try:
@@ -158,15 +161,43 @@ async def serve(config: WorkerConfig) -> int:
     return code
 
 
-def _addresses(config: WorkerConfig, broker: AsyncBroker) -> list[str]:
-    """The dispatchers to join (``--connect``, else the broker's), CURVE set up for them."""
+def _use_curve(config: WorkerConfig, broker: AsyncBroker) -> None:
+    """``--curve-*`` given: they replace the broker's CURVE settings."""
     if config.curve:
         if not isinstance(broker, ZeroMQBroker):
             raise AppLoadError(
                 f"--curve-* options need a ZeroMQBroker, not {type(broker).__name__}"
             )
         broker.use_curve(**config.curve)
-    addresses = config.connect or [getattr(broker, "endpoint", "")]
+
+
+async def _dispatchers(
+    config: WorkerConfig, broker: AsyncBroker, report: Callable[[Report], None]
+) -> tuple[list[str], Discovered | None]:
+    """The addresses to join, CURVE set up for them; with ``--discover``, what follows the LAN.
+
+    ``--discover``: the app's dispatchers announced on the LAN (``zq.worker.lan``), changes
+    reported to the supervisor.
+    """
+    _use_curve(config, broker)
+    if not config.discover:
+        return _addresses(config, broker, []), None
+    if not isinstance(broker, ZeroMQBroker):
+        raise AppLoadError(f"--discover needs a ZeroMQBroker, not {type(broker).__name__}")
+    lan = Discovered(broker, config.index)
+    found = await lan.first()
+    lan.follow(lambda now: report(Report(event="dispatchers", addresses=now)))
+    return _addresses(config, broker, found), lan
+
+
+def _addresses(config: WorkerConfig, broker: AsyncBroker, found: list[str]) -> list[str]:
+    """The dispatchers to join: ``--connect`` and those discovered, else the broker's."""
+    addresses = [*config.connect, *found]
+    if not addresses:  # the app's: its address, and those of routed queues it serves
+        own = [getattr(broker, "endpoint", "")]
+        addresses = (
+            broker.dispatcher_addresses(config.queues) if isinstance(broker, ZeroMQBroker) else own
+        )
     if not addresses[0]:
         raise SystemExit(f"{config.app} has no address: pass --connect")
     addresses = list(dict.fromkeys(a for given in addresses for a in each_dispatcher(given)))

@@ -23,6 +23,7 @@ class WorkerConfig(msgspec.Struct, kw_only=True):
     fs_discover: bool = False
     tasks_patterns: list[str] = msgspec.field(default_factory=lambda: ["**/tasks.py"])
     connect: list[str] = []
+    discover: bool = False  # --discover: the app's dispatchers announced on the LAN (and --connect)
     queues: list[str] = []  # empty: every queue
     max_async_tasks: int = 100
     max_async_tasks_jitter: int = 0
@@ -52,7 +53,7 @@ class WorkerConfig(msgspec.Struct, kw_only=True):
 class Report(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A line from a child to its supervisor."""
 
-    event: str  # "ready" | "spent" | "draining" | "stopped"
+    event: str  # "ready" | "spent" | "draining" | "stopped" | "dispatchers" (LAN changed)
     tasks: list[str] = []
     queues: list[str] = []
     addresses: list[str] = []

@@ -238,6 +238,10 @@ class WorkerSupervisor:
             self._log_in_flight(force=False)
         elif report.event == "stopped":
             child.tasks_run = report.count
+        elif report.event == "dispatchers":  # --discover: they changed since it started
+            now = ", ".join(report.addresses)
+            log.info("worker %d: dispatchers on the LAN now %s: replacing it", child.index, now)
+            self._background(self._replace(child))
 
     async def _watch(self, child: _Child) -> None:
         code = await child.process.wait()

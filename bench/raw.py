@@ -1,0 +1,211 @@
+"""The transport's own limit, measured the way zq is: the baseline of ``bench/throughput.py``.
+
+    .venv/bin/python bench/raw.py [--tasks 20000] [--runs 3] [--workers 1 2] [--latency 1000]
+
+The same shape as zq's path with nothing of zq in it: a producer process (uvloop) binds a
+ROUTER; worker processes (uvloop) connect DEALERs and say hello; the producer hands each
+"task" (a msgspec struct: id, name, payload) to a worker with room (``--window`` in flight per
+worker, zq's default slots), one message per frame; a worker decodes it, encodes a result and
+sends it back at once; the producer resolves that task's future. Sockets are drained on each
+wake-up. Rates: ``--tasks`` kicked one after another (each "kick" returns once the task is
+queued, as ``kiq()`` does), then all results awaited; latency: single round trips in sequence.
+
+``measure(...)`` is what ``bench/throughput.py`` calls to print zq's figures as a ratio of
+these, taken in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import uvloop
+import zmq
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Task(msgspec.Struct, array_like=True):
+    """What the producer sends: as zq's task, its id, name and encoded arguments."""
+
+    task_id: str
+    name: str
+    payload: bytes
+
+
+class Result(msgspec.Struct, array_like=True):
+    """What a worker sends back."""
+
+    task_id: str
+    payload: bytes
+
+
+HELLO = b"hello"
+
+
+def _drain(sock: zmq.Socket[bytes], handle: Any) -> None:
+    """Every message waiting on ``sock``, to ``handle`` (the socket's FD is edge-triggered)."""
+    while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        handle(sock.recv_multipart(zmq.NOBLOCK, copy=True))
+
+
+async def serve(address: str) -> None:
+    """A worker: answer each task with a result, until the producer says stop (b"")."""
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(address)
+    decode, encode = msgspec.msgpack.Decoder(Task).decode, msgspec.msgpack.Encoder().encode
+    done = asyncio.get_running_loop().create_future()
+
+    def handle(frames: list[bytes]) -> None:
+        if not frames[0]:
+            done.set_result(None)
+            return
+        task = decode(frames[0])
+        sock.send(encode(Result(task.task_id, b"\x00")), zmq.NOBLOCK)
+
+    sock.send(HELLO)
+    loop = asyncio.get_running_loop()
+    loop.add_reader(sock.getsockopt(zmq.FD), _drain, sock, handle)
+    _drain(sock, handle)
+    await done
+    loop.remove_reader(sock.getsockopt(zmq.FD))
+    sock.close()
+    ctx.term()
+
+
+class Producer:
+    """The ROUTER side: hands tasks to workers within their window, resolves results."""
+
+    def __init__(self, window: int) -> None:
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.SNDHWM, 0)
+        self.sock.setsockopt(zmq.RCVHWM, 0)
+        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+        self.address = f"tcp://127.0.0.1:{port}"
+        self.window = window
+        self.room: dict[bytes, int] = {}  # per worker
+        self.ready: deque[bytes] = deque()  # workers with room, in turn
+        self.queued: deque[bytes] = deque()  # encoded tasks waiting for room
+        self.waiting: dict[str, asyncio.Future[bytes]] = {}
+        self.joined = asyncio.Event()
+        self._encode = msgspec.msgpack.Encoder().encode
+        self._decode = msgspec.msgpack.Decoder(Result).decode
+        self._ids = 0
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.sock.getsockopt(zmq.FD), _drain, self.sock, self._handle)
+
+    def kick(self) -> asyncio.Future[bytes]:
+        """Queue one task; its future resolves with the result's payload."""
+        self._ids += 1
+        task_id = f"{self._ids:032x}"
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[task_id] = future
+        self.queued.append(self._encode(Task(task_id, "bench.tasks:noop", b"\x90")))
+        self._send()
+        return future
+
+    def _send(self) -> None:
+        while self.queued and self.ready:
+            worker = self.ready[0]
+            self.sock.send_multipart([worker, self.queued.popleft()], zmq.NOBLOCK)
+            self.room[worker] -= 1
+            if self.room[worker] == 0:
+                self.ready.popleft()
+            else:
+                self.ready.rotate(-1)
+        _drain(self.sock, self._handle)  # sending may leave input unseen by the edge trigger
+
+    def _handle(self, frames: list[bytes]) -> None:
+        worker, body = frames
+        if body == HELLO:
+            self.room[worker] = self.window
+            self.ready.append(worker)
+            self.joined.set()
+        else:
+            result = self._decode(body)
+            self.waiting.pop(result.task_id).set_result(result.payload)
+            if self.room[worker] == 0:
+                self.ready.append(worker)
+            self.room[worker] += 1
+        if self.queued:
+            self._send()
+
+    def close(self) -> None:
+        for worker in self.room:
+            self.sock.send_multipart([worker, b""])
+        asyncio.get_running_loop().remove_reader(self.sock.getsockopt(zmq.FD))
+        self.sock.close()
+        self.ctx.term()
+
+
+async def measure(
+    workers: int, tasks: int, runs: int, latency_n: int, window: int = 100
+) -> dict[str, float]:
+    """Rates and round trips of the raw transport with ``workers`` worker processes."""
+    producer = Producer(window)
+    procs = [
+        subprocess.Popen([sys.executable, str(Path(__file__)), "--serve", producer.address])
+        for _ in range(workers)
+    ]
+    try:
+        while len(producer.room) < workers:
+            producer.joined.clear()
+            await asyncio.wait_for(producer.joined.wait(), 30)
+        await asyncio.gather(*[producer.kick() for _ in range(2000)])  # warm-up
+        rates = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            await asyncio.gather(*[producer.kick() for _ in range(tasks)])
+            rates.append(tasks / (time.perf_counter() - start))
+        trips = []
+        for _ in range(latency_n):
+            start = time.perf_counter()
+            await producer.kick()
+            trips.append((time.perf_counter() - start) * 1000)
+        trips.sort()
+    finally:
+        producer.close()
+        for proc in procs:
+            await asyncio.to_thread(proc.wait, 10)
+    return {
+        "rate": statistics.median(rates),
+        "p50_ms": statistics.median(trips) if trips else 0.0,
+        "p99_ms": trips[int(len(trips) * 0.99)] if trips else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--serve", metavar="ADDRESS", help=argparse.SUPPRESS)
+    parser.add_argument("--tasks", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--latency", type=int, default=1000)
+    parser.add_argument("--window", type=int, default=100)
+    args = parser.parse_args()
+    if args.serve:
+        uvloop.run(serve(args.serve))
+        return
+    print("| workers | raw tasks/s | p50 ms | p99 ms |")
+    print("|---|---|---|---|")
+    for workers in args.workers:
+        found = uvloop.run(measure(workers, args.tasks, args.runs, args.latency, args.window))
+        print(
+            f"| {workers} | {found['rate']:,.0f} | {found['p50_ms']:.3f} | {found['p99_ms']:.3f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
