@@ -49,12 +49,28 @@ class Result(msgspec.Struct, array_like=True):
 
 
 HELLO = b"hello"
+NOBLOCK, MORE = zmq.NOBLOCK, zmq.NOBLOCK | zmq.SNDMORE
 
 
 def _drain(sock: zmq.Socket[bytes], handle: Any) -> None:
     """Every message waiting on ``sock``, to ``handle`` (the socket's FD is edge-triggered)."""
-    while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-        handle(sock.recv_multipart(zmq.NOBLOCK, copy=True))
+    recv = sock.recv
+    try:
+        while True:
+            handle(recv(NOBLOCK))
+    except zmq.Again:
+        pass
+
+
+def _drain_router(sock: zmq.Socket[bytes], handle: Any) -> None:
+    """``_drain`` for a ROUTER: each message is the peer's identity, then the body."""
+    recv = sock.recv
+    try:
+        while True:
+            peer = recv(NOBLOCK)
+            handle(peer, recv(NOBLOCK))
+    except zmq.Again:
+        pass
 
 
 async def serve(address: str) -> None:
@@ -66,12 +82,14 @@ async def serve(address: str) -> None:
     decode, encode = msgspec.msgpack.Decoder(Task).decode, msgspec.msgpack.Encoder().encode
     done = asyncio.get_running_loop().create_future()
 
-    def handle(frames: list[bytes]) -> None:
-        if not frames[0]:
+    send = sock.send
+
+    def handle(body: bytes) -> None:
+        if not body:
             done.set_result(None)
             return
-        task = decode(frames[0])
-        sock.send(encode(Result(task.task_id, b"\x00")), zmq.NOBLOCK)
+        task = decode(body)
+        send(encode(Result(task.task_id, b"\x00")), NOBLOCK)
 
     sock.send(HELLO)
     loop = asyncio.get_running_loop()
@@ -103,8 +121,9 @@ class Producer:
         self._encode = msgspec.msgpack.Encoder().encode
         self._decode = msgspec.msgpack.Decoder(Result).decode
         self._ids = 0
+        self._flushing = False
         loop = asyncio.get_running_loop()
-        loop.add_reader(self.sock.getsockopt(zmq.FD), _drain, self.sock, self._handle)
+        loop.add_reader(self.sock.getsockopt(zmq.FD), _drain_router, self.sock, self._handle)
 
     def kick(self) -> asyncio.Future[bytes]:
         """Queue one task; its future resolves with the result's payload."""
@@ -113,22 +132,29 @@ class Producer:
         future = asyncio.get_running_loop().create_future()
         self.waiting[task_id] = future
         self.queued.append(self._encode(Task(task_id, "bench.tasks:noop", b"\x90")))
-        self._send()
+        if not self._flushing:  # once per loop turn, as an actor's mailbox is
+            self._flushing = True
+            asyncio.get_running_loop().call_soon(self._flush)
         return future
 
+    def _flush(self) -> None:
+        self._flushing = False
+        self._send()
+        _drain_router(self.sock, self._handle)  # sending may leave input the edge trigger hid
+
     def _send(self) -> None:
+        send = self.sock.send
         while self.queued and self.ready:
             worker = self.ready[0]
-            self.sock.send_multipart([worker, self.queued.popleft()], zmq.NOBLOCK)
+            send(worker, MORE)
+            send(self.queued.popleft(), NOBLOCK)
             self.room[worker] -= 1
             if self.room[worker] == 0:
                 self.ready.popleft()
             else:
                 self.ready.rotate(-1)
-        _drain(self.sock, self._handle)  # sending may leave input unseen by the edge trigger
 
-    def _handle(self, frames: list[bytes]) -> None:
-        worker, body = frames
+    def _handle(self, worker: bytes, body: bytes) -> None:
         if body == HELLO:
             self.room[worker] = self.window
             self.ready.append(worker)
