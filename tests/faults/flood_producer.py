@@ -11,8 +11,9 @@ completed, then ``done``.
 ``rss <kicked> <MB>`` every half second and once all completed, then ``done``.
 
 ``baseline``: the same COUNT coroutines, awaiting an event instead of kiq(), and no broker:
-prints ``rss 0 <MB>`` once they all wait, then ``done``. The difference to ``concurrent`` is
-what zq itself costs; the caller's own million coroutines cost what asyncio charges for them.
+prints ``rss -1 <MB>`` before it makes them, ``rss 0 <MB>`` once they all wait, then
+``done``. The difference to ``concurrent`` is what zq itself costs; the caller's own million
+coroutines cost what asyncio charges for them.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ async def concurrent(broker: ZeroMQBroker, log: str, count: int) -> None:
 
 
 async def baseline(count: int) -> None:
+    print(f"rss -1 {rss_mb():.1f}", flush=True)  # before any of them
     event, all_waiting = asyncio.Event(), asyncio.Event()
     waiting = 0
 

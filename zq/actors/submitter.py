@@ -160,13 +160,15 @@ class Submitter(Actor):
             self.poll_io()
             if self._welcomed.is_set() or self.orphaned is not None:
                 break
-            if loop.time() > deadline:
-                problem = watch.problem()
+            # With CURVE a failed handshake is a key that does not match: final, say it now
+            problem = watch.problem() if self.config.curve is not None else None
+            if problem is not None:
                 watch.close()
-                if problem is not None and self.config.curve is not None:
-                    raise SecurityConfigError(
-                        f"cannot join the dispatcher at {self.address}: {problem}"
-                    )
+                raise SecurityConfigError(
+                    f"cannot join the dispatcher at {self.address}: {problem}"
+                )
+            if loop.time() > deadline:
+                watch.close()
                 raise AddressInUseError(
                     f"no zq dispatcher answered at {self.address} within "
                     f"{self.join_timeout_s:g}s: is the app's dispatcher running there, and "

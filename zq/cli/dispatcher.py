@@ -38,6 +38,8 @@ SETTINGS = (
     "handshake_timeout_s",
     "max_connections",
     "shutdown_timeout_s",
+    "app_name",  # with announce=True, announced under the app's name (zq worker --discover)
+    "announce",
 )
 
 
