@@ -68,9 +68,33 @@ class ShutdownReport:
         return () if self.kept_by is not None else self.unfinished
 
 
+_ID_BATCH = 1024
+_VERSION_4 = bytes(b & 0x0F | 0x40 for b in range(256))  # a UUID's byte 6 (bytes.translate)
+_VARIANT = bytes(b & 0x3F | 0x80 for b in range(256))  # its byte 8: the RFC 4122 variant
+_ids: list[str] = []  # random ids made ahead, taken by list.pop (atomic: threads may kick)
+os.register_at_fork(after_in_child=_ids.clear)  # a forked child must not reuse the parent's
+
+
+def _more_ids() -> list[str]:
+    """``_ID_BATCH`` random version-4 UUIDs as 32 hex digits, from one ``os.urandom`` call."""
+    raw = bytearray(os.urandom(16 * _ID_BATCH))
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_VARIANT)
+    hexed = raw.hex()
+    return [hexed[i : i + 32] for i in range(0, 32 * _ID_BATCH, 32)]
+
+
 def default_id_generator() -> str:
-    """A random task id (taskiq's format: 32 hex digits)."""
-    return uuid.uuid4().hex
+    """A random task id in taskiq's format (``uuid.uuid4().hex``: 32 hex digits).
+
+    The same 122 random bits from the OS as ``uuid4()``, fetched a batch at a time: a getrandom
+    call per id was a quarter of ``kiq()``'s time on a virtual machine.
+    """
+    while True:
+        try:
+            return _ids.pop()
+        except IndexError:  # (another thread may take the new ones first: then again)
+            _ids.extend(_more_ids())
 
 
 class _NoBackend(AsyncResultBackend[Any]):
