@@ -127,6 +127,8 @@ class QueueRoutes:
 
     def _sinks_of(self, task_ids: list[str], main: Sink | None) -> dict[Sink, list[str]]:
         """The tasks grouped by the sink each went to (the main one if not routed)."""
+        if not self._route_of:  # no routed task in flight: all of them are the main sink's
+            return {main: task_ids} if main is not None else {}
         grouped: dict[Sink, list[str]] = {}
         for task_id in task_ids:
             sink = self._route_of.get(task_id, main)
