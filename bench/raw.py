@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -104,7 +105,7 @@ async def serve(address: str) -> None:
 class Producer:
     """The ROUTER side: hands tasks to workers within their window, resolves results."""
 
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, payload: int = 0) -> None:
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
@@ -113,6 +114,7 @@ class Producer:
         port = self.sock.bind_to_random_port("tcp://127.0.0.1")
         self.address = f"tcp://127.0.0.1:{port}"
         self.window = window
+        self.payload = os.urandom(payload) if payload else b"\x90"  # the task's arguments
         self.room: dict[bytes, int] = {}  # per worker
         self.ready: deque[bytes] = deque()  # workers with room, in turn
         self.queued: deque[bytes] = deque()  # encoded tasks waiting for room
@@ -131,7 +133,7 @@ class Producer:
         task_id = f"{self._ids:032x}"
         future = asyncio.get_running_loop().create_future()
         self.waiting[task_id] = future
-        self.queued.append(self._encode(Task(task_id, "bench.tasks:noop", b"\x90")))
+        self.queued.append(self._encode(Task(task_id, "bench.tasks:noop", self.payload)))
         if not self._flushing:  # once per loop turn, as an actor's mailbox is
             self._flushing = True
             asyncio.get_running_loop().call_soon(self._flush)
@@ -177,10 +179,10 @@ class Producer:
 
 
 async def measure(
-    workers: int, tasks: int, runs: int, latency_n: int, window: int = 100
+    workers: int, tasks: int, runs: int, latency_n: int, window: int = 100, payload: int = 0
 ) -> dict[str, float]:
     """Rates and round trips of the raw transport with ``workers`` worker processes."""
-    producer = Producer(window)
+    producer = Producer(window, payload)
     procs = [
         subprocess.Popen([sys.executable, str(Path(__file__)), "--serve", producer.address])
         for _ in range(workers)
@@ -189,7 +191,7 @@ async def measure(
         while len(producer.room) < workers:
             producer.joined.clear()
             await asyncio.wait_for(producer.joined.wait(), 30)
-        await asyncio.gather(*[producer.kick() for _ in range(2000)])  # warm-up
+        await asyncio.gather(*[producer.kick() for _ in range(min(2000, tasks))])  # warm-up
         rates = []
         for _ in range(runs):
             start = time.perf_counter()

@@ -20,6 +20,12 @@ async def noop() -> None:
 
 
 @broker.task
+async def sink(data: bytes) -> None:
+    """A no-op that takes an argument of any size (``bench/throughput.py --payload``)."""
+    return None
+
+
+@broker.task
 async def step(value: int | None = None) -> int:
     """A pipeline's no-op step: one more than what it was given (``bench/workflows.py``)."""
     return (value or 0) + 1

@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import raw  # noqa: E402
-from bench.tasks import broker, noop  # noqa: E402
+from bench.tasks import broker, noop, sink  # noqa: E402
 from zq import ZeroMQBroker, gather  # noqa: E402
 from zq.transport.curve import generate  # noqa: E402
 
@@ -88,8 +88,12 @@ _keys = itertools.count()
 Kick = Callable[[], Awaitable[Any]]
 
 
-def kicker(labelled: bool) -> Kick:
-    """One ``kiq()`` of the no-op task, with every label set (a new ``unique_key`` each)."""
+def kicker(labelled: bool, payload: int = 0) -> Kick:
+    """One ``kiq()`` of the no-op task, with every label set (a new ``unique_key`` each), or
+    of ``sink`` with a ``payload``-byte argument."""
+    if payload:
+        data = os.urandom(payload)
+        return lambda: sink.kiq(data)
     if not labelled:
         return noop.kiq
     return lambda: noop.kicker().with_labels(**LABELS, unique_key=f"k{next(_keys)}").kiq()
@@ -143,9 +147,10 @@ async def one_config(
     concurrency: int,
     curve: tuple[dict[str, str], list[str]] | None = None,
     variant: str = "",
+    payload: int = 0,
 ) -> dict[str, object]:
     helper = None
-    kick = kicker(variant == "labels")
+    kick = kicker(variant == "labels", payload)
     address = "tcp://127.0.0.1:*"
     if variant == "via zq dispatcher":
         address = free_address()
@@ -154,7 +159,7 @@ async def one_config(
     producer.available_tasks = broker.available_tasks
     producer.add_middlewares(*broker.middlewares)
     await producer.startup()
-    noop.broker = producer
+    noop.broker = sink.broker = producer
     if variant == "standby":
         # (in a thread: this loop's dispatcher must answer its join meanwhile)
         helper = await asyncio.to_thread(start_dispatcher, producer.endpoint, "--standby")
@@ -182,7 +187,8 @@ async def one_config(
     try:
         if producer.dispatcher is not None:
             await asyncio.wait_for(producer.wait_workers(workers), 30)
-        await gather(*[await kick() for _ in range(2000)])  # warm-up (workers joined)
+        warm_up = min(2000, tasks)  # (2,000 tasks of 1 MiB would be 2 GB held at once)
+        await gather(*[await kick() for _ in range(warm_up)])  # warm-up (workers joined)
         rates = []
         cpu = []  # the producer's CPU time per task: less noisy than rates on a shared machine
         for _ in range(runs):
@@ -224,7 +230,8 @@ async def main(args: argparse.Namespace) -> None:
         f"# zq throughput: {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.system()} {platform.machine()}"
     )
-    print(f"# {args.tasks} no-op tasks x {args.runs} runs; {args.latency} sequential round trips")
+    what = f"tasks with a {args.payload:,}-byte argument" if args.payload else "no-op tasks"
+    print(f"# {args.tasks} {what} x {args.runs} runs; {args.latency} sequential round trips")
     print(
         "| worker processes | tasks/s (median) | min-max | producer CPU µs/task | p50 ms | "
         "p99 ms | producer peak RSS MB | worker peak RSS MB | tasks/s ÷ raw | p50 ÷ raw |"
@@ -240,7 +247,9 @@ async def main(args: argparse.Namespace) -> None:
     for workers in args.workers:
         base = None
         if not args.no_raw:  # the transport's own limit, in this run (bench/raw.py)
-            base = await raw.measure(workers, args.tasks, args.runs, args.latency)
+            base = await raw.measure(
+                workers, args.tasks, args.runs, args.latency, payload=args.payload
+            )
             print(
                 f"| {workers} raw transport | {base['rate']:,.0f} | | | {base['p50_ms']:.3f} | "
                 f"{base['p99_ms']:.3f} | | | 1 | 1 |",
@@ -259,6 +268,7 @@ async def main(args: argparse.Namespace) -> None:
                     concurrency,
                     curve,
                     variant,
+                    args.payload,
                 )
             wr = ", ".join(f"{x:.0f}" for x in r["worker_rss"] if x)  # type: ignore[attr-defined]
             label = f"{workers}{f' + {variant}' if variant else ''}"
@@ -295,5 +305,8 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--no-raw", action="store_true", help="skip the raw-transport baseline (bench/raw.py)"
+    )
+    parser.add_argument(
+        "--payload", type=int, default=0, metavar="BYTES", help="each task's argument size"
     )
     uvloop.run(main(parser.parse_args()))

@@ -115,8 +115,8 @@ class Channel:
                 return False
             self._outbox.append(frames)
             return True
-        try:
-            self.sock.send_multipart(frames, zmq.NOBLOCK)
+        try:  # copy=False: pyzmq still copies frames under 64 KiB, and hands larger ones over
+            self.sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
         except zmq.Again:
             if not queue:
                 return False
@@ -152,7 +152,7 @@ class Channel:
         while self._outbox:
             frames = self._outbox[0]
             try:
-                self.sock.send_multipart(frames, zmq.NOBLOCK)
+                self.sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 break
             except zmq.ZMQError as exc:
