@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from tests.integration.conftest import Worker, free_address
 from zq import ZeroMQBroker
+from zq.exceptions import AddressInUseError
 from zq.funcs import gather
 from zq.kicker import AsyncKicker
 
@@ -90,3 +92,16 @@ def test_routes_are_checked_where_they_are_given() -> None:
         ZeroMQBroker("tcp://127.0.0.1:5555", routes={"b": "tcp://127.0.0.1:5555"})
     with pytest.raises(ValueError, match="is not a queue name"):
         ZeroMQBroker(routes={"": "tcp://127.0.0.1:5556"})
+
+
+async def test_a_route_that_cannot_start_stops_the_broker_s_start_and_frees_its_address() -> None:
+    main = free_address()
+    with socket.socket() as other:  # a program that is not zq holds the route's address
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = f"tcp://127.0.0.1:{other.getsockname()[1]}"
+        broker = ZeroMQBroker(main, routes={"b": taken}, join_timeout_s=0.5)
+        with pytest.raises(AddressInUseError, match="no zq dispatcher answered"):
+            await broker.startup()
+    async with ZeroMQBroker(main) as again:  # nothing was left bound
+        assert again.dispatcher is not None

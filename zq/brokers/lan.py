@@ -7,7 +7,9 @@ that ``zq worker myapp.tasks:broker --discover`` finds it without an address.
 first dispatcher of its app announced on the LAN that lets it in, and binds its own
 ``address`` only if it finds none within ``join_timeout_s`` (at most 2 s). With CURVE, an
 announcement whose key is not the trusted ``curve_server_key`` is skipped, and a spoofed one
-fails the handshake: discovery finds addresses, keys decide who gets in.
+fails the handshake: discovery finds addresses, keys decide who gets in. A takeover (the
+joined dispatcher left) does not browse again: the process binds its own ``address``, or joins
+whoever bound it, as any joined producer does (and announces itself if ``announce=True``).
 
 The name defaults to the module that made the broker (``myapp.tasks``), so that the process
 that binds (which imports that module) and ``zq worker myapp.tasks:broker --discover`` agree
@@ -29,6 +31,8 @@ from zq.exceptions import AddressInUseError, RemoteProtocolError, SecurityConfig
 from zq.transport.discovery import Announcer, discover
 
 log = logging.getLogger("zq.broker")
+
+ANNOUNCE_WAIT_S = 5.0  # start-up waits this long for the announcement (about 1 s of probing)
 
 
 def caller_module(frame: FrameType | None) -> str:
@@ -65,6 +69,8 @@ class Presence:
 
     def announce(self, endpoint: str, key: bytes | None) -> None:
         """Announce the dispatcher at ``endpoint`` (in the background: probing takes ~1 s)."""
+        if self._announcer is not None:  # (already announced: one dispatcher per process)
+            return
         if endpoint.startswith("tcp://127.") or endpoint.startswith("tcp://localhost"):
             log.warning(
                 "announce=True with a dispatcher bound to %s: workers on other hosts cannot "
@@ -82,10 +88,18 @@ class Presence:
         except Exception as exc:  # mDNS not possible here: the dispatcher serves anyway
             log.error("could not announce %s on the LAN: %r", announcer.app, exc)
 
-    async def announced(self) -> None:
+    async def announced(self, timeout_s: float = ANNOUNCE_WAIT_S) -> None:
         """Wait until the announcement ``announce`` began is out (or failed, logged)."""
-        if self._starting is not None:
-            await asyncio.shield(self._starting)
+        if self._starting is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._starting), timeout_s)
+        except TimeoutError:
+            log.warning(
+                "announcing %s on the LAN takes over %g s; serving meanwhile",
+                self.app_name,
+                timeout_s,
+            )
 
     async def withdraw(self) -> None:
         """Stop announcing (browsers drop the dispatcher at once)."""

@@ -210,7 +210,13 @@ class ZeroMQBroker(QueueRoutes, DispatcherQueries, InProcessWorkers, AsyncBroker
         self._stop_by = None
         self._install(sink)
         if self.routes:
-            await self._start_routes(store)
+            try:
+                await self._start_routes(store)
+            except BaseException:  # (a route's address refused us): nothing half-started
+                await self._drain()
+                await store.stop()
+                self._store = None
+                raise
         store.check_live = self._check_live
         await self._presence.announced()  # once started, a worker that browses finds it
 
@@ -267,7 +273,7 @@ class ZeroMQBroker(QueueRoutes, DispatcherQueries, InProcessWorkers, AsyncBroker
         """
         config = self.socket_config()
         address = address or self.address
-        if self.discover and address == self.address:
+        if self.discover and address == self.address and not quiet:  # (a takeover: below)
             curve = config.curve
             joined = await self._presence.join(
                 min(self.join_timeout_s, 2.0),

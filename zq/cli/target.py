@@ -76,10 +76,8 @@ def target_broker(options: dict[str, Any]) -> ZeroMQBroker:
         if not isinstance(found, ZeroMQBroker):
             raise click.BadParameter(f"{app} is not a ZeroMQBroker", param_hint="APP")
         broker = found
-    if curve := curve_overrides(options):
-        if broker is None:
-            broker = ZeroMQBroker(options["connect"] or DEFAULT_ADDRESS)
-        broker.use_curve(**curve)
+    if broker is not None and (curve := curve_overrides(options)):
+        broker.use_curve(**curve)  # (the server key --discover trusts)
     announced = _discovered(broker, options) if options.get("discover") else None
     address = announced or options["connect"] or (broker.address if broker else DEFAULT_ADDRESS)
     try:
@@ -92,6 +90,8 @@ def target_broker(options: dict[str, Any]) -> ZeroMQBroker:
             plain.curve = broker.curve
             plain.serializer = broker.serializer
         broker = plain
+    if curve := curve_overrides(options):
+        broker.use_curve(**curve)
     return broker
 
 
