@@ -77,3 +77,20 @@ def test_without_python_zeroconf_announce_fails_where_it_is_asked_for(
     with pytest.raises(DiscoveryError, match=r"pip install 'zq\[discovery\]'"):
         ZeroMQBroker(announce=True)
     ZeroMQBroker()  # without discovery, nothing needs it
+
+
+def test_zq_scheduler_discover_makes_the_scheduler_s_broker_join_what_it_finds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from zq.cli.scheduler import _load_scheduler
+
+    monkeypatch.setenv("ZQ_TEST_LOG", "/dev/null")
+    options = {"app_dir": None, "modules": (), "fs_discover": False, "tasks_pattern": ()}
+    spec = "tests.integration.sched_app:labels"
+    scheduler = _load_scheduler({**options, "scheduler_spec": spec, "discover": True})
+    broker = scheduler.broker
+    assert isinstance(broker, ZeroMQBroker)
+    try:
+        assert broker.discover and broker.app_name == "tests.integration.sched_app"
+    finally:
+        broker.discover = False  # the module's broker, which other tests use
