@@ -32,6 +32,9 @@ connect to: one more process, and a network hop each way, between producer and w
 bookkeeping costs. ``--observer`` adds a row with an observer connected all along: `zq
 status --watch --interval 0.5` in another process, asking the dispatcher for its whole status
 twice a second (a dashboard's live page costs the dispatcher one status a second).
+``--joined N`` adds a row where N producers in processes of their own (``bench/joined.py``)
+join the benchmark's dispatcher and kick ``--tasks`` between them; the CPU column is then the
+dispatcher's process alone. ``--payload BYTES`` gives every task an argument of that size.
 """
 
 from __future__ import annotations
@@ -110,6 +113,18 @@ async def kick_all(tasks: int, concurrency: int, kick: Kick) -> list[object]:
     return kicked
 
 
+def go_and_wait(joined: list[subprocess.Popen[str]]) -> None:
+    """One run of the joined producers: all start, all end (their ``done`` lines)."""
+    for one in joined:
+        assert one.stdin is not None
+        one.stdin.write("go\n")
+        one.stdin.flush()
+    for one in joined:
+        assert one.stdout is not None
+        line = one.stdout.readline()
+        assert line.startswith("done"), line
+
+
 def curve_keys(tmp: str) -> tuple[dict[str, str], list[str]]:
     """Fresh keys: the producer's CURVE arguments, and the workers' options."""
     _, dispatcher_secret = generate(tmp, "dispatcher")
@@ -148,6 +163,7 @@ async def one_config(
     curve: tuple[dict[str, str], list[str]] | None = None,
     variant: str = "",
     payload: int = 0,
+    joiners: int = 0,
 ) -> dict[str, object]:
     helper = None
     kick = kicker(variant == "labels", payload)
@@ -184,6 +200,21 @@ async def one_config(
         helper = subprocess.Popen(
             [sys.executable, "-m", "zq", *watch], cwd=ROOT, stdout=subprocess.DEVNULL
         )
+    joined = []  # --joined: producers in processes of their own, kicking into this dispatcher
+    if variant.endswith("joined producers"):
+        each = [producer.endpoint, str(tasks // joiners), str(runs)]
+        joined = [
+            subprocess.Popen(
+                [sys.executable, str(ROOT / "bench/joined.py"), *each],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(joiners)
+        ]
+        for one in joined:  # (their joins need this loop: read in threads)
+            assert (await asyncio.to_thread(one.stdout.readline)).strip() == "ready"  # type: ignore[union-attr]
     try:
         if producer.dispatcher is not None:
             await asyncio.wait_for(producer.wait_workers(workers), 30)
@@ -193,7 +224,10 @@ async def one_config(
         cpu = []  # the producer's CPU time per task: less noisy than rates on a shared machine
         for _ in range(runs):
             start, start_cpu = time.perf_counter(), time.process_time()
-            await gather(*await kick_all(tasks, concurrency, kick), timeout=120)
+            if joined:
+                await asyncio.to_thread(go_and_wait, joined)
+            else:
+                await gather(*await kick_all(tasks, concurrency, kick), timeout=120)
             rates.append(tasks / (time.perf_counter() - start))
             cpu.append((time.process_time() - start_cpu) / tasks * 1e6)
         lat = []
@@ -206,6 +240,8 @@ async def one_config(
         pids = [info.pid for info in stats.get("executors", {}).values()]
         worker_rss = [peak_rss_mb(pid) for pid in pids]
     finally:
+        for one in joined:  # they leave after their runs: before this dispatcher stops
+            await asyncio.to_thread(one.communicate, None, 30)
         proc.send_signal(signal.SIGINT)
         await asyncio.to_thread(proc.wait, 30)  # the dispatcher answers its Bye meanwhile
         await producer.shutdown()
@@ -244,6 +280,7 @@ async def main(args: argparse.Namespace) -> None:
     )
     variants += ["labels"] if args.labels else []
     variants += ["observer"] if args.observer else []
+    variants += [f"{args.joined} joined producers"] if args.joined else []
     for workers in args.workers:
         base = None
         if not args.no_raw:  # the transport's own limit, in this run (bench/raw.py)
@@ -269,6 +306,7 @@ async def main(args: argparse.Namespace) -> None:
                     curve,
                     variant,
                     args.payload,
+                    args.joined,
                 )
             wr = ", ".join(f"{x:.0f}" for x in r["worker_rss"] if x)  # type: ignore[attr-defined]
             label = f"{workers}{f' + {variant}' if variant else ''}"
@@ -308,5 +346,12 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--payload", type=int, default=0, metavar="BYTES", help="each task's argument size"
+    )
+    parser.add_argument(
+        "--joined",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run with N joined producers (bench/joined.py) kicking --tasks between them",
     )
     uvloop.run(main(parser.parse_args()))
