@@ -14,8 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.integration.conftest import ROOT, Worker, free_address
 from zq import AsyncTaskiqTask, ZeroMQBroker
+from zq.actors.observer import Observer
 from zq.kicker import AsyncKicker
 
 APP = "tests.integration.observe_app"
@@ -154,3 +157,17 @@ def check_history(info: dict[str, Any], worker: Worker) -> None:
     assert attempts[2]["error"] is None
     assert any("flaky run 3 succeeds" in line for line in attempts[2]["log"])
     assert info["kicked_at"] <= attempts[0]["assigned_at"]
+
+
+async def test_an_observer_whose_dispatcher_is_gone_gets_a_timeout_not_a_hang() -> None:
+    """`zq status --watch` outlived its dispatcher: its next send waited forever, Ctrl-C too."""
+    broker = ZeroMQBroker(free_address())
+    await broker.startup()
+    async with Observer(broker.endpoint, timeout_s=0.5) as observer:
+        assert "workers" in await observer.ask("status")
+        await broker.shutdown()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(TimeoutError, match=r"did not answer within 0\.5s"):
+            await asyncio.wait_for(observer.ask("status"), 5)  # (the bound of the test itself)
+        assert loop.time() - started < 2

@@ -99,8 +99,8 @@ class Observer:
         """The dispatcher's answer to ``what`` (see ``zq.actors.inspection``)."""
         self._ref += 1
         ref = self._ref
-        await self._send(Query(ref, what, args))
         try:
+            await self._send(Query(ref, what, args))
             return await asyncio.wait_for(self._answer(ref), self.timeout_s)
         except TimeoutError:
             raise TimeoutError(
@@ -165,8 +165,14 @@ class Observer:
                 await self._send(self._greeting())
 
     async def _send(self, message: Message) -> None:
+        """Send within ``timeout_s``, else ``TimeoutError``.
+
+        With the dispatcher gone a send waits for it forever (``zq status --watch`` then did
+        not even stop on Ctrl-C).
+        """
         assert self._sock is not None
-        await self._sock.send_multipart([SIGNATURE, codec.encode(message)])
+        sending = self._sock.send_multipart([SIGNATURE, codec.encode(message)])
+        await asyncio.wait_for(sending, self.timeout_s)
 
     async def _recv(self) -> Message:
         assert self._sock is not None
