@@ -8,7 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -35,13 +35,19 @@ def runs_of(log: Path) -> list[tuple[int, int, float]]:
 
 
 def first_line(process: subprocess.Popen[str], timeout: float = 30.0) -> str:
-    """The first line a process prints (it says it is ready); bounded."""
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    line = process.stdout.readline()
-    if not line or time.monotonic() > deadline:
-        raise AssertionError(f"no ready line from {process.args!r}")
-    return line.strip()
+    """The next line a process prints (it says it is ready, or done); bounded by ``timeout``.
+
+    (A readline alone blocks for as long as the process lives: read in a thread, wait for it.)
+    """
+    stdout = process.stdout
+    assert stdout is not None
+    read: list[str] = []
+    reader = threading.Thread(target=lambda: read.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not read or not read[0]:
+        raise AssertionError(f"no line from {process.args!r} within {timeout:g}s")
+    return read[0].strip()
 
 
 class Cluster:

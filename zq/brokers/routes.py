@@ -89,12 +89,14 @@ class QueueRoutes:
             return list(dict.fromkeys([self.endpoint, *self.routes.values()]))
         return list(dict.fromkeys(self.routes.get(queue, self.endpoint) for queue in served))
 
-    def _route_for(self, message: TaskMsg) -> Sink | None:
-        """The sink of a routed queue's task (remembered for its result), else None."""
+    def _route_sink(self, message: TaskMsg) -> Sink | None:
+        """The sink of a routed queue's task, else None."""
         address = self.routes.get(message.queue)
-        if address is None:
-            return None
-        sink = self._route_sinks.get(address)
+        return None if address is None else self._route_sinks.get(address)
+
+    def _route_for(self, message: TaskMsg) -> Sink | None:
+        """``_route_sink``, remembered for the task's result (once it is handed over)."""
+        sink = self._route_sink(message)
         if sink is not None:
             self._route_of[message.task_id] = sink
         return sink

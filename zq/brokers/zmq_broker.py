@@ -429,7 +429,7 @@ class ZeroMQBroker(QueueRoutes, DispatcherQueries, InProcessWorkers, AsyncBroker
         """
         admission = self.admission()
         if self.routes and current_port.get() is None:  # (admission() is None then)
-            routed = self._route_for(message) or self._sink
+            routed = self._route_sink(message) or self._sink
             admission = routed.admission if routed is not None else None
         if admission is not None:
             await admission.enter()
