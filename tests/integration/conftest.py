@@ -17,6 +17,7 @@ import pytest
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from tests.execution_log import lines
 from zq import ZeroMQBroker
 from zq.kicker import AsyncKicker
 from zq.task import AsyncTaskiqTask
@@ -163,11 +164,10 @@ def read_log(path: Path) -> tuple[Counter[str], set[str]]:
     """(executions per token, worker pids) from an execution log."""
     counts: Counter[str] = Counter()
     pids: set[str] = set()
-    if path.exists():
-        for line in path.read_text().splitlines():
-            token, pid, *_ = line.split()  # (a third field: when, in some logs)
-            counts[token] += 1
-            pids.add(pid)
+    for line in lines(path):
+        token, pid, *_ = line.split()  # (a third field: when, in some logs)
+        counts[token] += 1
+        pids.add(pid)
     return counts, pids
 
 

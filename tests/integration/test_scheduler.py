@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.execution_log import lines
 from tests.integration.conftest import ROOT, Worker
 from zq import ZeroMQBroker
 from zq.kicker import AsyncKicker
@@ -21,7 +22,7 @@ APP = "tests.integration.sched_app"
 
 
 def log_lines(path: Path) -> list[str]:
-    return [line.split()[0] for line in path.read_text().splitlines()] if path.exists() else []
+    return [line.split()[0] for line in lines(path)]
 
 
 def count(path: Path, prefix: str) -> int:

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tests.execution_log import lines
 from tests.lan import netbed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,10 +28,9 @@ def executions(log: Path) -> Counter[int]:
 def runs_of(log: Path) -> list[tuple[int, int, float]]:
     """Every run in the execution log: (task, worker pid, when it started: epoch seconds)."""
     found = []
-    if log.exists():
-        for line in log.read_text().splitlines():
-            token, pid, at = line.split()
-            found.append((int(token.split("/")[1]), int(pid), float(at)))
+    for line in lines(log):
+        token, pid, at = line.split()
+        found.append((int(token.split("/")[1]), int(pid), float(at)))
     return found
 
 
