@@ -32,7 +32,10 @@ class FakeSocket:
         self.sent: deque[tuple[bytes | None, Message]] = deque()
         self.unroutable: set[bytes] = set()
         self._waiter: asyncio.Future[None] | None = None
-        self._read_fd, self._write_fd = os.pipe()  # a descriptor to watch; never readable
+        # The descriptor to watch: readable from a delivery until the actor reads (EVENTS, or
+        # a recv that finds nothing), as libzmq's is from a command until it processes them.
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
         self.closed = False
 
     # --- the test's side ------------------------------------------------------------------
@@ -40,6 +43,16 @@ class FakeSocket:
     def deliver(self, message: Message, peer: bytes = b"") -> None:
         """Queue ``message`` as sent by ``peer`` (on a ROUTER) or by the dispatcher."""
         self.inbox.append([peer, *frame(message)] if self.routed else frame(message))
+        if not self.closed:
+            os.write(self._write_fd, b"!")
+
+    def _processed(self) -> None:
+        """What processing libzmq's commands does to the descriptor: it is read."""
+        try:
+            while os.read(self._read_fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
 
     async def next_sent(self, timeout_s: float = 5.0) -> tuple[bytes | None, Message]:
         """The next message the actor sent: (routing id or None, message)."""
@@ -61,7 +74,10 @@ class FakeSocket:
         if option == zmq.FD:
             return self._read_fd
         if option == zmq.EVENTS:
+            self._processed()
             return zmq.POLLIN if self.inbox or self._parts else 0
+        if option == zmq.RCVMORE:
+            return int(bool(self._parts))
         raise AssertionError(f"unexpected option {option}")
 
     @property
@@ -72,6 +88,7 @@ class FakeSocket:
         if self._parts:
             return self._parts.popleft()
         if not self.inbox:
+            self._processed()
             raise zmq.Again()
         frames = deque(self.inbox.popleft())
         first = frames.popleft()

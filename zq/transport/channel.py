@@ -3,6 +3,13 @@
 A ZeroMQ socket's file descriptor is edge-triggered and also flips on sends, so after every
 wake-up the owner drains with NOBLOCK until EAGAIN, and checks ``readable()`` again before it
 waits: one ``await`` per message costs more than the network (DESIGN §6).
+
+Each of those checks is a system call or two (libzmq polls its mailbox and checks its pid), and
+on a virtual machine that is most of what a message costs. So a channel knows when it cannot
+have input: after a read that ended in EAGAIN, libzmq has processed its commands and marked its
+pipes asleep, so new input signals the descriptor again; until the descriptor fires or a call
+of ours (a send) may have processed commands, ``recv_batch`` and ``readable`` answer without
+asking libzmq.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from zq.core.messages import Message
 from zq.exceptions import PeerRefusedError, ProtocolVersionError, RemoteProtocolError
 
 log = logging.getLogger("zq.transport")
+RCVMORE = int(zmq.RCVMORE)  # a plain int: the enum member costs a lookup per call
 
 
 class Channel:
@@ -34,11 +42,17 @@ class Channel:
         self._fd = fd
         self._outbox: deque[Frames] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # False only while libzmq is known to hold nothing for us (see the module's docstring)
+        self._maybe = True
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start watching the socket on ``loop``."""
         self._loop = loop
-        loop.add_reader(self._fd, self._on_ready)
+        loop.add_reader(self._fd, self._fired)
+
+    def _fired(self) -> None:
+        self._maybe = True
+        self._on_ready()
 
     def close(self, linger_ms: int = 0) -> None:
         """Stop watching and close the socket.
@@ -53,9 +67,14 @@ class Channel:
 
     def readable(self) -> bool:
         """Whether a message is waiting (also re-arms the edge-triggered descriptor)."""
+        if not self._maybe:
+            return False
         events = self.sock.getsockopt(zmq.EVENTS)
         assert isinstance(events, int)
-        return bool(events & zmq.POLLIN)
+        if events & zmq.POLLIN:
+            return True
+        self._maybe = False  # (commands processed: new input fires the descriptor again)
+        return False
 
     def recv_batch(self, limit: int = 1000) -> list[Frames]:
         """Up to ``limit`` messages that are already here, without waiting.
@@ -64,12 +83,14 @@ class Channel:
         that it fails to parse instead of costing memory.
         """
         out: list[Frames] = []
+        if not self._maybe:
+            return out
         recv, rest = self.sock.recv, self._rest
         try:
             for _ in range(limit):
                 out.append(rest([recv(zmq.NOBLOCK)]))
         except zmq.Again:
-            pass
+            self._maybe = False
         return out
 
     def recv_batch_with_meta(
@@ -84,6 +105,8 @@ class Channel:
         out: list[Frames] = []
         found: list[str] = []  # only a ZAP handler (CURVE) gives messages a User-Id
         fds: list[int] = []
+        if not self._maybe:
+            return out, found, fds
         recv, rest = self.sock.recv, self._rest
         try:
             for _ in range(limit):
@@ -92,13 +115,13 @@ class Channel:
                 found.append(str(first.get("User-Id") or "") if users else "")
                 fds.append(int(first.get(zmq.SRCFD)))
         except zmq.Again:
-            pass
+            self._maybe = False
         return out, found, fds
 
     def _rest(self, frames: Frames) -> Frames:
         """Read the rest of a multipart message (already here), keeping ``MAX_FRAMES + 1``."""
         sock = self.sock
-        while sock.rcvmore:
+        while sock.getsockopt(RCVMORE):  # (not ``sock.rcvmore``: its lookup costs ~1 us)
             part = sock.recv(zmq.NOBLOCK)
             if len(frames) <= MAX_FRAMES:
                 frames.append(part)
@@ -115,6 +138,7 @@ class Channel:
                 return False
             self._outbox.append(frames)
             return True
+        self._maybe = True  # a send may process libzmq's commands: input may be here unsignalled
         try:  # copy=False: pyzmq still copies frames under 64 KiB, and hands larger ones over
             self.sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
         except zmq.Again:
@@ -149,6 +173,7 @@ class Channel:
     def flush(self) -> list[Frames]:
         """Retry queued sends; returns those whose destination turned out unroutable."""
         dropped: list[Frames] = []
+        self._maybe = True  # (as in ``send``)
         while self._outbox:
             frames = self._outbox[0]
             try:
