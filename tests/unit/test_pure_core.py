@@ -68,6 +68,7 @@ def test_result_table_keeps_the_first_result_and_is_bounded() -> None:
     assert "a" not in table and len(table) == 2 and table.evicted == 1
     assert table.expire(now=11.5) == 1
     assert "b" not in table and "c" in table
+    assert table.get_all(["c", "a", "c"]) == ["y", None, "y"]  # in order; None: not stored
 
 
 def test_a_repeated_event_is_logged_ten_times_then_every_thousandth() -> None:

@@ -13,6 +13,7 @@ from zq.actors.admission import Admission
 from zq.actors.records import Records
 from zq.actors.standby import Standby
 from zq.core.messages import Handoff, TaskMsg
+from zq.exceptions import WouldBlock
 from zq.storage.journal import Journal
 
 
@@ -38,7 +39,10 @@ class LocalProducer:
         hand-over fails.
         """
         try:
-            await self.tell(task)
+            try:
+                self.tell_nowait(task)  # room in the mailbox (the common case): no coroutine
+            except WouldBlock:
+                await self.tell(task)
         except BaseException:
             self.admission.leave()
             raise

@@ -342,15 +342,17 @@ class ResultStore(Actor):
 
     def _wait_all(self, task_ids: list[str]) -> list[ResultMsg] | asyncio.Future[list[ResultMsg]]:
         table = self._table
+        stored = table.get_all(task_ids)
+        if None not in stored:  # all here already (a gather after the fact): no group at all
+            return stored  # type: ignore[return-value]  # (None is not in it)
         group = _Group(task_ids, asyncio.get_running_loop().create_future())
-        for task_id in task_ids:
-            found = table.get(task_id)
+        for task_id, found in zip(task_ids, stored, strict=True):
             if found is not None:
                 group.found[task_id] = found
             elif task_id not in self._waiters or group not in self._waiters[task_id]:
                 group.missing += 1
                 self._waiters.setdefault(task_id, []).append(group)
-        if not group.missing:
+        if not group.missing:  # (an id given twice: its one waiter is the group's)
             return [group.found[i] for i in group.ids]
         if table.evicted:
             self._check([i for i in group.ids if i not in group.found])

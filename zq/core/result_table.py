@@ -54,6 +54,11 @@ class ResultTable(Generic[R]):
         row = self._rows.get(task_id)
         return row[1] if row is not None else None
 
+    def get_all(self, task_ids: list[str]) -> list[R | None]:
+        """The stored result of each of ``task_ids`` (None where there is none), in order."""
+        rows = self._rows
+        return [row[1] if (row := rows.get(i)) is not None else None for i in task_ids]
+
     def stored_at(self, task_id: str) -> float | None:
         """When the result of ``task_id`` was stored (the ``now`` it was put with), or None."""
         row = self._rows.get(task_id)
