@@ -275,7 +275,8 @@ class Dispatcher(LocalProducer, Actor):
     def poll_io(self) -> bool:
         channel = self._channel
         assert channel is not None
-        self._gate.poll()
+        if not channel.quiet:  # connection events first, before anything is read (gate.poll)
+            self._gate.poll()
         now, heard = self._now(), self._liveness.heard
         self.clock = now  # this batch's time: what kicks and results are stamped with
         # With CURVE, or while a connection has not said hello yet, the gate checks each
@@ -440,10 +441,8 @@ class Dispatcher(LocalProducer, Actor):
         self.stats.executors_lost += 1
         pid = f" (pid {info.pid})" if info else ""
         counts = (len(lost.requeued), len(lost.dead), len(lost.cancelled))
-        log.warning(
-            "executor %s%s lost (%s); %d task(s) requeued, %d dead-lettered, %d cancelled",
-            *(peer.hex()[:12], pid, why, *counts),
-        )
+        what = "executor %s%s lost (%s); %d task(s) requeued, %d dead-lettered, %d cancelled"
+        log.warning(what, peer.hex()[:12], pid, why, *counts)
         self._account_loss(lost)
 
     def _tick(self) -> None:

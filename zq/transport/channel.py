@@ -50,6 +50,11 @@ class Channel:
         self._loop = loop
         loop.add_reader(self._fd, self._fired)
 
+    @property
+    def quiet(self) -> bool:
+        """Whether the socket is known to hold no input (``recv_batch`` would read nothing)."""
+        return not self._maybe
+
     def _fired(self) -> None:
         self._maybe = True
         self._on_ready()
