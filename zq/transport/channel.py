@@ -71,7 +71,10 @@ class Channel:
         self.sock.close(linger=linger_ms)
 
     def readable(self) -> bool:
-        """Whether a message is waiting (also re-arms the edge-triggered descriptor)."""
+        """Whether a message is waiting (unless none can be: see the module's docstring).
+
+        Asking libzmq also re-arms the edge-triggered descriptor.
+        """
         if not self._maybe:
             return False
         events = self.sock.getsockopt(zmq.EVENTS)
@@ -126,7 +129,7 @@ class Channel:
     def _rest(self, frames: Frames) -> Frames:
         """Read the rest of a multipart message (already here), keeping ``MAX_FRAMES + 1``."""
         sock = self.sock
-        while sock.getsockopt(RCVMORE):  # (not ``sock.rcvmore``: its lookup costs ~1 us)
+        while sock.getsockopt(RCVMORE):  # (``sock.rcvmore`` costs 1.4 us more)
             part = sock.recv(zmq.NOBLOCK)
             if len(frames) <= MAX_FRAMES:
                 frames.append(part)
