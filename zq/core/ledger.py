@@ -134,8 +134,7 @@ class Ledger:
         entry = self._tasks.get(task.task_id)
         if entry is not None:
             if origin is not None and entry.holder == origin and not entry.cancelled:
-                entry.successor = task
-                entry.successor_due = due
+                entry.next_run = (task, due)
             return False
         entry = _Entry(task, origin, kicked_at=at)
         self._tasks[task.task_id] = entry
@@ -194,7 +193,7 @@ class Ledger:
             return Cancelling("unknown")
         if entry.holder is not None:
             entry.cancelled = True
-            entry.successor = None
+            entry.next_run = None
             return Cancelling("cancelling", entry.task, entry.origin, entry.holder)
         del self._tasks[task_id]
         if entry.due is not None:
@@ -246,11 +245,11 @@ class Ledger:
                     holder.suspect = None
                 if holder.leaving:
                     self._forget_if_done(holder)
-        if entry.successor is not None and entry.holder == peer:
-            successor = _Entry(entry.successor, entry.origin)
-            successor.kicked_at = entry.kicked_at  # one task, one kick: its retries included
+        if entry.next_run is not None and entry.holder == peer:
+            task, due = entry.next_run  # (one task, one kick: its retries share the kick's time)
+            successor = _Entry(task, entry.origin, kicked_at=entry.kicked_at)
             self._tasks[task_id] = successor
-            self._place(successor, entry.successor_due)
+            self._place(successor, due)
             return Completion("retried", entry.origin, entry.task, entry)
         return Completion("accepted", entry.origin, entry.task, entry)
 
@@ -283,8 +282,8 @@ class Ledger:
                         del self._tasks[task_id]
                         ended.append((entry.task, entry.origin))
                         continue
-                    if entry.successor is not None:  # it had resubmitted itself: run that
-                        entry.task, entry.successor, entry.deliveries = entry.successor, None, 0
+                    if entry.next_run is not None:  # it had resubmitted itself: run that
+                        entry.task, entry.next_run, entry.deliveries = entry.next_run[0], None, 0
                     elif not started:  # handed back unstarted: not a delivery that failed
                         entry.deliveries -= 1
                     self._waiting.add(entry, front=True)
@@ -309,9 +308,9 @@ class Ledger:
                 del self._tasks[entry.task.task_id]
                 ended.append((entry.task, entry.origin))
                 continue
-            if entry.successor is not None:  # the run failed and was resubmitted: run that
-                entry.task = entry.successor
-                entry.successor = None
+            if entry.next_run is not None:  # the run failed and was resubmitted: run that
+                entry.task = entry.next_run[0]
+                entry.next_run = None
                 entry.deliveries = 0
             if entry.acked:
                 del self._tasks[entry.task.task_id]
@@ -359,18 +358,16 @@ class Ledger:
         self._turn = (self._turn + 1) % len(executors)
         executors = executors[self._turn :] + executors[: self._turn]
         out: list[tuple[bytes, list[TaskMsg]]] = []
-        lease = self._lease
         for executor in executors:
             batch: list[TaskMsg] = []
             if waiting.quarantine and (suspect := waiting.take_suspect(executor)) is not None:
                 executor.suspect = suspect.task.task_id  # at most one at a time (rule 9)
                 executor.credit -= 1
-                lease(executor, suspect, now)
+                self._lease(executor, suspect, now)
                 batch.append(suspect.task)
             peer, leases = executor.peer, executor.leases
             for entry in waiting.take(executor):  # (``_lease``, inline: once per task)
-                entry.holder = peer
-                entry.leased_at = now
+                entry.holder, entry.leased_at = peer, now
                 entry.deliveries += 1
                 task = entry.task
                 task.attempt = entry.deliveries
