@@ -1,7 +1,8 @@
 """The channel asks libzmq only when input may be waiting, and never misses input for it.
 
-Real ZeroMQ sockets (a PAIR over inproc) on a real event loop; the socket is wrapped to count
-the calls that make libzmq process its commands (``getsockopt(EVENTS)`` and ``recv``).
+Real ZeroMQ sockets (a PAIR over inproc) on a real event loop, whose clock the channel reads
+through ``Clocked`` (virtual time); the socket is wrapped to count the calls that make libzmq
+process its commands (``getsockopt(EVENTS)`` and ``recv``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import zmq
 
-from zq.transport.channel import Channel
+from zq.transport.channel import TRUST_QUIET_S, Channel
 
 
 class Counting:
@@ -34,15 +35,38 @@ class Counting:
         return getattr(self.sock, name)
 
 
-async def test_after_an_empty_read_it_waits_for_the_descriptor_and_then_reads() -> None:
+class Clocked:
+    """The running loop, with a clock the test moves (the channel reads ``time()``)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.now = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loop, name)
+
+
+def pair(
+    name: str, on_ready: Any
+) -> tuple[zmq.Context[zmq.Socket[bytes]], Counting, zmq.Socket[bytes], Channel, Clocked]:
+    """A channel on one end of an inproc PAIR; the other end is the test's."""
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     here, there = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
-    here.bind("inproc://channel-test")
-    there.connect("inproc://channel-test")
-    fired = asyncio.Event()
+    here.bind(f"inproc://{name}")
+    there.connect(f"inproc://{name}")
     sock = Counting(here)
-    channel = Channel(sock, fired.set)  # type: ignore[arg-type]
-    channel.attach(asyncio.get_running_loop())
+    channel = Channel(sock, on_ready)  # type: ignore[arg-type]
+    clock = Clocked(asyncio.get_running_loop())
+    channel.attach(clock)  # type: ignore[arg-type]
+    return ctx, sock, there, channel, clock
+
+
+async def test_after_an_empty_read_it_waits_for_the_descriptor_and_then_reads() -> None:
+    fired = asyncio.Event()
+    ctx, sock, there, channel, _ = pair("channel-test", fired.set)
     try:
         assert channel.recv_batch() == []  # nothing yet: libzmq says so once
         asked = sock.calls
@@ -60,6 +84,24 @@ async def test_after_an_empty_read_it_waits_for_the_descriptor_and_then_reads() 
         assert not channel.readable()
         assert sock.calls == asked + 1
         assert there.recv() == b"reply"
+    finally:
+        channel.close()
+        there.close(linger=0)
+        ctx.term()
+
+
+async def test_after_a_stall_it_asks_libzmq_before_trusting_an_old_empty_read() -> None:
+    """A timer that judges a peer by its silence runs before the loop looks at descriptors."""
+    ctx, sock, there, channel, clock = pair("channel-stall", lambda: None)
+    try:
+        assert channel.recv_batch() == [] and channel.quiet
+        there.send(b"heartbeat")  # arrives; its descriptor event is not seen yet (no await)
+        clock.now += TRUST_QUIET_S / 2
+        asked = sock.calls
+        assert channel.recv_batch() == [] and sock.calls == asked  # trusted within the window
+        clock.now += 1.0  # the loop stalled for a second
+        assert not channel.quiet
+        assert channel.recv_batch() == [[b"heartbeat"]]  # read before anything judges
     finally:
         channel.close()
         there.close(linger=0)

@@ -9,7 +9,10 @@ on a virtual machine that is most of what a message costs. So a channel knows wh
 have input: after a read that ended in EAGAIN, libzmq has processed its commands and marked its
 pipes asleep, so new input signals the descriptor again; until the descriptor fires or a call
 of ours (a send) may have processed commands, ``recv_batch`` and ``readable`` answer without
-asking libzmq.
+asking libzmq. That knowledge is trusted for ``TRUST_QUIET_S`` of loop time only: after a stall
+(a blocking call in the app, a frozen process) the loop runs its due timers before it looks at
+the descriptors, and a timer may judge a peer by its silence (liveness): the first check after
+the stall asks libzmq for real, so what arrived meanwhile is read first.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from zq.exceptions import PeerRefusedError, ProtocolVersionError, RemoteProtocol
 
 log = logging.getLogger("zq.transport")
 RCVMORE = int(zmq.RCVMORE)  # a plain int: the enum member costs a lookup per call
+TRUST_QUIET_S = 0.05  # how long "libzmq holds nothing" is believed (see the module's docstring)
 
 
 class Channel:
@@ -44,6 +48,7 @@ class Channel:
         self._loop: asyncio.AbstractEventLoop | None = None
         # False only while libzmq is known to hold nothing for us (see the module's docstring)
         self._maybe = True
+        self._quiet_at = 0.0  # the loop time at which it was last found to hold nothing
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start watching the socket on ``loop``."""
@@ -53,7 +58,13 @@ class Channel:
     @property
     def quiet(self) -> bool:
         """Whether the socket is known to hold no input (``recv_batch`` would read nothing)."""
-        return not self._maybe
+        loop = self._loop
+        return not self._maybe and loop is not None and loop.time() - self._quiet_at < TRUST_QUIET_S
+
+    def _found_quiet(self) -> None:
+        self._maybe = False  # (libzmq processed its commands: new input fires the descriptor)
+        if self._loop is not None:
+            self._quiet_at = self._loop.time()
 
     def _fired(self) -> None:
         self._maybe = True
@@ -75,13 +86,13 @@ class Channel:
 
         Asking libzmq also re-arms the edge-triggered descriptor.
         """
-        if not self._maybe:
+        if self.quiet:
             return False
         events = self.sock.getsockopt(zmq.EVENTS)
         assert isinstance(events, int)
         if events & zmq.POLLIN:
             return True
-        self._maybe = False  # (commands processed: new input fires the descriptor again)
+        self._found_quiet()
         return False
 
     def recv_batch(self, limit: int = 1000) -> list[Frames]:
@@ -91,14 +102,14 @@ class Channel:
         that it fails to parse instead of costing memory.
         """
         out: list[Frames] = []
-        if not self._maybe:
+        if self.quiet:
             return out
         recv, rest = self.sock.recv, self._rest
         try:
             for _ in range(limit):
                 out.append(rest([recv(zmq.NOBLOCK)]))
         except zmq.Again:
-            self._maybe = False
+            self._found_quiet()
         return out
 
     def recv_batch_with_meta(
@@ -113,7 +124,7 @@ class Channel:
         out: list[Frames] = []
         found: list[str] = []  # only a ZAP handler (CURVE) gives messages a User-Id
         fds: list[int] = []
-        if not self._maybe:
+        if self.quiet:
             return out, found, fds
         recv, rest = self.sock.recv, self._rest
         try:
@@ -123,7 +134,7 @@ class Channel:
                 found.append(str(first.get("User-Id") or "") if users else "")
                 fds.append(int(first.get(zmq.SRCFD)))
         except zmq.Again:
-            self._maybe = False
+            self._found_quiet()
         return out, found, fds
 
     def _rest(self, frames: Frames) -> Frames:
