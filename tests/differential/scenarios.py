@@ -111,21 +111,32 @@ async def requeue(T: ModuleType, broker: Any, tasks: dict[str, Any], tmp: Path) 
 async def progress(T: ModuleType, broker: Any, tasks: dict[str, Any], tmp: Path) -> Any:
     fifo = tmp / f"fifo{id(broker)}"
     os.mkfifo(fifo)
+    stored = progress_stored(broker) if T.__name__ == "taskiq" else None
     task = await tasks["progress"].kiq(str(fifo))
-    if hasattr(task, "wait_progress"):  # zq: pushed to the client
+    if stored is None:  # zq: pushed to the client
         seen = await task.wait_progress(timeout=WAIT)
-    else:  # taskiq: poll; the task is on this loop, so yielding lets it report
-        seen = None
-        for _ in range(100_000):
-            seen = await task.get_progress()
-            if seen is not None:
-                break
-            await asyncio.sleep(0)
+    else:  # taskiq: no push; wait until its backend has stored the progress, then read it
+        await asyncio.wait_for(stored.wait(), WAIT)
+        seen = await task.get_progress()
     assert seen is not None
     state = [str(getattr(seen.state, "value", seen.state)), seen.meta]
     await asyncio.to_thread(fifo.write_text, "finished")
     result = await result_of(task)
     return {"while_running": state, "result": result.return_value}
+
+
+def progress_stored(broker: Any) -> asyncio.Event:
+    """An event set once ``broker``'s result backend has stored a progress (taskiq's own)."""
+    stored = asyncio.Event()
+    backend = broker.result_backend
+    set_progress = backend.set_progress
+
+    async def storing(*args: Any, **kwargs: Any) -> None:
+        await set_progress(*args, **kwargs)
+        stored.set()
+
+    backend.set_progress = storing
+    return stored
 
 
 async def middlewares(T: ModuleType, broker: Any, tasks: dict[str, Any], tmp: Path) -> Any:

@@ -365,14 +365,9 @@ class Ledger:
                 executor.credit -= 1
                 self._lease(executor, suspect, now)
                 batch.append(suspect.task)
-            peer, leases = executor.peer, executor.leases
-            for entry in waiting.take(executor):  # (``_lease``, inline: once per task)
-                entry.holder, entry.leased_at = peer, now
-                entry.deliveries += 1
-                task = entry.task
-                task.attempt = entry.deliveries
-                leases[task.task_id] = entry
-                batch.append(task)
+            for entry in waiting.take(executor):
+                self._lease(executor, entry, now)
+                batch.append(entry.task)
             if batch:
                 out.append((executor.peer, batch))
             if not waiting.count:

@@ -29,13 +29,30 @@ QueueKey = tuple[str, str]  # (queue name, task name)
 PendingKey = tuple[str, str] | tuple[str, str, int, str]
 
 
+ACKED, QUARANTINED, CANCELLED = 1, 2, 4  # ``Entry.flags``
+
+
+class _Flag:
+    """One bit of ``Entry.flags``, read and set as a bool attribute."""
+
+    def __init__(self, bit: int, doc: str) -> None:
+        self.bit = bit
+        self.__doc__ = doc
+
+    def __get__(self, entry: Entry, owner: type | None = None) -> bool:
+        return bool(entry.flags & self.bit)
+
+    def __set__(self, entry: Entry, value: bool) -> None:
+        entry.flags = entry.flags | self.bit if value else entry.flags & ~self.bit
+
+
 class Entry(msgspec.Struct, gc=False):
     """One task in the ledger, pending, delayed or leased.
 
     A Struct without garbage-collector tracking (it never takes part in a reference cycle):
     made in a third of a dataclass's time, and a queue of a million of them costs the
     collector nothing to traverse. Ten fields, 96 bytes: what is rarely set shares a field
-    (the successor with its due time; the three flags in one int, read through properties).
+    (the successor with its due time; the three flags in one int, read as bools through `_Flag`).
     """
 
     task: TaskMsg
@@ -55,35 +72,9 @@ class Entry(msgspec.Struct, gc=False):
         """The next run, resubmitted by the holder (rule 6), if any."""
         return self.next_run[0] if self.next_run is not None else None
 
-    @property
-    def acked(self) -> bool:
-        """Acknowledged early by its holder (rule 8)."""
-        return bool(self.flags & ACKED)
-
-    @acked.setter
-    def acked(self, value: bool) -> None:
-        self.flags = self.flags | ACKED if value else self.flags & ~ACKED
-
-    @property
-    def quarantined(self) -> bool:
-        """Pending in the quarantine queue (rule 9)."""
-        return bool(self.flags & QUARANTINED)
-
-    @quarantined.setter
-    def quarantined(self, value: bool) -> None:
-        self.flags = self.flags | QUARANTINED if value else self.flags & ~QUARANTINED
-
-    @property
-    def cancelled(self) -> bool:
-        """Cancelled while leased: it ends, whatever happens to its lease (rule 11)."""
-        return bool(self.flags & CANCELLED)
-
-    @cancelled.setter
-    def cancelled(self, value: bool) -> None:
-        self.flags = self.flags | CANCELLED if value else self.flags & ~CANCELLED
-
-
-ACKED, QUARANTINED, CANCELLED = 1, 2, 4  # ``Entry.flags``
+    acked = _Flag(ACKED, "Acknowledged early by its holder (rule 8).")
+    quarantined = _Flag(QUARANTINED, "Pending in the quarantine queue (rule 9).")
+    cancelled = _Flag(CANCELLED, "Cancelled while leased: it ends, whatever its lease does (11).")
 
 
 @dataclass(slots=True)
