@@ -1,11 +1,13 @@
 """zq as a broker for taskiq itself: unchanged taskiq code, run by taskiq's own `taskiq worker`.
 
 Two `taskiq worker` processes share 1,000 tasks kicked from this process (which embeds the
-dispatcher); the tasks' execution log shows each ran exactly once, and both workers took some.
+dispatcher) once both have joined; the tasks' execution log shows each ran exactly once, and
+both workers took some.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import signal
@@ -42,6 +44,9 @@ async def test_two_taskiq_workers_run_each_task_exactly_once(
     outputs = [tmp_path / f"worker-{i}.log" for i in range(2)]
     workers = [taskiq_worker(env, output) for output in outputs]
     try:
+        # Both joined before the first kick: a worker that starts slower (a loaded machine)
+        # would otherwise find the other one done with all 1,000 tasks.
+        await asyncio.wait_for(app.broker.engine.wait_workers(2), 60)
         for i in range(TASKS):
             await app.record.kiq(f"t{i}")
         await app.fan_out.kiq(10)  # kicks from inside a task, in a worker
@@ -49,7 +54,8 @@ async def test_two_taskiq_workers_run_each_task_exactly_once(
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGINT)
-        codes = [worker.wait(timeout=60) for worker in workers]
+        # In a thread: the dispatcher, in this loop, answers the stopping workers' Byes.
+        codes = [await asyncio.to_thread(worker.wait, 60) for worker in workers]
         await app.broker.shutdown()
     logs = [output.read_text() for output in outputs]
     counts, pids = read_log(log)
