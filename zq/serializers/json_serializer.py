@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from zq.serializers.base import TaskiqSerializer
+from zq.serializers.base import TaskiqSerializer, exact_bytes
 from zq.serializers.hooks import enc_hook
 
 
@@ -19,7 +19,7 @@ class JSONSerializer(TaskiqSerializer):
 
     def dumpb(self, value: Any) -> bytes:
         """Encode ``value`` as JSON."""
-        return self._encoder.encode(value)
+        return exact_bytes(self._encoder, value)
 
     def loadb(self, value: bytes) -> Any:
         """Decode JSON bytes."""
