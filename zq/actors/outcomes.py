@@ -132,7 +132,7 @@ class Outcomes:
         if entry is None:
             self._count_again(result)
             return False
-        if not result.is_err and entry.successor is None and not entry.cancelled:
+        if not result.is_err and entry.next_run is None and not entry.cancelled:
             return True
         self._executions.early(task_id, result.run)
         return False

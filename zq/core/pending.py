@@ -67,11 +67,6 @@ class Entry(msgspec.Struct, gc=False):
     leased_at: float = 0.0  # when its lease began, in the caller's clock (for ``explain``)
     kicked_at: float = 0.0  # when the ledger accepted it, in the caller's clock (history)
 
-    @property
-    def successor(self) -> TaskMsg | None:
-        """The next run, resubmitted by the holder (rule 6), if any."""
-        return self.next_run[0] if self.next_run is not None else None
-
     acked = _Flag(ACKED, "Acknowledged early by its holder (rule 8).")
     quarantined = _Flag(QUARANTINED, "Pending in the quarantine queue (rule 9).")
     cancelled = _Flag(CANCELLED, "Cancelled while leased: it ends, whatever its lease does (11).")
