@@ -150,3 +150,20 @@ def test_an_abandoned_workflow_moves_no_further() -> None:
     assert flows.pending == {} and flows.groups == {}
     assert flows.after(expand, ok(expand.task_id, **{wf.GROUP_SIZE: 0})) == wf.NOTHING
     assert flows.after(step_task(chain, 1), ok("s1")) == wf.NOTHING
+
+
+def test_a_restarted_dispatcher_knows_a_pipeline_s_handle_from_a_recovered_child() -> None:
+    """Only children of a map step came back from the journal, and none has a result yet."""
+
+    class NoLedger:
+        def origin_of(self, task_id: str) -> tuple[bool, bytes | None]:
+            return False, None
+
+    chain = steps("seq", "map", "seq")
+    then = {wf.WF: chain, wf.WF_AT: 1, wf.STEP: chain[1]}
+    child = TaskMsg("s1.0", "app:1", b"X", {wf.GROUP: "s1", wf.GROUP_INDEX: 0, wf.GROUP_THEN: then})
+    flows = wf.Workflows()
+    flows.started(child, b"the worker that expanded the map")
+    assert flows.origin_of(NoLedger())("s2") == (True, None)  # awaited; not by the worker
+    flows.started(step_task(chain, 0), b"p")  # a handle keeps the origin it was learnt with
+    assert flows.pending == {"s2": None}

@@ -72,7 +72,7 @@ from zq.core.messages import (
     TaskMsg,
     Welcome,
 )
-from zq.core.workflow import WF
+from zq.core.workflow import GROUP_THEN, WF
 from zq.exceptions import RemoteProtocolError
 from zq.storage.journal import Journal
 from zq.transport.channel import Channel
@@ -399,8 +399,8 @@ class Dispatcher(LocalProducer, Actor):
             pass  # finished within its unique_for: the kick gets that result (as below)
         elif ledger.submit(task, origin, due, self.clock):
             self.stats.submitted += 1
-            if WF in labels:  # a pipeline's step: its handle (the last id) can be waited for
-                self._outcomes.workflows.started(task, origin)
+            if WF in labels or GROUP_THEN in labels:  # a workflow's step or a group's child:
+                self._outcomes.workflows.started(task, origin)  # its handles can be waited for
             if self.standby.peer is not None and (origin is None or ledger.knows(origin)):
                 self.standby.accepted(task)  # only this process holds it: copy it
             if self.journal is not None and not journaled:

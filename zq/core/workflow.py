@@ -80,9 +80,19 @@ class Workflows:
         self.cancelled = Recent(100_000)  # workflows cancelled (their last ids)
 
     def started(self, task: TaskMsg, origin: bytes | None) -> None:
-        """A step was accepted: its pipeline's last id is awaited (by ``origin``'s caller)."""
-        last: str = task.labels[WF][-1]["i"]
-        self.pending.setdefault(last, origin)
+        """A step, or a child of a step's group, was accepted: its workflows' handles are awaited.
+
+        A step's own pipeline is awaited by ``origin``'s caller. The pipelines further out (and
+        a child's, which a worker kicked) keep the origin they were started with; a restarted
+        dispatcher that has only their children from its journal learns them here, before any
+        child's result arrives, so a fetch of their handle waits instead of failing as expired.
+        """
+        handles = roots(task.labels)
+        if WF in task.labels:
+            self.pending.setdefault(handles[0], origin)
+            handles = handles[1:]
+        for handle in handles:
+            self.pending.setdefault(handle, None)
 
     def origin_of(self, ledger: Any) -> Callable[[str], tuple[bool, bytes | None]]:
         """``ledger.origin_of``, also knowing the last ids of unfinished pipelines."""
