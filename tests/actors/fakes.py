@@ -22,6 +22,14 @@ from zq.core.framing import frame
 from zq.core.messages import Message
 
 
+class FakeFrame:
+    """What ``recv(copy=False)`` returns: the frame's bytes, and whether more follow."""
+
+    def __init__(self, data: bytes, more: bool) -> None:
+        self.bytes = data
+        self.more = more
+
+
 class FakeSocket:
     """A socket in memory: an inbox the test fills, the frames the actor sent."""
 
@@ -29,6 +37,7 @@ class FakeSocket:
         self.routed = routed  # a ROUTER: frames start with the peer's routing id
         self.inbox: deque[list[bytes]] = deque()
         self._parts: deque[bytes] = deque()
+        self._sending: list[bytes] = []  # frames of a message sent with SNDMORE so far
         self.sent: deque[tuple[bytes | None, Message]] = deque()
         self.unroutable: set[bytes] = set()
         self._waiter: asyncio.Future[None] | None = None
@@ -84,18 +93,25 @@ class FakeSocket:
     def rcvmore(self) -> bool:
         return bool(self._parts)
 
-    def recv(self, flags: int = 0) -> bytes:
+    def recv(self, flags: int = 0, copy: bool = True) -> Any:
         if self._parts:
-            return self._parts.popleft()
-        if not self.inbox:
+            part = self._parts.popleft()
+        elif not self.inbox:
             self._processed()
             raise zmq.Again()
-        frames = deque(self.inbox.popleft())
-        first = frames.popleft()
-        self._parts = frames
-        return first
+        else:
+            frames = deque(self.inbox.popleft())
+            part = frames.popleft()
+            self._parts = frames
+        return part if copy else FakeFrame(part, bool(self._parts))
 
-    def send_multipart(self, frames: list[bytes], flags: int = 0, **_kw: Any) -> None:
+    def send(self, data: bytes, flags: int = 0, **_kw: Any) -> None:
+        self._sending.append(data)
+        if not flags & zmq.SNDMORE:
+            frames, self._sending = self._sending, []
+            self._sent(frames)  # (an unroutable peer: refused whole, as libzmq does)
+
+    def _sent(self, frames: list[bytes]) -> None:
         peer: bytes | None = None
         if self.routed:
             peer, frames = frames[0], frames[1:]

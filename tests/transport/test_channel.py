@@ -21,10 +21,15 @@ class Counting:
     def __init__(self, sock: zmq.Socket[bytes]) -> None:
         self.sock = sock
         self.calls = 0
+        self.failed = 0  # reads that found nothing (an exception each)
 
     def recv(self, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
-        return self.sock.recv(*args, **kwargs)
+        try:
+            return self.sock.recv(*args, **kwargs)
+        except zmq.Again:
+            self.failed += 1
+            raise
 
     def getsockopt(self, option: int) -> Any:
         if option == zmq.EVENTS:
@@ -102,6 +107,45 @@ async def test_after_a_stall_it_asks_libzmq_before_trusting_an_old_empty_read() 
         clock.now += 1.0  # the loop stalled for a second
         assert not channel.quiet
         assert channel.recv_batch() == [[b"heartbeat"]]  # read before anything judges
+    finally:
+        channel.close()
+        there.close(linger=0)
+        ctx.term()
+
+
+async def test_a_lone_message_is_read_without_a_failed_read_and_a_burst_whole_in_order() -> None:
+    """A round trip's wake-up holds one message: one read and one question, then quiet.
+
+    Asking libzmq whether more waits (``EVENTS``) re-arms the descriptor as a failed read
+    would, without the exception; a burst is still read to the end, each message whole.
+    """
+    fired = asyncio.Event()
+    ctx, sock, there, channel, _ = pair("channel-lone", fired.set)
+    try:
+        assert channel.recv_batch() == []
+        fired.clear()
+        there.send_multipart([b"sig", b"body"])
+        await asyncio.wait_for(fired.wait(), 5)
+        assert not channel.quiet
+        asked, failed = sock.calls, sock.failed
+        assert channel.recv_batch() == [[b"sig", b"body"]]
+        assert sock.calls == asked + 3  # its two frames, then the question
+        assert sock.failed == failed  # and no read that fails
+        assert channel.quiet  # libzmq said nothing more waits: trusted until it fires
+
+        fired.clear()
+        for n in range(5):
+            there.send_multipart([b"sig", str(n).encode()])
+        there.send(b"lone")
+        await asyncio.wait_for(fired.wait(), 5)
+        burst = [[b"sig", str(n).encode()] for n in range(5)] + [[b"lone"]]
+        read: list[list[bytes]] = []
+        while len(read) < len(burst):  # (libzmq may hand a burst over in parts)
+            read += channel.recv_batch()
+            if len(read) < len(burst) and channel.quiet:
+                fired.clear()
+                await asyncio.wait_for(fired.wait(), 5)
+        assert read == burst
     finally:
         channel.close()
         there.close(linger=0)

@@ -33,7 +33,7 @@ from zq.core.messages import (
     Refuse,
 )
 from zq.exceptions import ProtocolVersionError, RemoteProtocolError
-from zq.transport.channel import Channel
+from zq.transport.channel import EVENTS, POLLIN, Channel
 from zq.transport.curve import HANDSHAKE_EVENTS, AllowList, ZapHandler, check_libzmq
 from zq.transport.sockets import AddressLock, SocketConfig, router
 
@@ -190,8 +190,8 @@ class Gate:
         """
         monitor = self._monitor
         if monitor is not None:
-            events = monitor.getsockopt(zmq.EVENTS)
-            if isinstance(events, int) and events & zmq.POLLIN:
+            events = monitor.getsockopt(EVENTS)  # (ints: an IntFlag's ``&`` builds an enum)
+            if isinstance(events, int) and events & POLLIN:
                 self._connection_events()
 
     @property

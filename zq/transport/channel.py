@@ -31,7 +31,9 @@ from zq.core.messages import Message
 from zq.exceptions import PeerRefusedError, ProtocolVersionError, RemoteProtocolError
 
 log = logging.getLogger("zq.transport")
-RCVMORE = int(zmq.RCVMORE)  # a plain int: the enum member costs a lookup per call
+EVENTS, POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: an enum costs a lookup a use
+_NOBLOCK, _MORE = int(zmq.NOBLOCK), int(zmq.NOBLOCK | zmq.SNDMORE)
+_COPY_BELOW = zmq.COPY_THRESHOLD  # pyzmq copies a frame under this even when told not to
 TRUST_QUIET_S = 0.05  # how long "libzmq holds nothing" is believed (see the module's docstring)
 
 
@@ -88,9 +90,9 @@ class Channel:
         """
         if self.quiet:
             return False
-        events = self.sock.getsockopt(zmq.EVENTS)
+        events = self.sock.getsockopt(EVENTS)
         assert isinstance(events, int)
-        if events & zmq.POLLIN:
+        if events & POLLIN:
             return True
         self._found_quiet()
         return False
@@ -104,10 +106,18 @@ class Channel:
         out: list[Frames] = []
         if self.quiet:
             return out
-        recv, rest = self.sock.recv, self._rest
+        sock = self.sock
+        recv, whole = sock.recv, self._whole
         try:
-            for _ in range(limit):
-                out.append(rest([recv(zmq.NOBLOCK)]))
+            out.append(whole(recv(_NOBLOCK, copy=False)))
+            # One message is the common wake-up (a round trip's): asking whether another
+            # waits costs a third of the failed read that would say so (an exception), and
+            # the message is handled (its answer sent) that much sooner.
+            if not int(sock.getsockopt(EVENTS)) & POLLIN:
+                self._found_quiet()
+                return out
+            for _ in range(limit - 1):
+                out.append(whole(recv(_NOBLOCK, copy=False)))
         except zmq.Again:
             self._found_quiet()
         return out
@@ -126,24 +136,29 @@ class Channel:
         fds: list[int] = []
         if self.quiet:
             return out, found, fds
-        recv, rest = self.sock.recv, self._rest
+        recv, whole = self.sock.recv, self._whole
         try:
             for _ in range(limit):
-                first = recv(zmq.NOBLOCK, copy=False)
-                out.append(rest([first.bytes]))
+                first = recv(_NOBLOCK, copy=False)
+                out.append(whole(first))
                 found.append(str(first.get("User-Id") or "") if users else "")
                 fds.append(int(first.get(zmq.SRCFD)))
         except zmq.Again:
             self._found_quiet()
         return out, found, fds
 
-    def _rest(self, frames: Frames) -> Frames:
-        """Read the rest of a multipart message (already here), keeping ``MAX_FRAMES + 1``."""
-        sock = self.sock
-        while sock.getsockopt(RCVMORE):  # (``sock.rcvmore`` costs 1.4 us more)
-            part = sock.recv(zmq.NOBLOCK)
+    def _whole(self, first: zmq.Frame) -> Frames:
+        """A multipart message from its ``first`` frame, keeping ``MAX_FRAMES + 1`` frames.
+
+        The rest is already here (libzmq delivers a message whole). Frames say whether more
+        follow (``getsockopt(RCVMORE)`` costs an enum lookup in pyzmq: ~1 us a frame more).
+        """
+        frames = [first.bytes]
+        part, recv = first, self.sock.recv
+        while part.more:
+            part = recv(_NOBLOCK, copy=False)
             if len(frames) <= MAX_FRAMES:
-                frames.append(part)
+                frames.append(part.bytes)
         return frames
 
     def send(self, frames: Frames, *, queue: bool = True) -> bool:
@@ -158,8 +173,8 @@ class Channel:
             self._outbox.append(frames)
             return True
         self._maybe = True  # a send may process libzmq's commands: input may be here unsignalled
-        try:  # copy=False: pyzmq still copies frames under 64 KiB, and hands larger ones over
-            self.sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
+        try:
+            self._send_frames(frames)
         except zmq.Again:
             if not queue:
                 return False
@@ -169,6 +184,22 @@ class Channel:
                 return False
             raise
         return True
+
+    def _send_frames(self, frames: Frames) -> None:
+        """One multipart message, without blocking (raises what ``send`` raises).
+
+        pyzmq's ``send_multipart`` costs 3.6 us more a message than these calls (its checks and
+        an ``IntFlag`` built per frame: bench/ and docs/performance.md). As there, libzmq takes
+        the message whole or refuses it at its first frame. A frame from 64 KiB up is handed
+        over without a copy (``copy=False``; pyzmq copies smaller ones anyway, at a cost).
+        """
+        send, last = self.sock.send, len(frames) - 1
+        for index, part in enumerate(frames):
+            flags = _MORE if index < last else _NOBLOCK
+            if len(part) < _COPY_BELOW:
+                send(part, flags)
+            else:
+                send(part, flags, copy=False)
 
     def send_message(
         self, message: Message, max_size: int, *, to: bytes | None = None, queue: bool = True
@@ -196,7 +227,7 @@ class Channel:
         while self._outbox:
             frames = self._outbox[0]
             try:
-                self.sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
+                self._send_frames(frames)
             except zmq.Again:
                 break
             except zmq.ZMQError as exc:
