@@ -30,6 +30,27 @@ def test_pending_tasks_wait_for_an_executor_then_go_within_its_credit() -> None:
     assert ids(ledger.dispatch()) == {A: ["id3"]}
 
 
+def test_the_executor_with_the_most_room_goes_first_and_ties_keep_the_join_order() -> None:
+    """A lone task goes to the same idle executor (a warm process); a trickle spreads."""
+    ledger = Ledger()
+    ledger.join(A, ["t"], [], credit=10)
+    ledger.join(B, ["t"], [], credit=10)
+    for i in range(3):  # one at a time, each finished before the next: the first to join
+        ledger.submit(task(i))
+        assert ids(ledger.dispatch()) == {A: [f"id{i}"]}
+        ledger.complete(A, f"id{i}")
+        ledger.grant(A, 1)
+    ledger.submit(task(3))
+    assert ids(ledger.dispatch()) == {A: ["id3"]}  # still running: the next goes to B
+    ledger.submit(task(4))
+    assert ids(ledger.dispatch()) == {B: ["id4"]}
+    ledger.submit(task(5))  # one each now: a tie, and A joined first
+    assert ids(ledger.dispatch()) == {A: ["id5"]}
+    for i in range(6, 9):  # B has the most room: it takes what it has room for
+        ledger.submit(task(i))
+    assert ids(ledger.dispatch()) == {B: ["id6", "id7", "id8"]}
+
+
 def test_duplicate_submit_of_a_task_in_flight_is_refused() -> None:
     ledger = Ledger()
     assert ledger.submit(task(1))
