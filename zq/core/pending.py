@@ -201,6 +201,16 @@ class Pending:
     def take(self, executor: ExecutorState) -> list[Entry]:
         """What ``executor`` gets now: within its credit, highest priority first."""
         keys = [k for k in self.queues if executor.serves(k)]
+        if len(keys) == 1 and len(keys[0]) == 2:  # one plain queue (the common case), inline
+            queue = self.queues[keys[0]]
+            count = min(len(queue), executor.credit)
+            popleft = queue.popleft
+            batch = [popleft() for _ in range(count)]
+            executor.credit -= count
+            self.count -= count
+            if not queue:  # (no other queue is ever empty: each goes when it empties)
+                del self.queues[keys[0]]
+            return batch
         if any(len(k) == 4 for k in keys):
             keys = [k for k in keys if self._room(k)]
             taken: list[Entry] = []

@@ -189,9 +189,10 @@ class Channel:
         """One multipart message, without blocking (raises what ``send`` raises).
 
         pyzmq's ``send_multipart`` costs 3.6 us more a message than these calls (its checks and
-        an ``IntFlag`` built per frame: bench/ and docs/performance.md). As there, libzmq takes
-        the message whole or refuses it at its first frame. A frame from 64 KiB up is handed
-        over without a copy (``copy=False``; pyzmq copies smaller ones anyway, at a cost).
+        an ``IntFlag`` built per frame: docs/performance.md, "The fourth round"). It makes the
+        same calls otherwise: libzmq takes a message whole or refuses it at its first frame. A
+        frame from 64 KiB up is handed over without a copy (``copy=False``; pyzmq copies
+        smaller ones anyway, at a cost).
         """
         send, last = self.sock.send, len(frames) - 1
         for index, part in enumerate(frames):
