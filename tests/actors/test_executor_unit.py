@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,6 +18,7 @@ from zq.core.messages import (
     Hello,
     ResultMsg,
     Results,
+    Taken,
     TaskMsg,
     Welcome,
 )
@@ -93,6 +95,22 @@ async def test_hello_grants_slots_plus_prefetch_and_results_give_it_back(
     runner.finish("id1")
     _, results = await sock.next_of(Results)
     assert results.credit == 1 and executor.tasks_run == 2
+
+
+async def test_a_journaled_dispatcher_s_taken_for_the_kicks_of_a_task_is_no_surprise(
+    started: tuple[Executor, Gate, FakeSocket], caplog: pytest.LogCaptureFixture
+) -> None:
+    """It tells the executor which kicks are on its disk, as a producer: nothing to warn of."""
+    executor, runner, sock = started
+    await welcome(executor, sock)
+    caplog.set_level(logging.WARNING, logger="zq.executor")
+    sock.deliver(Taken(["kicked-by-a-task"]))
+    sock.deliver(Assign([task(0)]))  # handled after the Taken: its run shows both were read
+    executor._wake()
+    assert await runner.started.get() == "id0"
+    runner.finish("id0")
+    await sock.next_of(Results)
+    assert [r.getMessage() for r in caplog.records] == []
 
 
 async def test_drain_hands_back_the_prefetched_and_what_crosses_the_bye(

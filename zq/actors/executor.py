@@ -54,6 +54,7 @@ from zq.core.messages import (
     ResultMsg,
     Results,
     Submit,
+    Taken,
     TaskMsg,
     Welcome,
 )
@@ -149,6 +150,9 @@ class Executor(Actor):
             Welcome: self._welcomed,
             Rejoin: self._rejoin,
             Refuse: self._refused,
+            # A journaled dispatcher says which kicks of ours are on its disk, as it tells a
+            # producer; the executor keeps nothing for it (a kick is the kicking task's).
+            Taken: lambda _link, _message: None,
         }
 
     @property
