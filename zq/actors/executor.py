@@ -150,9 +150,7 @@ class Executor(Actor):
             Welcome: self._welcomed,
             Rejoin: self._rejoin,
             Refuse: self._refused,
-            # A journaled dispatcher says which kicks of ours are on its disk, as it tells a
-            # producer; the executor keeps nothing for it (a kick is the kicking task's).
-            Taken: lambda _link, _message: None,
+            Taken: lambda _link, _message: None,  # our tasks' kicks on its disk: nothing to do
         }
 
     @property
@@ -200,11 +198,8 @@ class Executor(Actor):
         assert self._drained is not None
         finished = await within(self._drained, wait_tasks_timeout_s)
         if not finished:
-            log.warning(
-                "%d task(s) still running after %ss: cancelling them and handing them back",
-                self.pool.running,
-                wait_tasks_timeout_s,
-            )
+            what = "%d task(s) still running after %ss: cancelling them and handing them back"
+            log.warning(what, self.pool.running, wait_tasks_timeout_s)
             await self.cancel_running()
         await self.stop()
         return finished
@@ -272,11 +267,10 @@ class Executor(Actor):
             self.credit.drain()
             for link in self._links:
                 link.bye = True
-            ready = self.pool.ready
-            for link, task in ready:
+            for link, task in self.pool.ready:
                 link.returned.append(task.task_id)
                 self.credit.handed_back(link.account)
-            ready.clear()
+            self.pool.ready.clear()
             if message.cancel:
                 self._cancel_slots()
         else:
