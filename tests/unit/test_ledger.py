@@ -41,8 +41,8 @@ def test_the_executor_with_the_most_room_goes_first_and_ties_keep_the_join_order
         ledger.complete(A, f"id{i}")
         ledger.grant(A, 1)
     ledger.submit(task(3))
-    assert ids(ledger.dispatch()) == {A: ["id3"]}  # still running: the next goes to B
-    ledger.submit(task(4))
+    assert ids(ledger.dispatch()) == {A: ["id3"]}
+    ledger.submit(task(4))  # id3 still runs on A: B has more room
     assert ids(ledger.dispatch()) == {B: ["id4"]}
     ledger.submit(task(5))  # one each now: a tie, and A joined first
     assert ids(ledger.dispatch()) == {A: ["id5"]}
