@@ -1,6 +1,8 @@
 """Hypothesis drives the ledger through random event sequences and checks its invariants:
 credit is never exceeded, every accepted task is in exactly one of pending / leased / done,
-and nothing is lost when an executor is lost."""
+and nothing is lost when an executor is lost; each name's tasks go out, the first time, in the
+order they came. Once as they are, once with every task past the first added at the back of a
+queue waiting encoded (``zq.core.spill``), and cancels of pending tasks besides."""
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -14,9 +16,11 @@ NAMES = ["a", "b"]
 
 
 class LedgerMachine(RuleBasedStateMachine):
+    spill_after = 50_000
+
     @initialize()
     def setup(self) -> None:
-        self.ledger = Ledger(delivery_limit=3)
+        self.ledger = Ledger(delivery_limit=3, spill_after=self.spill_after)
         self.next_id = 0
         self.accepted: set[str] = set()
         self.done: set[str] = set()  # completed or dead-lettered
@@ -24,6 +28,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.assigned: dict[bytes, int] = {}  # tasks sent to the current session
         self.holder: dict[str, bytes] = {}  # task -> peer it was last sent to
         self.leaving: set[bytes] = set()
+        self.sent: set[str] = set()  # tasks sent at least once
+        self.last_first: dict[str, int] = {}  # per name: the latest task sent for the first time
 
     @rule(name=st.sampled_from(NAMES))
     def submit(self, name: str) -> None:
@@ -57,6 +63,11 @@ class LedgerMachine(RuleBasedStateMachine):
             for task in batch:
                 assert task.task_id not in self.done
                 self.holder[task.task_id] = peer
+                if task.task_id not in self.sent:  # first time out: in the order kicked
+                    self.sent.add(task.task_id)
+                    number = int(task.task_id[1:])
+                    assert number > self.last_first.get(task.task_name, -1)
+                    self.last_first[task.task_name] = number
 
     @precondition(lambda self: self.holder)
     @rule(data=st.data(), by_holder=st.booleans())
@@ -109,5 +120,18 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.ledger.leased_count == len(leased)
 
 
+class SpillingLedgerMachine(LedgerMachine):
+    spill_after = 1
+
+    @precondition(lambda self: self.ledger.pending_count)
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        task_id = data.draw(st.sampled_from(sorted(self.ledger.pending_ids())))
+        assert self.ledger.cancel(task_id).outcome == "cancelled"
+        self.done.add(task_id)
+
+
 TestLedgerStateful = LedgerMachine.TestCase
 TestLedgerStateful.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
+TestSpillingLedgerStateful = SpillingLedgerMachine.TestCase
+TestSpillingLedgerStateful.settings = TestLedgerStateful.settings

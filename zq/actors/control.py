@@ -21,9 +21,9 @@ from zq.actors.results import ResultStore
 from zq.core import labels as zq_labels
 from zq.core import workflow
 from zq.core.dependencies import HELD
-from zq.core.ledger import Lost
 from zq.core.messages import Cancel, Cancelled, CancelOutcome, TaskMsg
 from zq.core.remote_errors import error_result, is_zq_error
+from zq.core.verdicts import Lost
 from zq.exceptions import TaskCancelledError
 
 if TYPE_CHECKING:

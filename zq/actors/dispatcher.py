@@ -44,7 +44,7 @@ from zq.core.access import Unknown, unknown_session
 from zq.core.dependencies import HELD
 from zq.core.dependencies import LABEL as DEPENDS
 from zq.core.framing import decoded
-from zq.core.ledger import Ledger, Lost
+from zq.core.ledger import Ledger
 from zq.core.liveness import Liveness
 from zq.core.messages import (
     ROLE_EXECUTOR,
@@ -72,6 +72,7 @@ from zq.core.messages import (
     TaskMsg,
     Welcome,
 )
+from zq.core.verdicts import Lost
 from zq.core.workflow import GROUP_THEN, WF
 from zq.exceptions import RemoteProtocolError
 from zq.storage.journal import Journal

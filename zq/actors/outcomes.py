@@ -23,9 +23,10 @@ from zq.core.dependencies import LABEL as DEPENDS
 from zq.core.dependencies import Dependencies, Released, Verdict
 from zq.core.executions import Executions
 from zq.core.history import History, Raw
-from zq.core.ledger import DeadLetter, Ledger
+from zq.core.ledger import Ledger
 from zq.core.messages import ResultMsg, TaskMsg
 from zq.core.remote_errors import error_result, is_zq_error
+from zq.core.verdicts import DeadLetter
 from zq.exceptions import NoResultError, TaskRejectedError
 
 log = logging.getLogger("zq.dispatcher")

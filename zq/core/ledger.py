@@ -43,16 +43,15 @@ import itertools
 import math
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import msgspec
+from typing import Any
 
 from zq.core import labels as zq_labels
+from zq.core.entry import Entry as _Entry
 from zq.core.messages import TaskMsg
-from zq.core.pending import Entry as _Entry
 from zq.core.pending import ExecutorState as _Executor
 from zq.core.pending import Pending
+from zq.core.spill import SPILL_AFTER
+from zq.core.verdicts import Cancelling, Completion, DeadLetter, Lost
 from zq.core.workflow import BUILT_IN
 from zq.exceptions import RemoteProtocolError
 
@@ -60,63 +59,15 @@ _CREDIT = operator.attrgetter("credit")
 SUSPECT_AFTER = 2  # deliveries lost with their executor before a task is quarantined
 
 
-class Completion(msgspec.Struct, gc=False):  # made once per result: a third of a dataclass
-    """What ``complete`` decided (read, never changed).
-
-    ``accepted``: the first result, the task is done. ``duplicate``: it was already done.
-    ``retried``: this run ended and the task's successor took its place.
-    """
-
-    outcome: Literal["accepted", "duplicate", "retried"]
-    origin: bytes | None = None
-    task: TaskMsg | None = None
-    entry: _Entry | None = None  # what the ledger held (its times, for the history)
-
-
-@dataclass(slots=True, frozen=True)
-class DeadLetter:
-    """A task taken out of circulation, and why."""
-
-    task: TaskMsg
-    origin: bytes | None
-    reason: str
-    error: str = "DeliveryLimitError"  # the zq.exceptions class its caller gets
-
-
-@dataclass(slots=True, frozen=True)
-class Lost:
-    """What losing an executor (or its ``Bye``) did: tasks requeued, dead-lettered, cancelled.
-
-    ``cancelled``: tasks cancelled while leased to it, which end now (rule 11).
-    """
-
-    requeued: list[str]
-    dead: list[DeadLetter]
-    cancelled: list[tuple[TaskMsg, bytes | None]] = field(default_factory=list)
-
-
-@dataclass(slots=True, frozen=True)
-class Cancelling:
-    """What ``cancel`` decided: ``outcome`` is ``cancelled``, ``cancelling`` or ``unknown``.
-
-    ``holder``: the executor to tell, for a task that is leased.
-    """
-
-    outcome: Literal["cancelled", "cancelling", "unknown"]
-    task: TaskMsg | None = None
-    origin: bytes | None = None
-    holder: bytes | None = None
-
-
 class Ledger:
     """Queues, credit and leases for one dispatcher; events in, effects out."""
 
-    def __init__(self, delivery_limit: int = 5) -> None:
+    def __init__(self, delivery_limit: int = 5, spill_after: int = SPILL_AFTER) -> None:
         if delivery_limit < 1:
             raise ValueError("delivery_limit must be at least 1")
         self.delivery_limit = delivery_limit
-        self._tasks: dict[str, _Entry] = {}
-        self._waiting = Pending()
+        self._tasks: dict[str, _Entry | bytes] = {}  # bytes: waiting encoded (zq.core.spill)
+        self._waiting = Pending(self._tasks, spill_after)
         self._executors: dict[bytes, _Executor] = {}
         self._delayed: list[tuple[float, int, _Entry]] = []  # a heap; stale rows are skipped
         self._delayed_count = 0
@@ -134,6 +85,8 @@ class Ledger:
         """
         entry = self._tasks.get(task.task_id)
         if entry is not None:
+            if isinstance(entry, bytes):  # waiting encoded: not leased, so never a successor
+                return False
             if origin is not None and entry.holder == origin and not entry.cancelled:
                 entry.next_run = (task, due)
             return False
@@ -161,7 +114,7 @@ class Ledger:
 
     def release_one(self, task_id: str) -> bool:
         """Queue a delayed or held task now (its dependencies succeeded); False if it is not."""
-        entry = self._tasks.get(task_id)
+        entry = self._get(task_id)
         if entry is None or entry.due is None:
             return False
         entry.due = None  # (its heap item goes stale)
@@ -181,7 +134,7 @@ class Ledger:
 
     def ack(self, peer: bytes, task_id: str) -> bool:
         """The executor holding ``task_id`` acknowledged it early (rule 8)."""
-        entry = self._tasks.get(task_id)
+        entry = self._get(task_id)
         if entry is None or entry.holder != peer or entry.acked:
             return False  # unknown, not this executor's, or acked already
         entry.acked = True
@@ -189,7 +142,7 @@ class Ledger:
 
     def cancel(self, task_id: str) -> Cancelling:
         """Cancel a task (rule 11): a waiting one leaves now, a leased one is marked."""
-        entry = self._tasks.get(task_id)
+        entry = self._get(task_id)
         if entry is None:
             return Cancelling("unknown")
         if entry.holder is not None:
@@ -231,6 +184,8 @@ class Ledger:
         entry = self._tasks.pop(task_id, None)
         if entry is None:
             return Completion("duplicate")
+        if isinstance(entry, bytes):  # waiting encoded (a result for it: a peer's mistake)
+            entry = self._waiting.spill.thaw(task_id, entry)
         if entry.due is not None:  # delayed (a late result from before a loss)
             entry.due = None
             self._delayed_count -= 1
@@ -423,17 +378,19 @@ class Ledger:
 
     def origin_of(self, task_id: str) -> tuple[bool, bytes | None]:
         """``(known, origin)``: whether the task is here, and who submitted it."""
-        entry = self._tasks.get(task_id)
+        entry = self._get(task_id)
         return (False, None) if entry is None else (True, entry.origin)
 
     def route_of(self, task_id: str) -> tuple[bytes | None, bytes | None] | None:
         """``(origin, holder)`` of a task here, or None: where its stream goes, whence."""
-        entry = self._tasks.get(task_id)
+        entry = self._get(task_id)
         return None if entry is None else (entry.origin, entry.holder)
 
     def held_by(self, keep: Callable[[bytes | None], bool]) -> list[TaskMsg]:
         """The tasks held here (pending, delayed or leased) whose origin ``keep`` accepts."""
-        return [e.task for e in self._tasks.values() if keep(e.origin)]
+        thaw = self._waiting.spill.thaw
+        found = (thaw(i, e) if isinstance(e, bytes) else e for i, e in self._tasks.items())
+        return [e.task for e in found if keep(e.origin)]
 
     def held_ids(self) -> list[str]:
         """Every task here: pending, delayed or leased (what is at stake when this stops)."""
@@ -455,7 +412,12 @@ class Ledger:
 
     def entry(self, task_id: str) -> _Entry | None:
         """The task's entry, if it is here (for ``explain``: read, never change it)."""
-        return self._tasks.get(task_id)
+        return self._get(task_id)
+
+    def _get(self, task_id: str) -> _Entry | None:
+        """The task's entry; one waiting encoded is decoded (flagged ``spilled``), not kept."""
+        entry = self._tasks.get(task_id)
+        return self._waiting.spill.thaw(task_id, entry) if isinstance(entry, bytes) else entry
 
     def ahead_of(self, entry: _Entry) -> int:
         """Pending tasks of its queue that go before this pending one."""

@@ -12,6 +12,8 @@ leases; this module owns which pending task goes next:
   executor: its keys are skipped while it is full, and a slot frees when a lease ends
   (``released``). The limit is the one of the key's first task (a later one may change it).
 - Suspect tasks wait apart, in the quarantine, one per executor at a time (the ledger's rule 9).
+- Past ``spill_after`` pending tasks, those added at the back of a queue wait encoded in its
+  tail (``zq.core.spill``); a queue is its head of entries, then its tail.
 """
 
 from __future__ import annotations
@@ -19,57 +21,14 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-import msgspec
-
 from zq.core import labels as zq_labels
+from zq.core.entry import Entry
 from zq.core.messages import TaskMsg
+from zq.core.spill import SPILL_AFTER, Spill
 
 QueueKey = tuple[str, str]  # (queue name, task name)
 # (queue, name), or (queue, name, priority, concurrency key or "") when one of those is set
 PendingKey = tuple[str, str] | tuple[str, str, int, str]
-
-
-ACKED, QUARANTINED, CANCELLED = 1, 2, 4  # ``Entry.flags``
-
-
-class _Flag:
-    """One bit of ``Entry.flags``, read and set as a bool attribute."""
-
-    def __init__(self, bit: int, doc: str) -> None:
-        self.bit = bit
-        self.__doc__ = doc
-
-    def __get__(self, entry: Entry, owner: type | None = None) -> bool:
-        return bool(entry.flags & self.bit)
-
-    def __set__(self, entry: Entry, value: bool) -> None:
-        entry.flags = entry.flags | self.bit if value else entry.flags & ~self.bit
-
-
-class Entry(msgspec.Struct, gc=False):
-    """One task in the ledger, pending, delayed or leased.
-
-    A Struct without garbage-collector tracking (it never takes part in a reference cycle):
-    made in a third of a dataclass's time, and a queue of a million of them costs the
-    collector nothing to traverse. Ten fields, 96 bytes: what is rarely set shares a field
-    (the successor with its due time; the three flags in one int, read as bools through `_Flag`).
-    """
-
-    task: TaskMsg
-    origin: bytes | None  # the submitting peer, or None for this process's own producer
-    holder: bytes | None = None  # the executor holding the lease, None while pending
-    deliveries: int = 0
-    due: float | None = None  # set while delayed
-    # The next run, resubmitted by the holder, and when it is due (None: at once)
-    next_run: tuple[TaskMsg, float | None] | None = None
-    flags: int = 0  # ACKED | QUARANTINED | CANCELLED
-    slot: str = ""  # the concurrency key whose slot its lease takes, while leased
-    leased_at: float = 0.0  # when its lease began, in the caller's clock (for ``explain``)
-    kicked_at: float = 0.0  # when the ledger accepted it, in the caller's clock (history)
-
-    acked = _Flag(ACKED, "Acknowledged early by its holder (rule 8).")
-    quarantined = _Flag(QUARANTINED, "Pending in the quarantine queue (rule 9).")
-    cancelled = _Flag(CANCELLED, "Cancelled while leased: it ends, whatever its lease does (11).")
 
 
 @dataclass(slots=True)
@@ -112,8 +71,14 @@ def _group(key: PendingKey) -> str:
 class Pending:
     """Pending tasks, ready to be leased in order; the quarantine; concurrency slots."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, tasks: dict[str, Entry | bytes] | None = None, spill_after: int = SPILL_AFTER
+    ) -> None:
+        # Each queue's head; a queue with a tail keeps its head here while the head is empty
         self.queues: dict[PendingKey, deque[Entry]] = {}
+        self.spill = Spill({} if tasks is None else tasks)  # writes its blobs into ``tasks``
+        self._tails = self.spill.tails
+        self.spill_after = spill_after  # pending tasks kept as entries before the tails begin
         self.quarantine: deque[Entry] = deque()
         self.count = 0
         self.running: Counter[str] = Counter()  # leases per concurrency key
@@ -141,8 +106,10 @@ class Pending:
             queue = self.queues[key] = deque()
         if front:
             queue.appendleft(entry)
-        else:
+        elif self.count <= self.spill_after and not (self._tails and key in self._tails):
             queue.append(entry)
+        else:  # a deep backlog, or behind a tail: the tail keeps the order
+            self.spill.add(key, entry)
 
     def remove(self, entry: Entry) -> None:
         """Take ``entry`` out of its queue (it ended while pending)."""
@@ -153,9 +120,11 @@ class Pending:
             return
         key = key_of(entry.task)
         queue = self.queues[key]
-        queue.remove(entry)
-        if not queue:
-            del self.queues[key]
+        if entry.spilled:
+            self.spill.remove(key, entry.task.task_id)
+        else:
+            queue.remove(entry)
+        self._forget_if_empty(key)
 
     def ahead(self, entry: Entry) -> int:
         """Pending tasks of ``entry``'s queue that go before it: higher priority, or earlier."""
@@ -163,10 +132,12 @@ class Pending:
         level = _priority(key)
         count = 0
         for other, queue in self.queues.items():
-            if other == key:
+            if other == key and entry.spilled:
+                count += len(queue) + self.spill.index(key, entry.task.task_id)
+            elif other == key:
                 count += queue.index(entry)
             elif other[0] == key[0] and _priority(other) > level:
-                count += len(queue)
+                count += len(queue) + self.spill.size(other)
         return count
 
     def group_of(self, entry: Entry) -> tuple[str, int, int] | None:
@@ -201,6 +172,10 @@ class Pending:
     def take(self, executor: ExecutorState) -> list[Entry]:
         """What ``executor`` gets now: within its credit, highest priority first."""
         keys = [k for k in self.queues if executor.serves(k)]
+        if self.spill.tails:  # each head holds what this executor's credit can take
+            for key in keys:
+                if key in self.spill.tails:
+                    self.spill.refill(key, self.queues[key], executor.credit)
         if len(keys) == 1 and len(keys[0]) == 2:  # one plain queue (the common case), inline
             queue = self.queues[keys[0]]
             count = min(len(queue), executor.credit)
@@ -208,8 +183,8 @@ class Pending:
             batch = [popleft() for _ in range(count)]
             executor.credit -= count
             self.count -= count
-            if not queue:  # (no other queue is ever empty: each goes when it empties)
-                del self.queues[keys[0]]
+            if not queue:  # (no other head is ever empty without a tail behind it)
+                self._forget_if_empty(keys[0])
             return batch
         if any(len(k) == 4 for k in keys):
             keys = [k for k in keys if self._room(k)]
@@ -221,7 +196,7 @@ class Pending:
         else:
             taken = self._take_from(executor, keys)
         for key in [k for k, q in self.queues.items() if not q]:
-            del self.queues[key]
+            self._forget_if_empty(key)
         return taken
 
     def _take_from(self, executor: ExecutorState, keys: list[PendingKey]) -> list[Entry]:
@@ -253,7 +228,7 @@ class Pending:
         """How many more of ``key`` may be leased now (its concurrency key's free slots)."""
         group = _group(key)
         if not group:
-            return len(self.queues[key])
+            return len(self.queues[key]) + self.spill.size(key)
         return max(0, self.limits.get(group, 1) - self.running[group])
 
     def _take_slot(self, entry: Entry) -> None:
@@ -267,7 +242,7 @@ class Pending:
         found: dict[str, dict[int, int]] = {}
         for key, queue in self.queues.items():
             levels, level = found.setdefault(key[0], {}), _priority(key)
-            levels[level] = levels.get(level, 0) + len(queue)
+            levels[level] = levels.get(level, 0) + len(queue) + self.spill.size(key)
         for entry in self.quarantine:
             levels = found.setdefault(entry.task.queue, {})
             level = zq_labels.priority(entry.task.labels) if entry.task.labels else 0
@@ -277,4 +252,8 @@ class Pending:
     def ids(self) -> set[str]:
         """Ids of every pending task."""
         found = {e.task.task_id for q in self.queues.values() for e in q}
-        return found | {e.task.task_id for e in self.quarantine}
+        return found | {e.task.task_id for e in self.quarantine} | self.spill.ids()
+
+    def _forget_if_empty(self, key: PendingKey) -> None:
+        if not self.queues[key] and key not in self.spill.tails:
+            del self.queues[key]
