@@ -79,6 +79,7 @@ class Pending:
         self.spill = Spill({} if tasks is None else tasks)  # writes its blobs into ``tasks``
         self._tails = self.spill.tails
         self.spill_after = spill_after  # pending tasks kept as entries before the tails begin
+        self._head_limit = spill_after  # the same while no queue has a tail, else -1
         self.quarantine: deque[Entry] = deque()
         self.count = 0
         self.running: Counter[str] = Counter()  # leases per concurrency key
@@ -106,10 +107,13 @@ class Pending:
             queue = self.queues[key] = deque()
         if front:
             queue.appendleft(entry)
-        elif self.count <= self.spill_after and not (self._tails and key in self._tails):
+        elif self.count <= self._head_limit or (
+            self.count <= self.spill_after and key not in self._tails
+        ):
             queue.append(entry)
         else:  # a deep backlog, or behind a tail: the tail keeps the order
             self.spill.add(key, entry)
+            self._head_limit = -1  # (one comparison decides only while there is no tail)
 
     def remove(self, entry: Entry) -> None:
         """Take ``entry`` out of its queue (it ended while pending)."""
@@ -122,6 +126,7 @@ class Pending:
         queue = self.queues[key]
         if entry.spilled:
             self.spill.remove(key, entry.task.task_id)
+            self._head_limit = -1 if self._tails else self.spill_after
         else:
             queue.remove(entry)
         self._forget_if_empty(key)
@@ -172,10 +177,11 @@ class Pending:
     def take(self, executor: ExecutorState) -> list[Entry]:
         """What ``executor`` gets now: within its credit, highest priority first."""
         keys = [k for k in self.queues if executor.serves(k)]
-        if self.spill.tails:  # each head holds what this executor's credit can take
+        if self._tails:  # each head holds what this executor's credit can take
             for key in keys:
-                if key in self.spill.tails:
+                if key in self._tails:
                     self.spill.refill(key, self.queues[key], executor.credit)
+            self._head_limit = -1 if self._tails else self.spill_after
         if len(keys) == 1 and len(keys[0]) == 2:  # one plain queue (the common case), inline
             queue = self.queues[keys[0]]
             count = min(len(queue), executor.credit)
@@ -183,8 +189,8 @@ class Pending:
             batch = [popleft() for _ in range(count)]
             executor.credit -= count
             self.count -= count
-            if not queue:  # (no other head is ever empty without a tail behind it)
-                self._forget_if_empty(keys[0])
+            if not queue and keys[0] not in self._tails:  # (no other queue is ever empty)
+                del self.queues[keys[0]]
             return batch
         if any(len(k) == 4 for k in keys):
             keys = [k for k in keys if self._room(k)]
@@ -195,8 +201,8 @@ class Pending:
                     break
         else:
             taken = self._take_from(executor, keys)
-        for key in [k for k, q in self.queues.items() if not q]:
-            self._forget_if_empty(key)
+        for key in [k for k, q in self.queues.items() if not q and k not in self._tails]:
+            del self.queues[key]
         return taken
 
     def _take_from(self, executor: ExecutorState, keys: list[PendingKey]) -> list[Entry]:
@@ -255,5 +261,5 @@ class Pending:
         return found | {e.task.task_id for e in self.quarantine} | self.spill.ids()
 
     def _forget_if_empty(self, key: PendingKey) -> None:
-        if not self.queues[key] and key not in self.spill.tails:
+        if not self.queues[key] and key not in self._tails:
             del self.queues[key]
