@@ -108,10 +108,11 @@ class AsyncTaskiqTask(Generic[_ReturnType]):
         backend = self.result_backend
         limit = timeout if timeout > 0 else None
         if isinstance(backend, EmbeddedResultBackend):
-            try:  # (a timeout scope, not wait_for: that runs the wait in a task of its own)
-                async with asyncio.timeout(limit):
-                    fetch = not self.kicked_here
-                    return await backend.wait_for(self.task_id, self.return_type, fetch=fetch)
+            try:  # (the store times the wait: no scope, no task of its own)
+                fetch = not self.kicked_here
+                return await backend.wait_for(
+                    self.task_id, self.return_type, fetch=fetch, timeout=limit
+                )
             except TimeoutError:
                 backend.give_up(self.task_id)
                 raise TaskiqResultTimeoutError(timeout=timeout) from None

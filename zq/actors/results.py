@@ -275,15 +275,28 @@ class ResultStore(Actor):
         """The last progress report of ``task_id`` (encoded), or None."""
         return self._progress.get(task_id)
 
-    async def result(self, task_id: str) -> ResultMsg:
-        """The result of ``task_id``, now or once it arrives."""
+    async def result(self, task_id: str, timeout: float | None = None) -> ResultMsg:
+        """The result of ``task_id``, now or once it arrives; ``TimeoutError`` after ``timeout``.
+
+        The time limit is a timer on the waiter's future, not an ``asyncio.timeout`` scope:
+        that scope costs a round trip about 10,000 instructions (docs/performance.md).
+        """
         if self.streams.active:  # awaited without stream(): its items are not wanted
             self.streams.unread(task_id)
         if not self._ready():
-            answer: ResultMsg = await self.ask(WaitFor(task_id))
+            async with asyncio.timeout(timeout):
+                answer: ResultMsg = await self.ask(WaitFor(task_id))
             return answer
         found = self._wait_for(task_id)
-        return found if isinstance(found, ResultMsg) else await found
+        if isinstance(found, ResultMsg):
+            return found
+        if timeout is None:
+            return await found
+        timer = found.get_loop().call_later(timeout, _time_up, found)
+        try:
+            return await found
+        finally:
+            timer.cancel()
 
     async def results(self, task_ids: list[str]) -> list[ResultMsg]:
         """The results of ``task_ids`` in order, once all have arrived (one waiter in all)."""
@@ -449,5 +462,11 @@ def _expired(task_id: str, store: ResultStore) -> str:
 
 
 def _cancelled(waiter: Any) -> bool:
+    """Whether a waiter gave up: cancelled, or timed out (a waiter with its result is gone)."""
     future = waiter.future if type(waiter) is _Group else waiter
-    return bool(future.cancelled())
+    return bool(future.done())
+
+
+def _time_up(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())

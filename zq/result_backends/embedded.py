@@ -6,6 +6,7 @@ to it by the dispatcher, and ``wait_result`` is woken by it, never polling.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from collections import OrderedDict
@@ -124,15 +125,23 @@ class EmbeddedResultBackend(AsyncResultBackend[Any]):
         return TaskiqResult.from_message(msg, self.serializer)
 
     async def wait_for(
-        self, task_id: str, return_type: Any = None, *, fetch: bool = False
+        self,
+        task_id: str,
+        return_type: Any = None,
+        *,
+        fetch: bool = False,
+        timeout: float | None = None,
     ) -> TaskiqResult[Any]:
-        """The result of ``task_id``, as soon as it arrives.
+        """The result of ``task_id``, as soon as it arrives; ``TimeoutError`` after ``timeout``.
 
         ``fetch``: the task was kicked elsewhere, so ask the dispatcher to send its result here.
         """
         if fetch and self.fetch is not None:
-            await self.fetch([task_id])
-        msg = await self.store.result(task_id)
+            async with asyncio.timeout(timeout):
+                await self.fetch([task_id])
+                msg = await self.store.result(task_id)
+        else:
+            msg = await self.store.result(task_id, timeout)
         return TaskiqResult.from_message(msg, self.serializer, return_type)
 
     async def wait_all(
