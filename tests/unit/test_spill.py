@@ -83,12 +83,17 @@ def test_a_duplicate_of_an_encoded_task_is_refused_and_held_by_lists_it() -> Non
 def test_labels_msgpack_cannot_carry_wait_as_an_object_in_their_turn() -> None:
     ledger = filled(3)
     odd = task(7, marker=object())
+    looped = task(8)
+    looped.labels["self"] = looped.labels
     ledger.submit(odd)
-    ledger.submit(task(8))
-    assert encoded(ledger) == {"id2", "id8"}
+    ledger.submit(looped)
+    numbered = task(9)
+    numbered.labels[1] = 2  # type: ignore[index]  # (not a str: kept as it came)
+    ledger.submit(numbered)
+    assert encoded(ledger) == {"id2", "id9"}
     out = taken(ledger, credit=10)
-    assert [t.task_id for t in out] == ["id0", "id1", "id2", "id7", "id8"]
-    assert out[3] is odd
+    assert [t.task_id for t in out] == ["id0", "id1", "id2", "id7", "id8", "id9"]
+    assert out[3] is odd and out[4] is looped and out[5].labels == {1: 2}
 
 
 def test_priorities_and_concurrency_keys_keep_their_rules_behind_a_tail() -> None:

@@ -35,7 +35,7 @@ SPILL_AFTER = 50_000  # pending tasks kept as objects; those added at the back p
 
 Key = tuple[Any, ...]  # a queue's key: (queue, task name, ...), ``zq.core.pending.PendingKey``
 # (tail index, payload, labels, attempt, origin, kicked_at): what the id and the key do not say
-_Blob = tuple[int, bytes, dict[str, Any], int, bytes | None, float]
+_Blob = tuple[int, bytes, dict[Any, Any], int, bytes | None, float]  # (labels: as they came)
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(_Blob).decode
 
@@ -81,8 +81,8 @@ class Spill:
                 )
                 self._tasks[task.task_id] = blob
                 return
-            except (TypeError, ValueError, OverflowError):
-                pass  # labels msgpack cannot carry: it waits as it is
+            except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError):
+                pass  # labels msgpack cannot carry (or that contain themselves): it waits as it is
         entry.spilled = True
 
     def size(self, key: Key) -> int:
