@@ -79,7 +79,6 @@ class Pending:
         self.spill = Spill({} if tasks is None else tasks)  # writes its blobs into ``tasks``
         self._tails = self.spill.tails
         self.spill_after = spill_after  # pending tasks kept as entries before the tails begin
-        self._head_limit = spill_after  # the same while no queue has a tail, else -1
         self.quarantine: deque[Entry] = deque()
         self.count = 0
         self.running: Counter[str] = Counter()  # leases per concurrency key
@@ -107,13 +106,10 @@ class Pending:
             queue = self.queues[key] = deque()
         if front:
             queue.appendleft(entry)
-        elif self.count <= self._head_limit or (
-            self.count <= self.spill_after and key not in self._tails
-        ):
+        elif self.count <= self.spill_after and not (self._tails and key in self._tails):
             queue.append(entry)
         else:  # a deep backlog, or behind a tail: the tail keeps the order
             self.spill.add(key, entry)
-            self._head_limit = -1  # (one comparison decides only while there is no tail)
 
     def remove(self, entry: Entry) -> None:
         """Take ``entry`` out of its queue (it ended while pending)."""
@@ -126,7 +122,6 @@ class Pending:
         queue = self.queues[key]
         if entry.spilled:
             self.spill.remove(key, entry.task.task_id)
-            self._head_limit = -1 if self._tails else self.spill_after
         else:
             queue.remove(entry)
         self._forget_if_empty(key)
@@ -181,7 +176,6 @@ class Pending:
             for key in keys:
                 if key in self._tails:
                     self.spill.refill(key, self.queues[key], executor.credit)
-            self._head_limit = -1 if self._tails else self.spill_after
         if len(keys) == 1 and len(keys[0]) == 2:  # one plain queue (the common case), inline
             queue = self.queues[keys[0]]
             count = min(len(queue), executor.credit)

@@ -97,7 +97,7 @@ class Spill:
         while len(head) < want and ids:
             task_id = ids.popleft()
             found = tasks[task_id]
-            entry = self._entry(task_id, found, key) if isinstance(found, bytes) else found
+            entry = self._entry(task_id, _decode(found), key) if isinstance(found, bytes) else found
             entry.spilled = False
             tasks[task_id] = entry
             head.append(entry)
@@ -106,7 +106,8 @@ class Spill:
 
     def thaw(self, task_id: str, blob: bytes) -> Entry:
         """The entry ``blob`` stands for, flagged ``spilled`` (the dict keeps the blob)."""
-        return self._entry(task_id, blob, self._keys[_decode(blob)[0]])
+        fields = _decode(blob)  # (once: its first field names the queue)
+        return self._entry(task_id, fields, self._keys[fields[0]])
 
     def remove(self, key: Key, task_id: str) -> None:
         """Take ``task_id`` out of ``key``'s tail (it ended while waiting there)."""
@@ -123,8 +124,8 @@ class Spill:
         """Ids of every task waiting in a tail."""
         return {task_id for tail in self.tails.values() for task_id in tail.ids}
 
-    def _entry(self, task_id: str, blob: bytes, key: Key) -> Entry:
-        _, payload, labels, attempt, origin, kicked_at = _decode(blob)
+    def _entry(self, task_id: str, fields: _Blob, key: Key) -> Entry:
+        _, payload, labels, attempt, origin, kicked_at = fields
         task = TaskMsg(task_id, key[1], payload, labels, key[0], attempt)
         return Entry(task, origin, kicked_at=kicked_at, flags=SPILLED)
 
