@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 
 import zmq
+from zmq.backend import Socket as _BackendSocket
 
 from zq.core.framing import MAX_FRAMES, Frames, frames_within
 from zq.core.log_rate import worth_logging
@@ -46,6 +47,13 @@ class Channel:
         fd = sock.getsockopt(zmq.FD)
         assert isinstance(fd, int)
         self._fd = fd
+        # pyzmq's own send, past ``zmq.Socket.send``: that wrapper only checks two DRAFT options
+        # (routing_id, group) we never pass and forwards by keyword, ~200 ns a frame
+        # (docs/performance.md, "The sixth round"); a socket of another class (a test's) its own
+        plain = getattr(type(sock), "send", None) is zmq.Socket.send
+        self._send: Callable[..., object] = (
+            _BackendSocket.send.__get__(sock) if plain else sock.send
+        )
         self._outbox: deque[Frames] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         # False only while libzmq is known to hold nothing for us (see the module's docstring)
@@ -194,7 +202,7 @@ class Channel:
         frame from 64 KiB up is handed over without a copy (``copy=False``; pyzmq copies
         smaller ones anyway, at a cost).
         """
-        send, last = self.sock.send, len(frames) - 1
+        send, last = self._send, len(frames) - 1
         for index, part in enumerate(frames):
             flags = _MORE if index < last else _NOBLOCK
             if len(part) < _COPY_BELOW:
