@@ -1,6 +1,7 @@
 """The transport's own limit, measured the way zq is: the baseline of ``bench/throughput.py``.
 
     .venv/bin/python bench/raw.py [--tasks 20000] [--runs 3] [--workers 1 2] [--latency 1000]
+        [--payload BYTES]
 
 The same shape as zq's path with nothing of zq in it: a producer process (uvloop) binds a
 ROUTER; worker processes (uvloop) connect DEALERs and say hello; the producer hands each
@@ -222,6 +223,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--latency", type=int, default=1000)
     parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--payload", type=int, default=0, metavar="BYTES", help="each task's size")
     args = parser.parse_args()
     if args.serve:
         uvloop.run(serve(args.serve))
@@ -229,7 +231,9 @@ def main() -> None:
     print("| workers | raw tasks/s | p50 ms | p99 ms |")
     print("|---|---|---|---|")
     for workers in args.workers:
-        found = uvloop.run(measure(workers, args.tasks, args.runs, args.latency, args.window))
+        found = uvloop.run(
+            measure(workers, args.tasks, args.runs, args.latency, args.window, args.payload)
+        )
         print(
             f"| {workers} | {found['rate']:,.0f} | {found['p50_ms']:.3f} | {found['p99_ms']:.3f} |"
         )
