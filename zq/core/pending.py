@@ -195,8 +195,8 @@ class Pending:
                     break
         else:
             taken = self._take_from(executor, keys)
-        for key in [k for k, q in self.queues.items() if not q and k not in self._tails]:
-            del self.queues[key]
+        for key in [k for k, q in self.queues.items() if not q]:
+            self._forget_if_empty(key)
         return taken
 
     def _take_from(self, executor: ExecutorState, keys: list[PendingKey]) -> list[Entry]:
